@@ -1,0 +1,185 @@
+/* api.c -- the public entry points of act.h that are not about one tensor:
+   contexts, compiling, running, training, introspection. */
+#include "rt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+act_context *act_context_new(void)
+{
+    act_context *ctx = calloc(1, sizeof *ctx);
+    if (ctx && !(ctx->reg = ir_registry_new(NULL))) {
+        free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void act_context_free(act_context *ctx)
+{
+    if (!ctx)
+        return;
+    ir_registry_free(ctx->reg);
+    free(ctx);
+}
+
+int act_load_plugin(act_context *ctx, const char *path, act_error *err)
+{
+    (void)ctx;
+    return act_error_set(err, path, ACT_ERR_UNSUPPORTED,
+                         "expected a build with plugin support, found none (plugins are not "
+                         "implemented yet)");
+}
+
+char *rt_read_file(const char *path, act_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        act_error_set(err, path, ACT_ERR_IO, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break;
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        act_error_set(err, path, bad ? ACT_ERR_IO : ACT_ERR_NOMEM,
+                      bad ? "cannot read the file" : "out of memory");
+        return NULL;
+    }
+    buf[n] = 0;
+    if (strlen(buf) != n) {
+        free(buf);
+        act_error_set(err, path, ACT_ERR_SYNTAX, "expected UTF-8 text, found a NUL byte");
+        return NULL;
+    }
+    return buf;
+}
+
+act_program *act_compile_string(act_context *ctx, const char *source, const char *name_for_errors,
+                                const char *graph, act_engine engine, act_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!ctx || !source)
+        return act_error_set(err, name_for_errors, ACT_ERR_ARG,
+                             "expected a context and source text, found NULL"),
+               NULL;
+    return rt_program_compile(ctx, source, name_for_errors ? name_for_errors : "<string>", graph,
+                              engine, err);
+}
+
+act_program *act_compile_file(act_context *ctx, const char *path, const char *graph,
+                              act_engine engine, act_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!ctx || !path)
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected a context and a path, found NULL"),
+               NULL;
+    char *src = rt_read_file(path, err);
+    if (!src)
+        return NULL;
+    act_program *p = rt_program_compile(ctx, src, path, graph, engine, err);
+    free(src);
+    return p;
+}
+
+int act_forward(act_program *p, act_error *err)
+{
+    if (!p)
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
+    return rt_run(p, false, err);
+}
+
+int act_backward(act_program *p, act_error *err)
+{
+    if (!p)
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
+    return rt_run(p, true, err);
+}
+
+/* p -= lr * d_p, rounded to float32 like a param set from float data. The
+   outputs, loss and gradients act_get returns afterwards are the step's,
+   computed before the update. */
+int act_sgd_step(act_program *p, float learning_rate, act_error *err)
+{
+    int rc = act_backward(p, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < p->g->nforward; i++) {
+        ir_value *v = p->g->values.items[i];
+        ir_value *g = p->g->grad[i];
+        if (v->op != IR_PARAM || !g)
+            continue;
+        rt_tensor *t = &p->t[i];
+        for (int64_t k = 0; k < t->n; k++)
+            t->data[k] = (float)(t->data[k] - (double)learning_rate * p->t[g->id].data[k]);
+    }
+    rt_program_invalidate(p); /* the params changed; results stay those of the step */
+    return 0;
+}
+
+void act_set_threads(act_program *p, int n)
+{
+    if (p)
+        p->threads = n > 0 ? n : 0;
+}
+
+int act_emit_object(act_program *p, const char *obj_path, const char *header_path,
+                    act_error *err)
+{
+    (void)p;
+    (void)header_path;
+    return act_error_set(err, obj_path, ACT_ERR_UNSUPPORTED,
+                         "expected the JIT engine for ahead-of-time output, found a build "
+                         "without it");
+}
+
+int act_program_names(act_program *p, int kind, const char ***names)
+{
+    static const char *none[1];
+    *names = none;
+    if (!p)
+        return 0;
+    const char **out = ir_alloc(p->mod->arena, (size_t)(p->g->nforward + 1) * sizeof *out);
+    if (!out)
+        return 0;
+    int n = 0;
+    if (kind == 2) {
+        for (int j = 0; j < p->g->outputs.n; j++)
+            out[n++] = ((ir_value *)p->g->outputs.items[j])->name;
+    } else if (kind == 3) {
+        if (p->g->loss)
+            out[n++] = p->g->loss->name;
+    } else {
+        for (int i = 0; i < p->g->nforward; i++) {
+            ir_value *v = p->g->values.items[i];
+            if (v->op == (kind == 0 ? IR_INPUT : IR_PARAM))
+                out[n++] = v->name;
+        }
+    }
+    *names = out;
+    return n;
+}
+
+const char *act_program_type(act_program *p, const char *name)
+{
+    ir_value *v = p && name ? rt_program_value(p, name) : NULL;
+    return v ? ir_shape_str(p->mod->arena, &v->shape) : NULL;
+}

@@ -1,0 +1,248 @@
+/* program.c -- a compiled program: parse, verify, hold the tensors of one
+   graph, and the public act_set / act_get / act_set_output_grad. */
+#include "rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *dirname_of(ir_arena *a, const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    return slash ? ir_strndup(a, file, (size_t)(slash - file) + 1) : ir_strdup(a, "");
+}
+
+act_program *rt_program_compile(act_context *ctx, const char *source, const char *file,
+                                const char *graph, act_engine engine, act_error *err)
+{
+    ir_module *m = ir_parse(file, source, err);
+    if (!m)
+        return NULL;
+    act_program *p = calloc(1, sizeof *p);
+    if (!p) {
+        ir_module_free(m);
+        act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    p->ctx = ctx;
+    p->engine = engine;
+    p->mod = m;
+    if (!(p->g = ir_module_graph(m, graph, err)) || ir_verify(m, p->g, ctx->reg, err))
+        goto fail;
+    if (engine == ACT_ENGINE_JIT) {
+        act_error_at(err, p->g->pos, ACT_ERR_UNSUPPORTED,
+                     "expected --engine interp (ACT_ENGINE_INTERP), found the JIT engine, "
+                     "which this build does not have yet");
+        goto fail;
+    }
+    int n = p->g->values.n, nout = p->g->outputs.n;
+    p->dir = dirname_of(m->arena, file);
+    p->cap = n;
+    p->t = calloc((size_t)n, sizeof *p->t);
+    p->view = calloc((size_t)n, sizeof *p->view);
+    p->given = calloc((size_t)n, sizeof *p->given);
+    p->grad_view = calloc((size_t)n, sizeof *p->grad_view);
+    p->seed = calloc((size_t)nout + 1, sizeof *p->seed);
+    p->threads = 0;
+    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->seed) {
+        act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (rt_params_init(p, err))
+        goto fail;
+    return p;
+fail:
+    act_program_free(p);
+    return NULL;
+}
+
+void rt_program_invalidate(act_program *p)
+{
+    for (int i = 0; i < p->cap; i++) {
+        free(p->view[i]);
+        p->view[i] = NULL;
+        if (i < p->g->nforward) {
+            free(p->grad_view[i]);
+            p->grad_view[i] = NULL;
+        }
+    }
+}
+
+void act_program_free(act_program *p)
+{
+    if (!p)
+        return;
+    if (p->t) {
+        rt_program_invalidate(p);
+        for (int i = 0; i < p->cap; i++)
+            free(p->t[i].data);
+    }
+    if (p->seed)
+        for (int j = 0; j < p->g->outputs.n; j++)
+            free(p->seed[j]);
+    free(p->t);
+    free(p->view);
+    free(p->grad_view);
+    free(p->given);
+    free(p->seed);
+    ir_module_free(p->mod);
+    free(p);
+}
+
+ir_value *rt_program_value(const act_program *p, const char *name)
+{
+    for (int i = 0; i < p->g->nforward; i++) {
+        ir_value *v = p->g->values.items[i];
+        if (v->name && !strcmp(v->name, name))
+            return v;
+    }
+    return NULL;
+}
+
+static int output_index(const act_program *p, const ir_value *v)
+{
+    for (int j = 0; j < p->g->outputs.n; j++)
+        if (p->g->outputs.items[j] == v)
+            return j;
+    return -1;
+}
+
+/* Checks a tensor given by the caller against a declared type: rank and
+   literal dims here; size names when the program runs. */
+static int check_shape(const act_program *p, const ir_value *v, const char *what,
+                       const int64_t *shape, int rank, act_error *err)
+{
+    const ir_shape *s = &v->shape;
+    bool ok = rank == s->rank && (rank == 0 || shape);
+    for (int i = 0; ok && i < rank; i++)
+        ok = shape[i] >= 0 && (s->sym[i] || shape[i] == s->dim[i]);
+    if (ok)
+        return 0;
+    ir_shape got = {.rank = rank < 0 || rank > IR_MAX_RANK ? 0 : rank};
+    for (int i = 0; i < got.rank && shape; i++)
+        got.dim[i] = shape[i];
+    return act_error_at(err, v->pos, ACT_ERR_SHAPE, "expected %s '%s' of type %s, found %s%s", what,
+                        v->name, ir_shape_str(p->mod->arena, s),
+                        rank < 0 || rank > IR_MAX_RANK ? "a rank outside 0..4" : "",
+                        rank < 0 || rank > IR_MAX_RANK ? "" : ir_shape_str(p->mod->arena, &got));
+}
+
+/* Copies float data into a double tensor, replacing what it held. */
+static int store(rt_tensor *t, const float *data, const int64_t *shape, int rank, act_error *err)
+{
+    int64_t n = rt_count(shape, rank);
+    double *d = malloc((size_t)(n ? n : 1) * sizeof *d);
+    if (!d)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        d[i] = data[i];
+    free(t->data);
+    t->data = d;
+    t->n = n;
+    t->rank = rank;
+    memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
+    return 0;
+}
+
+int act_set(act_program *p, const char *name, const float *data, const int64_t *shape, int rank,
+            act_error *err)
+{
+    ir_value *v = p && name ? rt_program_value(p, name) : NULL;
+    if (!v || (v->op != IR_INPUT && v->op != IR_PARAM))
+        return act_error_set(err, NULL, ACT_ERR_NAME, "expected an input or param name, found '%s'",
+                             name ? name : "(null)");
+    int rc = check_shape(p, v, v->op == IR_INPUT ? "input" : "param", shape, rank, err);
+    if (rc)
+        return rc;
+    if (!data && rt_count(shape, rank))
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected data for '%s', found NULL", name);
+    if ((rc = store(&p->t[v->id], data, shape, rank, err)))
+        return rc;
+    p->given[v->id] = true;
+    p->forward_done = p->backward_done = p->loss_done = false;
+    rt_program_invalidate(p);
+    return 0;
+}
+
+int act_set_output_grad(act_program *p, const char *output, const float *data,
+                        const int64_t *shape, int rank, act_error *err)
+{
+    ir_value *v = p && output ? rt_program_value(p, output) : NULL;
+    int j = v ? output_index(p, v) : -1;
+    if (j < 0)
+        return act_error_set(err, NULL, ACT_ERR_NAME, "expected an output name, found '%s'",
+                             output ? output : "(null)");
+    int rc = check_shape(p, v, "gradient of output", shape, rank, err);
+    if (rc)
+        return rc;
+    rt_tensor t = {0};
+    if ((rc = store(&t, data, shape, rank, err)))
+        return rc;
+    free(p->seed[j]);
+    p->seed[j] = t.data; /* its shape is the output's, checked when the program runs */
+    p->backward_done = false;
+    rt_program_invalidate(p);
+    return 0;
+}
+
+static float *to_float(const rt_tensor *t)
+{
+    float *f = malloc((size_t)(t->n ? t->n : 1) * sizeof *f);
+    for (int64_t i = 0; f && i < t->n; i++)
+        f[i] = t->data ? (float)t->data[i] : 0.0f;
+    return f;
+}
+
+static const float *lend(float **slot, const rt_tensor *t, int64_t shape[4], int *rank,
+                         act_error *err)
+{
+    if (!*slot && !(*slot = to_float(t))) {
+        act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (shape)
+        memcpy(shape, t->shape, sizeof t->shape);
+    if (rank)
+        *rank = t->rank;
+    return *slot;
+}
+
+/* "d_<name>": the gradient of an input or param after act_backward; zeros
+   where no gradient flows to it. */
+static const float *get_grad(act_program *p, const char *name, int64_t shape[4], int *rank,
+                             act_error *err)
+{
+    ir_value *v = rt_program_value(p, name + 2);
+    if (!v || (v->op != IR_INPUT && v->op != IR_PARAM))
+        return act_error_set(err, NULL, ACT_ERR_NAME,
+                             "expected d_<input or param>, found '%s'", name), NULL;
+    if (!p->backward_done)
+        return act_error_set(err, NULL, ACT_ERR_RUNTIME,
+                             "expected act_backward before reading '%s', found none", name), NULL;
+    ir_value *g = p->g->grad[v->id];
+    rt_tensor zeros = p->t[v->id];
+    zeros.data = NULL;
+    return lend(&p->grad_view[v->id], g ? &p->t[g->id] : &zeros, shape, rank, err);
+}
+
+const float *act_get(act_program *p, const char *name, int64_t shape[4], int *rank,
+                     act_error *err)
+{
+    if (!p || !name)
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program and a name, found NULL"),
+               NULL;
+    if (!strncmp(name, "d_", 2) && !rt_program_value(p, name))
+        return get_grad(p, name, shape, rank, err);
+    ir_value *v = rt_program_value(p, name);
+    if (!v)
+        return act_error_set(err, NULL, ACT_ERR_NAME, "expected a value of graph '%s', found '%s'",
+                             p->g->name, name), NULL;
+    bool ready = v->op == IR_INPUT || v->op == IR_PARAM ? p->t[v->id].data != NULL
+                 : v == p->g->loss                      ? p->loss_done
+                                                        : p->forward_done && p->t[v->id].data;
+    if (v == p->g->loss && !ready && p->forward_done)
+        return (void)rt_run_missing_input(p, v, err), NULL;
+    if (!ready)
+        return act_error_set(err, NULL, ACT_ERR_RUNTIME,
+                             "expected act_forward before reading '%s', found none", name), NULL;
+    return lend(&p->view[v->id], &p->t[v->id], shape, rank, err);
+}

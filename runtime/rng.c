@@ -1,0 +1,120 @@
+/* rng.c -- the seeded counter-based random generator and the parameter
+   initialisers. The exact algorithm is part of act's contract
+   (docs/initialisers.md): the JIT, the interpreter and anyone reproducing a
+   run must get the same bits, so a change here changes the docs and the
+   golden values of tests/runtime/test_rng.c (from tests/fixtures/gen_rng.py).
+   Arithmetic is IEEE double with no fused multiply-add (-std=c11 keeps GCC
+   from contracting). */
+#include "rt.h"
+
+#include <assert.h>
+#include <math.h>
+
+/* SplitMix64's increment, the odd integer nearest 2^64 / golden ratio
+   (Steele, Lea, Flood, "Fast splittable pseudorandom number generators",
+   OOPSLA 2014). */
+#define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
+/* Xored into the seed before mixing, so that seed 0 does not start from state
+   mix64(0) = 0; the first 64 bits of pi's fraction. */
+#define SEED_SALT UINT64_C(0x243f6a8885a308d3)
+#define TWO_PI 0x1.921fb54442d18p+2 /* 2 * pi rounded to double */
+
+/* SplitMix64's output function (Stafford's Mix13 variant of MurmurHash3's
+   finalizer): a bijection of 64-bit words with full avalanche. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* mix64(mix64(seed ^ SEED_SALT) + counter * GOLDEN_GAMMA), all mod 2^64: the
+   stream of one seed is SplitMix64's from the state mix64(seed ^ SEED_SALT).
+   Mixing the seed first gives neighbouring seeds unrelated starting states,
+   where the state (seed + counter) * GAMMA would make the stream of seed s + 1
+   that of seed s shifted by one; mix64 being a bijection, distinct seeds never
+   share a start. */
+uint64_t rt_rand_u64(uint64_t seed, uint64_t counter)
+{
+    return mix64(mix64(seed ^ SEED_SALT) + counter * GOLDEN_GAMMA);
+}
+
+/* The top 53 bits fill a double's significand exactly, so every value is a
+   multiple of 2^-53 in [0, 1 - 2^-53]. */
+double rt_rand_uniform(uint64_t seed, uint64_t counter)
+{
+    return (double)(rt_rand_u64(seed, counter) >> 11) * 0x1p-53;
+}
+
+/* Box-Muller's cosine branch on counters 2i and 2i + 1 (mod 2^64), so that
+   value i depends on i alone; the sine branch is not used. 1 - u1 lies in
+   (0, 1], so log never sees 0, and |z| <= sqrt(-2 ln 2^-53) ~ 8.57. log and
+   cos are the C library's (glibc's are within an ulp; the final rounding to
+   float hides that almost always). */
+double rt_rand_normal(uint64_t seed, uint64_t i)
+{
+    double u1 = rt_rand_uniform(seed, 2 * i);
+    double u2 = rt_rand_uniform(seed, 2 * i + 1);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(TWO_PI * u2);
+}
+
+/* lo + (hi - lo) * u_i, rounded to float once. The double lies in [lo, hi);
+   rounding to float may reach hi itself. */
+static void fill_uniform(float *out, int64_t n, uint64_t seed, double lo, double hi)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)(lo + (hi - lo) * rt_rand_uniform(seed, (uint64_t)i));
+}
+
+/* Glorot & Bengio (2010)'s limit sqrt(6 / (fan_in + fan_out)) for a tensor of
+   n > 0 elements. fan_out is the last dim and fan_in the product of the
+   others, so dense's W [K, M] gets K and M; a rank-1 tensor uses n for both
+   and a scalar 1 for both. */
+static double glorot_limit(const int64_t *shape, int rank, int64_t n)
+{
+    int64_t fan_out = rank > 0 ? shape[rank - 1] : 1;
+    int64_t fan_in = rank == 1 ? n : n / fan_out;
+    return sqrt(6.0 / ((double)fan_in + (double)fan_out));
+}
+
+void rt_init_fill(const ir_init *init, const int64_t *shape, int rank, float *out)
+{
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= shape[i];
+    switch (init->kind) {
+    case IR_INIT_ZEROS:
+    case IR_INIT_ONES:
+    case IR_INIT_FILL: {
+        float v = init->kind == IR_INIT_ZEROS  ? 0.0f
+                  : init->kind == IR_INIT_ONES ? 1.0f
+                                               : (float)init->a;
+        for (int64_t i = 0; i < n; i++)
+            out[i] = v;
+        return;
+    }
+    case IR_INIT_UNIFORM:
+        fill_uniform(out, n, init->seed, init->a, init->b);
+        return;
+    case IR_INIT_GLOROT:
+        if (n > 0) {
+            double limit = glorot_limit(shape, rank, n);
+            fill_uniform(out, n, init->seed, -limit, limit);
+        }
+        return;
+    case IR_INIT_NORMAL:
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (float)(init->a + init->b * rt_rand_normal(init->seed, (uint64_t)i));
+        return;
+    case IR_INIT_LIST:
+        /* the verifier checked the list's length against the param's shape */
+        assert(init->nlist == n);
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (float)init->list[i];
+        return;
+    case IR_INIT_NPY:
+    case IR_INIT_NONE:
+        assert(!"rt_init_fill: npy and run-time params are loaded elsewhere");
+        return;
+    }
+}

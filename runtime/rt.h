@@ -1,0 +1,152 @@
+/* rt.h -- the runtime of act.
+ *
+ * Owns: tensors, .npy reading and writing, the seeded counter-based random
+ * generator and parameter initialisers, the reference interpreter (double
+ * precision), programs (one verified graph bound to an engine, with its
+ * tensors) and the public C API of act.h built on them.
+ * Leaves to others: parsing and verifying (ir/), code generation (compiler/).
+ *
+ * The life of a program: rt_program_compile (ir_parse -> ir_verify ->
+ * param initialisers), then act_set / act_forward / act_backward, which bind
+ * size names, run the interpreter (or compiled code) and keep the results.
+ */
+#ifndef ACT_RT_H
+#define ACT_RT_H
+
+#include "../ir/ir.h"
+
+/* ---- .npy files (runtime/npy.c) ---------------------------------------- */
+
+/* Reads a float32 C-order .npy file (format 1.0 or 2.0, rank 0 to 4). On
+   success *data is malloc'ed (caller frees) with prod(shape) floats (1 for
+   rank 0, never NULL), shape[0..rank) holds the dims and shape[rank..4) is
+   set to 1. Errors (ACT_ERR_IO or ACT_ERR_NPY, ACT_ERR_NOMEM; err->file =
+   path, line 0), leaving the outputs untouched: missing or unreadable file,
+   not a .npy file, unsupported version, a malformed header (or one over
+   numpy's 10000-byte limit), a dtype other than '<f4' (the message names the
+   dtype), big-endian data, Fortran order, rank above 4, a shape too large
+   for memory, truncated data, trailing bytes. Thread-safe. */
+int rt_npy_read(const char *path, float **data, int64_t shape[IR_MAX_RANK], int *rank,
+                act_error *err);
+
+/* Writes a float32 C-order .npy file (format 1.0, the bytes numpy.save
+   writes) whole or not at all: to a temporary file "<path>.<pid>.<n>.tmp"
+   beside path, then renamed over it; on failure the temporary file is removed
+   and an existing path is left as it was. Errors: ACT_ERR_IO (err->file =
+   path) for a missing directory or a failed write, ACT_ERR_NPY for a rank
+   outside 0 to 4 or a negative dim. Thread-safe. */
+int rt_npy_write(const char *path, const float *data, const int64_t *shape, int rank,
+                 act_error *err);
+
+/* ---- seeded random numbers and initialisers (runtime/rng.c) ------------- */
+
+/* Counter-based generator: the value for (seed, i) depends on nothing else,
+   so every engine, thread split or order of filling gives the same bits. The
+   exact algorithm is in docs/initialisers.md. Pure functions, thread-safe. */
+uint64_t rt_rand_u64(uint64_t seed, uint64_t counter);
+/* Uniform in [0, 1) with 53 random bits. */
+double rt_rand_uniform(uint64_t seed, uint64_t counter);
+/* Standard normal (Box-Muller on counters 2i and 2i+1). */
+double rt_rand_normal(uint64_t seed, uint64_t i);
+
+/* Fills out (prod(shape) floats) for an initialiser of a param of the given
+   concrete shape: glorot takes fan_out = the last dim and fan_in = the
+   product of the others (both n for rank 1). Element i (row-major) uses
+   counter i. Values are computed in double and rounded to float once.
+   IR_INIT_NPY and IR_INIT_NONE are not handled here; for IR_INIT_LIST the
+   list length must equal prod(shape) (the verifier checks it). */
+void rt_init_fill(const ir_init *init, const int64_t *shape, int rank, float *out);
+
+#endif
+
+/* ---- tensors and shapes (runtime/tensor.c) ------------------------------ */
+
+/* A concrete tensor of the interpreter: doubles, C order. Rank 0 holds one
+   element. */
+typedef struct {
+    double *data; /* owned by the program; NULL until computed or set */
+    int64_t shape[IR_MAX_RANK];
+    int rank;
+    int64_t n; /* number of elements */
+} rt_tensor;
+
+int64_t rt_count(const int64_t *shape, int rank);
+
+/* Strides (in elements) of a tensor of shape in[0..in_rank) read as the
+   broadcast shape out[0..out_rank) under numpy's trailing alignment: 0 on the
+   dims where in has 1 or no dim. out_rank >= in_rank. */
+void rt_broadcast_strides(const int64_t *in, int in_rank, const int64_t *out, int out_rank,
+                          int64_t strides[IR_MAX_RANK]);
+
+/* ---- interpreter (runtime/interp*.c) ----------------------------------- */
+
+/* Computes value v of a verified graph into t[v->id] from its arguments'
+   tensors, whose data are ready; t[v->id] has its shape set and data
+   allocated (zeroed) by the caller. IR_INPUT, IR_PARAM and IR_SEED are the
+   caller's. Double precision throughout. */
+void rt_interp_value(const ir_value *v, rt_tensor *t);
+/* The backward ops of rt_interp_value (runtime/interp_grad.c). */
+void rt_interp_grad(const ir_value *v, rt_tensor *t);
+
+/* Helpers shared by the forward and backward ops. */
+void rt_broadcast2(const rt_tensor *out, const rt_tensor *a, const rt_tensor *b,
+                   void (*fn)(void *ctx, int64_t o, int64_t ia, int64_t ib), void *ctx);
+/* A tensor as rows of its last dim (a rank-0 tensor is one row of one). */
+void rt_rows(const rt_tensor *t, int64_t *rows, int64_t *cols);
+/* outer x len x inner around axis (negative counts from the end). */
+void rt_axis_split(const rt_tensor *t, double axis, int64_t *outer, int64_t *len, int64_t *inner);
+/* The negative-side slope of rrelu element i; attr = lower, upper, training, seed. */
+double rt_rrelu_slope(const double *attr, int64_t i);
+/* Index of the max of x[0..k): ties to the first, a NaN wins. */
+int64_t rt_maxout_arg(const double *x, int64_t k);
+/* max + log(sum(exp(z - max))) of one row. */
+double rt_row_logsumexp(const double *z, int64_t c);
+
+/* ---- contexts and programs (runtime/context.c, program.c, run.c) -------- */
+
+struct act_context {
+    ir_registry *reg; /* built-ins, then plugins */
+};
+
+struct act_program {
+    act_context *ctx;
+    act_engine engine;
+    ir_module *mod; /* owns the graph and its arena */
+    ir_graph *g;
+    const char *dir;   /* folder of the .act file, for npy("...") paths */
+    rt_tensor *t;      /* per value id; capacity cap */
+    int cap;
+    bool *given;       /* per forward value: an input or param holding data */
+    double **seed;     /* per output: dL/d(output) given, or NULL */
+    float **view;      /* per value id: the float copy act_get lent out */
+    float **grad_view; /* per forward value id: act_get of "d_<name>" */
+    bool forward_done, backward_done, loss_done;
+    bool vjp; /* the backward mode of the last act_backward */
+    int threads;
+};
+
+/* Reads a whole text file into a malloc'ed, NUL-terminated buffer (caller
+   frees); a NUL byte inside is an error. */
+char *rt_read_file(const char *path, act_error *err);
+/* Parses, verifies and prepares a program; initialises params whose shapes
+   are literal (the rest at their first run). */
+act_program *rt_program_compile(act_context *ctx, const char *source, const char *file,
+                                const char *graph, act_engine engine, act_error *err);
+/* Finds a forward value by name (input, param, computed, output, loss). */
+ir_value *rt_program_value(const act_program *p, const char *name);
+/* Drops every lent act_get view (results change). */
+void rt_program_invalidate(act_program *p);
+/* Initialises the params that are neither given nor initialised yet and
+   whose sizes are known; loads npy(...) files. */
+int rt_params_init(act_program *p, act_error *err);
+/* Fills t (its shape resolved, data not yet allocated) from v's
+   initialiser: seeded values, an inline list, or an npy("...") file whose
+   problems are reported at the npy(...) in the .act file, naming the file. */
+int rt_param_load(const act_program *p, const ir_value *v, rt_tensor *t, act_error *err);
+/* Runs forward (and backward) on the interpreter: binds size names from
+   the given inputs, computes every output, the loss when the inputs it needs
+   are given, and with backward the gradients of every input and param. */
+int rt_run(act_program *p, bool backward, act_error *err);
+/* Fills err naming the first input or param that v needs and that is not
+   given; returns ACT_ERR_RUNTIME. */
+int rt_run_missing_input(const act_program *p, const ir_value *v, act_error *err);

@@ -1,0 +1,260 @@
+/* run.c -- one run of a program on the interpreter: bind size names from the
+   inputs, initialise what is left of the params, mark the values a run needs,
+   allocate and compute them in definition order. */
+#include "rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name[IR_MAX_RANK * 64];
+    int64_t value[IR_MAX_RANK * 64];
+    const ir_value *by[IR_MAX_RANK * 64];
+    int n;
+} bindings;
+
+static const int64_t *find_size(const bindings *b, const char *name, const ir_value **by)
+{
+    for (int i = 0; i < b->n; i++)
+        if (!strcmp(b->name[i], name)) {
+            if (by)
+                *by = b->by[i];
+            return &b->value[i];
+        }
+    return NULL;
+}
+
+/* Binds each size name from the first given input that uses it, in
+   declaration order, and checks every later use, params included. */
+static int bind_sizes(const act_program *p, bindings *b, act_error *err)
+{
+    b->n = 0;
+    for (int pass = 0; pass < 2; pass++) /* inputs bind, then params are checked */
+        for (int i = 0; i < p->g->nforward; i++) {
+            ir_value *v = p->g->values.items[i];
+            if (v->op != (pass ? IR_PARAM : IR_INPUT) || !p->given[i])
+                continue;
+            for (int d = 0; d < v->shape.rank; d++) {
+                const char *sym = v->shape.sym[d];
+                const ir_value *by;
+                const int64_t *have = sym ? find_size(b, sym, &by) : NULL;
+                int64_t got = p->t[i].shape[d];
+                if (have && *have != got)
+                    return act_error_at(err, v->pos, ACT_ERR_SHAPE,
+                                        "expected size %s = %lld (bound by input '%s'), "
+                                        "found %lld in dim %d of '%s'",
+                                        sym, (long long)*have, by->name, (long long)got, d,
+                                        v->name);
+                if (sym && !have && !pass && b->n < (int)(sizeof b->name / sizeof *b->name)) {
+                    b->name[b->n] = sym;
+                    b->value[b->n] = got;
+                    b->by[b->n++] = v;
+                }
+            }
+        }
+    return 0;
+}
+
+/* The value of a size: a name, or "NAME/k" for the last dim of a maxout
+   over a size-name dim (the verifier writes it so). */
+static bool size_of(const bindings *b, const char *sym, int64_t *out)
+{
+    const char *slash = strchr(sym, '/');
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - sym) : (int)strlen(sym), sym);
+    const int64_t *have = find_size(b, name, NULL);
+    if (!have)
+        return false;
+    *out = slash ? *have / strtoll(slash + 1, NULL, 10) : *have;
+    return true;
+}
+
+/* The concrete shape of a value; false when a size name is not bound. */
+static bool resolve(const bindings *b, const ir_value *v, rt_tensor *t)
+{
+    t->rank = v->shape.rank;
+    for (int d = 0; d < t->rank; d++) {
+        if (!v->shape.sym[d])
+            t->shape[d] = v->shape.dim[d];
+        else if (!size_of(b, v->shape.sym[d], &t->shape[d]))
+            return false;
+    }
+    t->n = rt_count(t->shape, t->rank);
+    return true;
+}
+
+/* Marks v and everything it reads. */
+static void mark(const ir_value *v, bool *need)
+{
+    if (need[v->id])
+        return;
+    need[v->id] = true;
+    for (int i = 0; i < v->nargs; i++)
+        mark(v->args[i], need);
+}
+
+static const ir_value *first_missing(const act_program *p, const ir_value *v)
+{
+    if ((v->op == IR_INPUT || v->op == IR_PARAM) && !p->t[v->id].data)
+        return v;
+    for (int i = 0; i < v->nargs; i++) {
+        const ir_value *m = first_missing(p, v->args[i]);
+        if (m)
+            return m;
+    }
+    return NULL;
+}
+
+int rt_run_missing_input(const act_program *p, const ir_value *v, act_error *err)
+{
+    const ir_value *m = first_missing(p, v);
+    return act_error_at(err, m ? m->pos : v->pos, ACT_ERR_RUNTIME,
+                        "expected %s '%s' to be set (needed by '%s'), found it missing",
+                        m && m->op == IR_PARAM ? "param" : "input", m ? m->name : "?",
+                        v->name ? v->name : v->callee);
+}
+
+static int init_params(act_program *p, const bindings *b, act_error *err)
+{
+    for (int i = 0; i < p->g->nforward; i++) {
+        ir_value *v = p->g->values.items[i];
+        rt_tensor t = {0};
+        if (v->op != IR_PARAM || p->t[i].data || v->init.kind == IR_INIT_NONE ||
+            !resolve(b, v, &t))
+            continue;
+        int rc = rt_param_load(p, v, &t, err);
+        if (rc)
+            return rc;
+        p->t[i] = t;
+    }
+    return 0;
+}
+
+int rt_params_init(act_program *p, act_error *err)
+{
+    bindings b = {0};
+    return init_params(p, &b, err);
+}
+
+/* Grows the tensor table after autodiff appended values. */
+static int reserve(act_program *p, act_error *err)
+{
+    int n = p->g->values.n;
+    if (n <= p->cap)
+        return 0;
+    rt_tensor *t = realloc(p->t, (size_t)n * sizeof *t);
+    if (t)
+        p->t = t;
+    float **view = t ? realloc(p->view, (size_t)n * sizeof *view) : NULL;
+    if (view)
+        p->view = view;
+    if (!t || !view)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    memset(p->t + p->cap, 0, (size_t)(n - p->cap) * sizeof *t);
+    memset(p->view + p->cap, 0, (size_t)(n - p->cap) * sizeof *view);
+    p->cap = n;
+    return 0;
+}
+
+/* Allocates a computed value, or an IR_SEED holding its output gradient. */
+static int prepare(act_program *p, const bindings *b, ir_value *v, act_error *err)
+{
+    rt_tensor *t = &p->t[v->id];
+    if (!resolve(b, v, t))
+        return rt_run_missing_input(p, v, err);
+    if (v->op == IR_MAXOUT && p->t[v->args[0]->id].shape[t->rank - 1] % (int64_t)v->attr[0])
+        return act_error_at(err, v->callee_pos, ACT_ERR_SHAPE,
+                            "expected the last dim of maxout's input to be a multiple of k = %g, "
+                            "found %lld",
+                            v->attr[0], (long long)p->t[v->args[0]->id].shape[t->rank - 1]);
+    free(t->data);
+    t->data = calloc((size_t)(t->n ? t->n : 1), sizeof *t->data);
+    if (!t->data)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    if (v->op == IR_SEED && p->seed[(int)v->attr[0]])
+        memcpy(t->data, p->seed[(int)v->attr[0]], (size_t)t->n * sizeof *t->data);
+    return 0;
+}
+
+static bool any_seed(const act_program *p)
+{
+    for (int j = 0; j < p->g->outputs.n; j++)
+        if (p->seed[j])
+            return true;
+    return false;
+}
+
+/* What a run computes: the outputs, the loss if its inputs are given (always
+   in a loss-mode backward), and the gradients of every input and param. */
+static int plan(act_program *p, bool backward, bool *need, act_error *err)
+{
+    ir_graph *g = p->g;
+    for (int j = 0; j < g->outputs.n; j++) {
+        const ir_value *m = first_missing(p, g->outputs.items[j]);
+        if (m)
+            return rt_run_missing_input(p, g->outputs.items[j], err);
+        mark(g->outputs.items[j], need);
+    }
+    if (g->loss && (!first_missing(p, g->loss) || (backward && !p->vjp))) {
+        if (first_missing(p, g->loss))
+            return rt_run_missing_input(p, g->loss, err);
+        mark(g->loss, need);
+    }
+    for (int i = 0; backward && i < g->nforward; i++) {
+        ir_value *v = g->values.items[i];
+        if ((v->op == IR_INPUT || v->op == IR_PARAM) && g->grad[i])
+            mark(g->grad[i], need);
+    }
+    return 0;
+}
+
+static int differentiate(act_program *p, act_error *err)
+{
+    bool vjp = any_seed(p);
+    if (!vjp && !p->g->loss)
+        return act_error_at(err, p->g->pos, ACT_ERR_RUNTIME,
+                            "expected a loss in graph '%s' or output gradients "
+                            "(act_set_output_grad, --output-grad), found neither",
+                            p->g->name);
+    if (p->g->differentiated && p->vjp == vjp)
+        return 0;
+    int rc = ir_autodiff(p->mod, p->g, vjp, err);
+    if (!rc) {
+        p->vjp = vjp;
+        rc = reserve(p, err);
+    }
+    return rc;
+}
+
+int rt_run(act_program *p, bool backward, act_error *err)
+{
+    bindings b;
+    int rc = bind_sizes(p, &b, err);
+    if (!rc)
+        rc = init_params(p, &b, err);
+    if (!rc && backward)
+        rc = differentiate(p, err);
+    bool *need = rc ? NULL : calloc((size_t)p->g->values.n, sizeof *need);
+    if (!rc && !need)
+        rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = plan(p, backward, need, err);
+    rt_program_invalidate(p);
+    for (int i = 0; !rc && i < p->g->values.n; i++) {
+        ir_value *v = p->g->values.items[i];
+        if (!need[i] || v->op == IR_INPUT || v->op == IR_PARAM)
+            continue;
+        if (!(rc = prepare(p, &b, v, err)) && v->op != IR_SEED)
+            rt_interp_value(v, p->t);
+    }
+    if (!rc) {
+        p->forward_done = true;
+        p->loss_done = p->g->loss && need[p->g->loss->id];
+        p->backward_done = backward;
+    } else {
+        p->forward_done = p->loss_done = p->backward_done = false;
+    }
+    free(need);
+    return rc;
+}

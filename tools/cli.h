@@ -1,0 +1,75 @@
+/* cli.h -- the actc command-line program: option parsing (cli.c), the
+   commands (commands.c, train.c), diagnostics and output files (output.c).
+   Only this module prints. */
+#ifndef ACT_CLI_H
+#define ACT_CLI_H
+
+#include "../runtime/rt.h"
+
+#include <stdio.h>
+
+enum { EXIT_USER = 1, EXIT_USAGE = 2, CLI_MAX_LIST = 64 };
+
+typedef struct {
+    const char *name, *path; /* NAME=PATH */
+} cli_binding;
+
+typedef struct {
+    const char *command;
+    const char *file; /* FILE.act, or the activation NAME for plot */
+    const char *graph;
+    const char *plugins[CLI_MAX_LIST];
+    int nplugins;
+    act_engine engine;
+    int threads;
+    cli_binding inputs[CLI_MAX_LIST], params[CLI_MAX_LIST], output_grads[CLI_MAX_LIST];
+    int ninputs, nparams, noutput_grads;
+    const char *out;
+    bool help;
+    /* train */
+    long epochs;
+    double lr;
+    long batch;
+    unsigned long long shuffle_seed;
+    bool has_epochs, has_lr, has_shuffle_seed;
+} cli_options;
+
+/* Parses argv into o; on bad usage prints a message and returns EXIT_USAGE. */
+int cli_parse(int argc, char **argv, cli_options *o);
+void cli_usage(FILE *f, const char *command);
+
+/* Prints an error as FILE:LINE:COL: error: MESSAGE with the source line and
+   a caret under the column; returns EXIT_USER. */
+int cli_report(const act_error *e);
+
+/* Compiles the options' file with the options' graph, engine, threads. */
+act_program *cli_compile(act_context *ctx, const cli_options *o, act_engine engine);
+/* Loads --plugin and ACT_PLUGIN_PATH plugins into ctx. */
+int cli_load_plugins(act_context *ctx, const cli_options *o);
+/* Reads every --param file (and --input file when inputs) and sets it;
+   every file is read and checked before anything runs. */
+int cli_set_tensors(act_program *p, const cli_options *o, bool inputs);
+
+/* One result to write to DIR/<file>.npy. */
+typedef struct {
+    const char *file; /* name without .npy */
+    const float *data;
+    int64_t shape[4];
+    int rank;
+} cli_result;
+
+/* Writes every result into dir (created when missing) whole or not at all:
+   all files go to temporary names first and are renamed only when every one
+   was written; on failure nothing is left behind. */
+int cli_write_results(const char *dir, const cli_result *r, int n);
+/* Prints a result as text: a header line, then one line per row. */
+void cli_print_result(FILE *f, const char *kind, const cli_result *r);
+
+int cli_check(const cli_options *o);
+int cli_print(const cli_options *o);
+int cli_run(const cli_options *o);
+int cli_grad(const cli_options *o);
+int cli_list(const cli_options *o);
+int cli_train(const cli_options *o);
+
+#endif

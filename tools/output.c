@@ -1,0 +1,180 @@
+/* output.c -- what actc shows and writes: diagnostics with the source line
+   and a caret, results as text, result files written all or none. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Prints line `line` of file f (1-based) and a caret under column col. */
+static void show_source(const char *path, int line, int col)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    char buf[1024];
+    int n = 1;
+    while (fgets(buf, sizeof buf, f)) {
+        if (n == line) {
+            buf[strcspn(buf, "\r\n")] = 0;
+            fprintf(stderr, "  %s\n  ", buf);
+            int c = 1;
+            for (const char *p = buf; *p && c < col; p++) {
+                if ((*p & 0xC0) == 0x80)
+                    continue; /* columns count characters */
+                fputc(*p == '\t' ? '\t' : ' ', stderr);
+                c++;
+            }
+            fprintf(stderr, "^\n");
+            break;
+        }
+        if (strchr(buf, '\n'))
+            n++;
+    }
+    fclose(f);
+}
+
+int cli_report(const act_error *e)
+{
+    if (e->line > 0) {
+        fprintf(stderr, "%s:%d:%d: error: %s\n", e->file, e->line, e->col, e->message);
+        show_source(e->file, e->line, e->col);
+    } else if (e->file[0]) {
+        fprintf(stderr, "%s: error: %s\n", e->file, e->message);
+    } else {
+        fprintf(stderr, "actc: error: %s\n", e->message);
+    }
+    return EXIT_USER;
+}
+
+int cli_load_plugins(act_context *ctx, const cli_options *o)
+{
+    act_error err = {0};
+    for (int i = 0; i < o->nplugins; i++)
+        if (act_load_plugin(ctx, o->plugins[i], &err))
+            return cli_report(&err);
+    const char *env = getenv("ACT_PLUGIN_PATH");
+    if (env && *env) {
+        fprintf(stderr, "actc: error: ACT_PLUGIN_PATH is set, but this build has no plugin "
+                        "support yet\n");
+        return EXIT_USER;
+    }
+    return 0;
+}
+
+act_program *cli_compile(act_context *ctx, const cli_options *o, act_engine engine)
+{
+    act_error err = {0};
+    act_program *p = act_compile_file(ctx, o->file, o->graph, engine, &err);
+    if (!p) {
+        cli_report(&err);
+        return NULL;
+    }
+    act_set_threads(p, o->threads);
+    return p;
+}
+
+static int set_one(act_program *p, const cli_binding *b, ir_op kind)
+{
+    act_error err = {0};
+    ir_value *v = rt_program_value(p, b->name);
+    if (!v || v->op != kind) {
+        fprintf(stderr, "actc: error: expected %s of graph '%s', found '%s'\n",
+                kind == IR_INPUT ? "an input" : "a param", p->g->name, b->name);
+        return EXIT_USER;
+    }
+    float *data;
+    int64_t shape[IR_MAX_RANK];
+    int rank;
+    if (rt_npy_read(b->path, &data, shape, &rank, &err))
+        return cli_report(&err);
+    int rc = act_set(p, b->name, data, shape, rank, &err);
+    free(data);
+    if (rc) {
+        snprintf(err.file, sizeof err.file, "%s", b->path);
+        err.line = err.col = 0;
+        return cli_report(&err);
+    }
+    return 0;
+}
+
+int cli_set_tensors(act_program *p, const cli_options *o, bool inputs)
+{
+    int rc = 0;
+    for (int i = 0; !rc && inputs && i < o->ninputs; i++)
+        rc = set_one(p, &o->inputs[i], IR_INPUT);
+    for (int i = 0; !rc && i < o->nparams; i++)
+        rc = set_one(p, &o->params[i], IR_PARAM);
+    return rc;
+}
+
+static char *join(const char *dir, const char *prefix, const char *name, const char *suffix)
+{
+    size_t n = strlen(dir) + strlen(prefix) + strlen(name) + strlen(suffix) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s%s%s", dir, prefix, name, suffix);
+    return s;
+}
+
+int cli_write_results(const char *dir, const cli_result *r, int n)
+{
+    struct stat st;
+    bool created = false;
+    if (stat(dir, &st)) {
+        if (mkdir(dir, 0777)) {
+            fprintf(stderr, "%s: error: cannot create the directory: %s\n", dir, strerror(errno));
+            return EXIT_USER;
+        }
+        created = true;
+    } else if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: error: expected a directory for --out, found a file\n", dir);
+        return EXIT_USER;
+    }
+    char **tmp = calloc((size_t)n + 1, sizeof *tmp);
+    int written = 0, rc = 0;
+    act_error err = {0};
+    for (; tmp && written < n; written++) {
+        tmp[written] = join(dir, ".actc-partial-", r[written].file, ".npy");
+        if (!tmp[written] || rt_npy_write(tmp[written], r[written].data, r[written].shape,
+                                          r[written].rank, &err)) {
+            rc = err.code ? cli_report(&err) : (fprintf(stderr, "actc: error: out of memory\n"), 1);
+            break;
+        }
+    }
+    for (int i = 0; !rc && tmp && i < n; i++) {
+        char *final = join(dir, "", r[i].file, ".npy");
+        if (!final || rename(tmp[i], final)) {
+            fprintf(stderr, "%s: error: cannot write: %s\n", final ? final : dir, strerror(errno));
+            rc = EXIT_USER;
+        }
+        free(final);
+    }
+    if (!tmp)
+        rc = EXIT_USER;
+    for (int i = 0; tmp && i <= written && i < n; i++) {
+        if (rc && tmp[i])
+            unlink(tmp[i]);
+        free(tmp[i]);
+    }
+    free(tmp);
+    if (rc && created)
+        rmdir(dir);
+    return rc;
+}
+
+void cli_print_result(FILE *f, const char *kind, const cli_result *r)
+{
+    fprintf(f, "%s %s f32[", kind, r->file);
+    int64_t n = 1;
+    for (int d = 0; d < r->rank; d++) {
+        fprintf(f, "%s%lld", d ? ", " : "", (long long)r->shape[d]);
+        n *= r->shape[d];
+    }
+    fprintf(f, "]\n");
+    int64_t cols = r->rank && r->shape[r->rank - 1] ? r->shape[r->rank - 1] : 1;
+    for (int64_t i = 0; i < n; i++)
+        fprintf(f, "%.9g%s", r->data[i], (i + 1) % cols == 0 ? "\n" : " ");
+}

@@ -4,23 +4,29 @@
 
 #include <string.h>
 
-int main(int argc, char **argv)
+static int run(const cli_options *o)
 {
-    cli_options o;
-    int rc = cli_parse(argc, argv, &o);
-    if (rc)
-        return rc;
-    if (o.help) {
-        cli_usage(stdout, o.command);
-        return 0;
-    }
     static const struct {
         const char *name;
         int (*run)(const cli_options *);
     } table[] = {{"check", cli_check}, {"print", cli_print}, {"run", cli_run},
                  {"grad", cli_grad},   {"list", cli_list},   {"train", cli_train}};
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
-        if (!strcmp(o.command, table[i].name))
-            return table[i].run(&o);
+        if (!strcmp(o->command, table[i].name))
+            return table[i].run(o);
     return EXIT_USAGE; /* cli_parse accepts only the commands above */
+}
+
+int main(int argc, char **argv)
+{
+    cli_options o;
+    int rc = cli_parse(argc, argv, &o);
+    if (!rc && o.version)
+        printf("actc %s\n", ACT_VERSION_STRING);
+    else if (!rc && o.help)
+        cli_usage(stdout, o.command);
+    else if (!rc)
+        rc = run(&o);
+    cli_free(&o);
+    return rc;
 }

@@ -106,7 +106,7 @@ static int add_binding(cli_binding *list, int *n, const char *opt, const char *v
     char *name = strndup(value, (size_t)(eq - value));
     if (!name)
         return -1;
-    list[*n].name = name; /* lives until exit, like argv */
+    list[*n].name = name; /* freed by cli_free */
     list[(*n)++].path = eq + 1;
     return 0;
 }
@@ -183,8 +183,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--version")) {
-            printf("actc %s\n", ACT_VERSION_STRING);
-            exit(0);
+            o->version = true;
+            continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             o->help = true;
@@ -220,7 +220,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
             return usage_error("unexpected argument '%s'", a);
         }
     }
-    if (o->help)
+    if (o->help || o->version)
         return 0;
     if (!o->command)
         return usage_error("expected a command, found none");
@@ -230,4 +230,14 @@ int cli_parse(int argc, char **argv, cli_options *o)
     if (command != 4 && !o->file)
         return usage_error("expected a FILE.act after '%s', found none", o->command);
     return 0;
+}
+
+void cli_free(cli_options *o)
+{
+    for (int i = 0; i < o->ninputs; i++)
+        free((char *)o->inputs[i].name);
+    for (int i = 0; i < o->nparams; i++)
+        free((char *)o->params[i].name);
+    for (int i = 0; i < o->noutput_grads; i++)
+        free((char *)o->output_grads[i].name);
 }

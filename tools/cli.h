@@ -25,7 +25,7 @@ typedef struct {
     cli_binding inputs[CLI_MAX_LIST], params[CLI_MAX_LIST], output_grads[CLI_MAX_LIST];
     int ninputs, nparams, noutput_grads;
     const char *out;
-    bool help;
+    bool help, version;
     /* train */
     long epochs;
     double lr;
@@ -37,6 +37,8 @@ typedef struct {
 /* Parses argv into o; on bad usage prints a message and returns EXIT_USAGE. */
 int cli_parse(int argc, char **argv, cli_options *o);
 void cli_usage(FILE *f, const char *command);
+/* Frees what cli_parse allocated. */
+void cli_free(cli_options *o);
 
 /* Prints an error as FILE:LINE:COL: error: MESSAGE with the source line and
    a caret under the column; returns EXIT_USER. */

@@ -76,8 +76,7 @@ static const ir_builtin_row rows[] = {
      "where(x < -1000, 0, where(x > 1000, 1, sigmoid(x) * (1 + x * sigmoid(-x))))",
      "sigmoid linear unit: x*sigmoid(x), swish with beta = 1"},
     {"hard_swish", "", NULL, "where(x <= -3, -0, x * clamp(x + 3, 0, 6) / 6)",
-     "where(x < -3, 0, where(x <= 3, (2 * x + 3) / 6, where(x > 3, 1, x)))",
-     "x*relu6(x + 3)/6"},
+     "where(x < -3, 0, where(x <= 3, (2 * x + 3) / 6, where(x > 3, 1, x)))", "x*relu6(x + 3)/6"},
     {"mish", "", NULL, "where(x < -1000, -0, x * tanh(log1p(exp(x))))",
      "where(x < -1000, 0, where(x > 1000, 1,"
      " tanh(log1p(exp(x))) + x * (1 - tanh(log1p(exp(x)))^2) * sigmoid(x)))",

@@ -4,6 +4,7 @@
    subst_y). */
 #include "ir.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -218,6 +219,7 @@ ir_expr *ir_ex_node(ir_expr_pool *p, ir_expr_op op, ir_expr *a, ir_expr *b, ir_e
 {
     ir_expr *args[3] = {a, b, c};
     int n = op_info[op].nargs;
+    assert(n > 0 && "leaves and calls have their own constructors");
     for (int i = 0; i < n; i++)
         if (!args[i])
             return NULL;

@@ -131,9 +131,10 @@ static ir_expr *outer(differ *d, ir_expr *self)
         return divide(d, num(d, 1), node(d, EX_ADD, num(d, 1), u, NULL));
     case EX_SQRT:
         return divide(d, num(d, 0.5), self);
-    case EX_ABS: /* abs'(0) = 0 */
+    case EX_ABS: /* abs'(0) = 0; 0 * u is 0 there and carries a NaN u through */
         return node(d, EX_WHERE, node(d, EX_GT, u, num(d, 0), NULL), num(d, 1),
-                    node(d, EX_WHERE, node(d, EX_LT, u, num(d, 0), NULL), num(d, -1), num(d, 0)));
+                    node(d, EX_WHERE, node(d, EX_LT, u, num(d, 0), NULL), num(d, -1),
+                         node(d, EX_MUL, num(d, 0), u, NULL)));
     case EX_TANH:
         return sub(d, num(d, 1), node(d, EX_POW, self, num(d, 2), NULL));
     case EX_SIGMOID:

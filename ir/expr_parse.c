@@ -6,6 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Operands (numbers, names, calls, parenthesised or negated expressions) a
+   formula may have: it bounds the depth of the recursion here and of every
+   walk over the tree (evaluation, derivative, printing). Formulas of real
+   activations have well under 100. */
+enum { MAX_OPERANDS = 1000 };
+
 typedef struct {
     ir_expr_pool *pool;
     ir_arena *arena; /* for token descriptions in messages */
@@ -14,31 +20,21 @@ typedef struct {
     const ir_params *params;
     bool allow_y;
     act_error *err;
+    int operands;
 } parser;
 
-/* A node at pos; out of memory is reported here, so callers only pass NULL on. */
+/* e (just made) at pos; out of memory is reported here, so callers only
+   pass NULL on. */
+static ir_expr *at(parser *ps, ir_expr *e, ir_pos pos)
+{
+    if (!e)
+        act_error_at(ps->err, pos, ACT_ERR_NOMEM, "out of memory");
+    return ir_ex_pos(e, pos);
+}
+
 static ir_expr *make(parser *ps, ir_expr_op op, ir_expr *a, ir_expr *b, ir_expr *c, ir_pos pos)
 {
-    ir_expr *e = ir_ex_node(ps->pool, op, a, b, c);
-    if (!e)
-        act_error_at(ps->err, pos, ACT_ERR_NOMEM, "out of memory");
-    return ir_ex_pos(e, pos);
-}
-
-static ir_expr *constant(parser *ps, double v, ir_pos pos)
-{
-    ir_expr *e = ir_ex_const(ps->pool, v);
-    if (!e)
-        act_error_at(ps->err, pos, ACT_ERR_NOMEM, "out of memory");
-    return ir_ex_pos(e, pos);
-}
-
-static ir_expr *leaf(parser *ps, ir_expr_op op, int param, ir_pos pos)
-{
-    ir_expr *e = ir_ex_leaf(ps->pool, op, param);
-    if (!e)
-        act_error_at(ps->err, pos, ACT_ERR_NOMEM, "out of memory");
-    return ir_ex_pos(e, pos);
+    return at(ps, ir_ex_node(ps->pool, op, a, b, c), pos);
 }
 
 /* ir_tok_describe, which cannot fail the message when out of memory. */
@@ -57,9 +53,8 @@ static const struct {
     ir_expr_op op;
     int level;
 } binops[] = {
-    {"<", EX_LT, 1},   {"<=", EX_LE, 1},  {">", EX_GT, 1},  {">=", EX_GE, 1},
-    {"==", EX_EQ, 1},  {"!=", EX_NE, 1},  {"+", EX_ADD, 2}, {"-", EX_SUB, 2},
-    {"*", EX_MUL, 3},  {"/", EX_DIV, 3},
+    {"<", EX_LT, 1},  {"<=", EX_LE, 1}, {">", EX_GT, 1},  {">=", EX_GE, 1}, {"==", EX_EQ, 1},
+    {"!=", EX_NE, 1}, {"+", EX_ADD, 2}, {"-", EX_SUB, 2}, {"*", EX_MUL, 3}, {"/", EX_DIV, 3},
 };
 
 static int binop_at(const ir_token *t, int level)
@@ -141,8 +136,9 @@ static ir_expr *parse_call(parser *ps)
     ps->tok++;
     int want = ir_expr_op_arity(op);
     if (n != want)
-        return act_error_at(ps->err, name->pos, ACT_ERR_ARG, "expected %d argument%s for %s, found %d",
-                            want, want == 1 ? "" : "s", name->text, n),
+        return act_error_at(ps->err, name->pos, ACT_ERR_ARG,
+                            "expected %d argument%s for %s, found %d", want, want == 1 ? "" : "s",
+                            name->text, n),
                NULL;
     return make(ps, op, args[0], args[1], args[2], name->pos);
 }
@@ -152,20 +148,21 @@ static ir_expr *parse_name(parser *ps)
     const ir_token *t = ps->tok;
     ps->tok++;
     if (!strcmp(t->text, ps->var))
-        return leaf(ps, EX_X, 0, t->pos);
+        return at(ps, ir_ex_leaf(ps->pool, EX_X, 0), t->pos);
     for (int i = 0; ps->params && i < ps->params->n; i++)
         if (!strcmp(t->text, ps->params->p[i].name))
-            return leaf(ps, EX_PARAM, i, t->pos);
+            return at(ps, ir_ex_leaf(ps->pool, EX_PARAM, i), t->pos);
     if (!strcmp(t->text, "pi"))
-        return constant(ps, IR_PI, t->pos);
+        return at(ps, ir_ex_const(ps->pool, IR_PI), t->pos);
     if (!strcmp(t->text, "e"))
-        return constant(ps, IR_E, t->pos);
+        return at(ps, ir_ex_const(ps->pool, IR_E), t->pos);
     bool is_y = !strcmp(t->text, "y");
     if (is_y && ps->allow_y)
-        return leaf(ps, EX_Y, 0, t->pos);
+        return at(ps, ir_ex_leaf(ps->pool, EX_Y, 0), t->pos);
     if (function_op(t->text) != EX_COUNT_)
         return act_error_at(ps->err, ps->tok->pos, ACT_ERR_SYNTAX,
-                            "expected '(' after '%s', found %s", t->text, found(ps->arena, ps->tok)),
+                            "expected '(' after '%s', found %s", t->text,
+                            found(ps->arena, ps->tok)),
                NULL;
     act_error_at(ps->err, t->pos, ACT_ERR_NAME, "expected %s%s, a parameter, pi or e, found '%s'%s",
                  ps->var, ps->allow_y ? ", y" : "", t->text,
@@ -179,7 +176,7 @@ static ir_expr *parse_primary(parser *ps)
     ir_token *t = ps->tok;
     if (t->kind == TK_NUMBER) {
         ps->tok++;
-        return constant(ps, t->num, t->pos);
+        return at(ps, ir_ex_const(ps->pool, t->num), t->pos);
     }
     if (t->kind == TK_IDENT)
         return ir_tok_is(t + 1, "(") ? parse_call(ps) : parse_name(ps);
@@ -213,6 +210,10 @@ static ir_expr *parse_power(parser *ps)
 /* unary := '-' unary | power: tighter than * and /, looser than ^ (-x^2 is -(x^2)) */
 static ir_expr *parse_unary(parser *ps)
 {
+    if (++ps->operands > MAX_OPERANDS)
+        return act_error_at(ps->err, ps->tok->pos, ACT_ERR_SYNTAX,
+                            "expected a formula of at most %d operands, found more", MAX_OPERANDS),
+               NULL;
     if (!ir_tok_is(ps->tok, "-"))
         return parse_power(ps);
     ir_pos pos = ps->tok->pos;
@@ -224,7 +225,7 @@ static ir_expr *parse_unary(parser *ps)
 ir_expr *ir_expr_parse(ir_expr_pool *p, ir_token **cur, const char *var, const ir_params *params,
                        bool allow_y, act_error *err)
 {
-    parser ps = {p, ir_expr_pool_arena(p), *cur, var, params, allow_y, err};
+    parser ps = {p, ir_expr_pool_arena(p), *cur, var, params, allow_y, err, 0};
     ir_expr *e = parse_compare(&ps);
     if (e)
         *cur = ps.tok;

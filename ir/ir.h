@@ -153,7 +153,8 @@ struct ir_expr {
     double value;     /* EX_CONST */
     int param;        /* EX_PARAM */
     int nargs;        /* operands used in arg[] */
-    ir_expr *arg[3];  /* for EX_CALL: the function's arguments (x, params...) */
+    ir_expr *arg[3];  /* operands; for EX_CALL those of the call (usually x): the
+                         native gets the activation's params through eval */
     const ir_native *fn; /* EX_CALL */
     ir_pos pos;       /* where the node was written; derived nodes keep their origin's */
     uint64_t hash;    /* structural hash: equal trees are one node in a pool */
@@ -211,7 +212,11 @@ int ir_params_parse(ir_arena *a, ir_token **cur, ir_params *out, act_error *err)
 /* Parses an expression at *cur (advanced past it). var names the input
    variable (usually "x"); `y` is allowed only when allow_y. Identifiers are
    var, y, the parameters, pi, e; calls are those of ACT-LANGUAGE.md with
-   their arities. Stops at the first token that cannot continue it. */
+   their arities. Stops at the first token that cannot continue it. Errors
+   (with the position of the offending token, or of the function name for a
+   wrong arity): ACT_ERR_NAME for an unknown name or function, ACT_ERR_ARG
+   for a wrong arity, ACT_ERR_SYNTAX otherwise, including a formula of more
+   than 1000 operands (which bounds every recursive walk over the tree). */
 ir_expr *ir_expr_parse(ir_expr_pool *p, ir_token **cur, const char *var, const ir_params *params,
                        bool allow_y, act_error *err);
 /* The same on a whole string (a plugin formula) with var "x"; positions are
@@ -241,7 +246,8 @@ ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f);
 bool ir_expr_uses_x(const ir_expr *e);
 
 /* The shortest decimal text that reads back as v ("0.1", "1e-40", "-2");
-   "nan", "inf", "-inf" for those. */
+   integers below 1e15 in full ("40"), exponents without '+' or leading zeros
+   ("1e20", "1.5e-5"); "nan", "inf", "-inf" for those. */
 void ir_format_number(char buf[32], double v);
 
 /* Writes e in .act syntax (names from params, var for EX_X), malloc'ed
@@ -301,13 +307,17 @@ ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char 
                                        const char *params, const char *words,
                                        const char *formula, const char *grad,
                                        const char *origin, act_error *err);
-/* Finishes an activation whose f (and optionally hand-written df) is set:
-   derives df when missing and rewrites it in y. */
+/* Finishes an activation whose f (and optionally a hand-written df, which
+   may use y) is set: derives df when missing and rewrites it in y. A
+   derivative that cannot be formed leaves df NULL and df_error (in p's
+   arena) and returns 0; only running out of memory fails. */
 int ir_activation_finish(ir_expr_pool *p, ir_activation *act, act_error *err);
 
 /* The activations a context knows: built-ins first, then plugins in load
    order. Owned by the context; read-only once plugins are loaded. */
 typedef struct ir_registry ir_registry;
+/* Builds every row of ir_builtin_rows; NULL with err when out of memory.
+   Caller frees with ir_registry_free. */
 ir_registry *ir_registry_new(act_error *err);
 void ir_registry_free(ir_registry *r);
 ir_arena *ir_registry_arena(ir_registry *r);
@@ -315,8 +325,11 @@ ir_expr_pool *ir_registry_pool(ir_registry *r);
 const ir_activation *ir_registry_find(const ir_registry *r, const char *name);
 int ir_registry_count(const ir_registry *r);
 const ir_activation *ir_registry_at(const ir_registry *r, int i);
-/* Adds acts[0..n) all or none: a name that clashes with a known activation or
-   a graph op is an error naming both origins. */
+/* Adds acts[0..n) all or none; they must live as long as the registry (build
+   them in ir_registry_arena and ir_registry_pool). A name that clashes with a
+   known activation, a graph op or another of acts is ACT_ERR_NAME at the new
+   one's pos, naming both origins: "expected a new activation name, found
+   'swish' already defined (built-in) and again in plugin /x/p.so". */
 int ir_registry_add(ir_registry *r, ir_activation **acts, int n, act_error *err);
 
 /* ---- graph ops (ir/ops.c) ---------------------------------------------- */

@@ -60,9 +60,8 @@ static int add_words(ir_arena *a, const char *words, const char *origin, ir_para
 }
 
 ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char *name,
-                                       const char *params, const char *words,
-                                       const char *formula, const char *grad,
-                                       const char *origin, act_error *err)
+                                       const char *params, const char *words, const char *formula,
+                                       const char *grad, const char *origin, act_error *err)
 {
     ir_activation *act = ir_alloc(a, sizeof *act);
     const char *where = ir_strdup(a, origin);
@@ -116,8 +115,8 @@ ir_registry *ir_registry_new(act_error *err)
     const ir_builtin_row *rows = ir_builtin_rows(&n);
     for (int i = 0; i < n; i++) {
         ir_activation *act =
-            ir_activation_from_text(r->arena, r->pool, rows[i].name, rows[i].params,
-                                    rows[i].words, rows[i].formula, rows[i].grad, "built-in", err);
+            ir_activation_from_text(r->arena, r->pool, rows[i].name, rows[i].params, rows[i].words,
+                                    rows[i].formula, rows[i].grad, "built-in", err);
         if (!act || ir_registry_add(r, &act, 1, err)) {
             ir_registry_free(r);
             return NULL;
@@ -182,9 +181,10 @@ static int clash(act_error *err, const ir_activation *first, const ir_activation
     else
         snprintf(was, sizeof was, "(built-in graph op)");
     describe_origin(now, sizeof now, again);
-    return act_error_at(err, again->pos, ACT_ERR_NAME,
-                        "expected a new activation name, found '%s' already defined %s and again %s",
-                        again->name, was, now);
+    return act_error_at(
+        err, again->pos, ACT_ERR_NAME,
+        "expected a new activation name, found '%s' already defined %s and again %s", again->name,
+        was, now);
 }
 
 int ir_registry_add(ir_registry *r, ir_activation **acts, int n, act_error *err)

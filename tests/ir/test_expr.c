@@ -185,8 +185,33 @@ static void test_parse_reports_errors_at_their_position(void **state)
         ir_expr *e = ir_expr_parse_string(c.pool, r->src, "f.so", &c.params, r->allow_y, &err);
         if (e || err.code != r->code || err.line != r->line || err.col != r->col ||
             strcmp(err.file, "f.so") || !strstr(err.message, r->message))
-            fail_msg("'%s': got %d at %s:%d:%d '%s'", r->src, err.code, err.file, err.line,
-                     err.col, err.message);
+            fail_msg("'%s': got %d at %s:%d:%d '%s'", r->src, err.code, err.file, err.line, err.col,
+                     err.message);
+    }
+    ir_arena_free(c.arena);
+}
+
+/* The operand limit bounds every recursive walk over a formula. */
+static void test_parse_rejects_formulas_beyond_the_operand_limit(void **state)
+{
+    (void)state;
+    ctx c = ctx_new();
+    static char text[4 * 1100];
+    static const char *const parts[] = {"-", "x+", "2^"};
+    for (int k = 0; k < 3; k++) {
+        for (int n = 999; n <= 1001; n += 2) {
+            size_t len = 0;
+            for (int i = 0; i < n; i++)
+                len += (size_t)sprintf(text + len, "%s", parts[k]);
+            sprintf(text + len, "x");
+            act_error err = {0};
+            ir_expr *e = ir_expr_parse_string(c.pool, text, "f", &c.params, false, &err);
+            if ((n < 1000) != (e != NULL))
+                fail_msg("%d x '%s': %s", n, parts[k], err.message);
+            if (!e)
+                assert_string_equal(err.message,
+                                    "expected a formula of at most 1000 operands, found more");
+        }
     }
     ir_arena_free(c.arena);
 }
@@ -288,17 +313,28 @@ static const struct {
     const char *src, *folded;
     ir_expr_op op;
 } fold_rows[] = {
-    {"2 * 3 + 1", "7", EX_CONST},      {"x + 0", "x", EX_X},
-    {"0 + x", "x", EX_X},              {"x - 0", "x", EX_X},
-    {"x * 1", "x", EX_X},              {"1 * x", "x", EX_X},
-    {"x / 1", "x", EX_X},              {"x ^ 1", "x", EX_X},
-    {"--x", "x", EX_X},                {"-(-(a * x))", "a * x", EX_MUL},
-    {"exp(0)", "1", EX_CONST},         {"sqrt(4) * x", "2 * x", EX_MUL},
-    {"where(1, x, a)", "x", EX_X},     {"where(0, x, a)", "a", EX_PARAM},
-    {"where(0/0, x, a)", "0/0", EX_CONST}, {"where(x > 0, a, a)", "a", EX_PARAM},
-    {"x * 0", NULL, EX_MUL},           {"0 * x", NULL, EX_MUL},
-    {"x - x", NULL, EX_SUB},           {"where(x, a, a)", NULL, EX_WHERE},
-    {"0 - x", NULL, EX_SUB},           {"x ^ 0", NULL, EX_POW},
+    {"2 * 3 + 1", "7", EX_CONST},
+    {"x + 0", "x", EX_X},
+    {"0 + x", "x", EX_X},
+    {"x - 0", "x", EX_X},
+    {"x * 1", "x", EX_X},
+    {"1 * x", "x", EX_X},
+    {"x / 1", "x", EX_X},
+    {"x ^ 1", "x", EX_X},
+    {"--x", "x", EX_X},
+    {"-(-(a * x))", "a * x", EX_MUL},
+    {"exp(0)", "1", EX_CONST},
+    {"sqrt(4) * x", "2 * x", EX_MUL},
+    {"where(1, x, a)", "x", EX_X},
+    {"where(0, x, a)", "a", EX_PARAM},
+    {"where(0/0, x, a)", "0/0", EX_CONST},
+    {"where(x > 0, a, a)", "a", EX_PARAM},
+    {"x * 0", NULL, EX_MUL},
+    {"0 * x", NULL, EX_MUL},
+    {"x - x", NULL, EX_SUB},
+    {"where(x, a, a)", NULL, EX_WHERE},
+    {"0 - x", NULL, EX_SUB},
+    {"x ^ 0", NULL, EX_POW},
 };
 
 static void test_constructors_fold_only_what_ieee_allows(void **state)
@@ -326,7 +362,8 @@ static void test_pool_makes_each_structure_once(void **state)
     assert_ptr_equal(e->arg[0], e->arg[1]->arg[0]);
     ir_expr *x = ir_ex_leaf(c.pool, EX_X, 0);
     ir_expr *k = ir_ex_const(c.pool, 2);
-    assert_ptr_equal(ir_ex_node(c.pool, EX_MUL, x, k, NULL), ir_ex_node(c.pool, EX_MUL, x, k, NULL));
+    assert_ptr_equal(ir_ex_node(c.pool, EX_MUL, x, k, NULL),
+                     ir_ex_node(c.pool, EX_MUL, x, k, NULL));
     assert_ptr_not_equal(ir_ex_node(c.pool, EX_MUL, x, k, NULL),
                          ir_ex_node(c.pool, EX_MUL, k, x, NULL));
     assert_ptr_not_equal(ir_ex_const(c.pool, 0.0), ir_ex_const(c.pool, -0.0));
@@ -348,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_parse_follows_precedence_and_associativity),
         cmocka_unit_test(test_eval_follows_the_language_rules),
         cmocka_unit_test(test_parse_reports_errors_at_their_position),
+        cmocka_unit_test(test_parse_rejects_formulas_beyond_the_operand_limit),
         cmocka_unit_test(test_parse_stops_at_a_token_that_cannot_continue),
         cmocka_unit_test(test_parse_keeps_positions_of_operators_functions_and_literals),
         cmocka_unit_test(test_params_parse_rejects_bad_lists),

@@ -94,8 +94,9 @@ static void test_diff_matches_central_differences(void **state)
         ir_expr *d = diff(&c, fd_rows[i].src);
         for (int k = 0; k < 5; k++) {
             double x = fd_rows[i].x[k], h = 1e-6 * fmax(1, fabs(x));
-            double fd = (ir_expr_eval(f, x + h, 0, c.values) - ir_expr_eval(f, x - h, 0, c.values)) /
-                        (2 * h);
+            double fd =
+                (ir_expr_eval(f, x + h, 0, c.values) - ir_expr_eval(f, x - h, 0, c.values)) /
+                (2 * h);
             double got = ir_expr_eval(d, x, 0, c.values);
             double tol = 1e-7 * (1 + fabs(got) + fabs(ir_expr_eval(f, x, 0, c.values)));
             if (!(fabs(got - fd) <= tol))
@@ -109,9 +110,17 @@ static const struct {
     const char *src;
     double x, want;
 } kink_rows[] = {
-    {"max(x, 1)", 1, 1}, {"max(1, x)", 1, 0},     {"min(x, 1)", 1, 1},      {"min(1, x)", 1, 0},
-    {"abs(x)", 0, 0},    {"abs(x)", -2, -1},      {"clamp(x, 0, 1)", 0, 1}, {"clamp(x, 0, 1)", 1, 1},
-    {"clamp(x, 0, 1)", 2, 0}, {"where(x > 0, x, 0)", 0, 0}, {"where(x >= 0, x, 0)", 0, 1},
+    {"max(x, 1)", 1, 1},
+    {"max(1, x)", 1, 0},
+    {"min(x, 1)", 1, 1},
+    {"min(1, x)", 1, 0},
+    {"abs(x)", 0, 0},
+    {"abs(x)", -2, -1},
+    {"clamp(x, 0, 1)", 0, 1},
+    {"clamp(x, 0, 1)", 1, 1},
+    {"clamp(x, 0, 1)", 2, 0},
+    {"where(x > 0, x, 0)", 0, 0},
+    {"where(x >= 0, x, 0)", 0, 1},
 };
 
 static void test_diff_follows_the_kink_conventions(void **state)
@@ -123,15 +132,15 @@ static void test_diff_follows_the_kink_conventions(void **state)
         if (got != kink_rows[i].want)
             fail_msg("d %s at %g: %g", kink_rows[i].src, kink_rows[i].x, got);
     }
+    assert_true(isnan(ir_expr_eval(diff(&c, "abs(x)"), NAN, 0, c.values)));
     ir_arena_free(c.arena);
 }
 
 /* The derivative is exactly the node of the simplified formula. */
 static const char *const simplified[][2] = {
-    {"a * x", "a"},         {"x^2", "2 * x"},           {"exp(a) * x", "exp(a)"},
-    {"sin(a)", "0"},        {"x + a", "1"},             {"x < 1", "0"},
-    {"3 * x - x", "2"},     {"exp(x)", "exp(x)"},       {"x / a", "1 / a"},
-    {"-x", "-1"},           {"where(x > 0, 1, 2)", "0"}, {"a - x", "-1"},
+    {"a * x", "a"},     {"x^2", "2 * x"}, {"exp(a) * x", "exp(a)"},    {"sin(a)", "0"},
+    {"x + a", "1"},     {"x < 1", "0"},   {"3 * x - x", "2"},          {"exp(x)", "exp(x)"},
+    {"x / a", "1 / a"}, {"-x", "-1"},     {"where(x > 0, 1, 2)", "0"}, {"a - x", "-1"},
 };
 
 static void test_diff_drops_zero_terms(void **state)
@@ -230,8 +239,8 @@ static void test_diff_calls_a_native_derivative_with_the_call_value(void **state
     assert_int_equal(dy->arg[2]->op, EX_Y);
     assert_true(ir_expr_eval(dy, 2, 8, c.values) == 12);
     /* a native only in a condition needs no derivative */
-    ir_expr *cond = ir_ex_node(c.pool, EX_GT, call(&c, &opaque, parse(&c, "x"), NULL),
-                               parse(&c, "0"), NULL);
+    ir_expr *cond =
+        ir_ex_node(c.pool, EX_GT, call(&c, &opaque, parse(&c, "x"), NULL), parse(&c, "0"), NULL);
     ir_expr *w = ir_ex_node(c.pool, EX_WHERE, cond, parse(&c, "x"), parse(&c, "2 * x"));
     assert_non_null(ir_expr_diff(c.pool, w, &err));
     ir_arena_free(c.arena);

@@ -87,13 +87,48 @@ static void check_round_trip(ctx *c, ir_expr *e, const ir_params *params)
 }
 
 static const char *const formulas[] = {
-    "(-0.5)^x", "x^-0.5", "x - -0.5", "-(x * a)", "1 / 0 + x", "-(1 / 0) * x", "0 / 0 - x",
-    "x < a < b", "x < (a < b)", "-0 + x", "1e-40 * x", "0.1 + x", "2^3^x", "(2^3)^x",
-    "(x^2)^3", "x^2^x", "where(x > 0, x, -x)", "a - (b - x)", "a / (b / x)", "a / (b * x)",
-    "-x^2", "(-x)^2", "pow(x, a)", "min(x, a) + max(b, x)", "clamp(x, -1, 1)",
-    "1.0507009873554805 * x", "pi * x", "e^x", "y * (1 - y)", "x * 0", "0 - x", "-(x - a)",
-    "(x + 1) * (x - 1)", "-exp(x)", "2 * -x", "x / -a", "(x == a) != (b <= x)", "-(x < a)",
-    "x^(a < b)", "-x * -a", "1 - 1 / x", "x + 1e300 * -1e-300",
+    "(-0.5)^x",
+    "x^-0.5",
+    "x - -0.5",
+    "-(x * a)",
+    "1 / 0 + x",
+    "-(1 / 0) * x",
+    "0 / 0 - x",
+    "x < a < b",
+    "x < (a < b)",
+    "-0 + x",
+    "1e-40 * x",
+    "0.1 + x",
+    "2^3^x",
+    "(2^3)^x",
+    "(x^2)^3",
+    "x^2^x",
+    "where(x > 0, x, -x)",
+    "a - (b - x)",
+    "a / (b / x)",
+    "a / (b * x)",
+    "-x^2",
+    "(-x)^2",
+    "pow(x, a)",
+    "min(x, a) + max(b, x)",
+    "clamp(x, -1, 1)",
+    "1.0507009873554805 * x",
+    "pi * x",
+    "e^x",
+    "y * (1 - y)",
+    "x * 0",
+    "0 - x",
+    "-(x - a)",
+    "(x + 1) * (x - 1)",
+    "-exp(x)",
+    "2 * -x",
+    "x / -a",
+    "(x == a) != (b <= x)",
+    "-(x < a)",
+    "x^(a < b)",
+    "-x * -a",
+    "1 - 1 / x",
+    "x + 1e300 * -1e-300",
 };
 
 static void test_print_then_parse_gives_the_same_node(void **state)
@@ -115,10 +150,17 @@ static void test_print_uses_minimal_parentheses(void **state)
     (void)state;
     ctx c = ctx_new();
     static const char *const rows[][2] = {
-        {"(a) + ((b) * (x))", "a + b * x"}, {"(-x)^2", "(-x)^2"},      {"-(x^2)", "-x^2"},
-        {"2^(-x)", "2^-x"},                 {"(x - a) - b", "x - a - b"}, {"x - (a - b)", "x - (a - b)"},
-        {"-0.5 * x", "-0.5 * x"},           {"x^(-0.5)", "x^-0.5"},     {"(-0.5)^x", "(-0.5)^x"},
-        {"exp((x))", "exp(x)"},             {"where((x > 0), 1, 2)", "where(x > 0, 1, 2)"},
+        {"(a) + ((b) * (x))", "a + b * x"},
+        {"(-x)^2", "(-x)^2"},
+        {"-(x^2)", "-x^2"},
+        {"2^(-x)", "2^-x"},
+        {"(x - a) - b", "x - a - b"},
+        {"x - (a - b)", "x - (a - b)"},
+        {"-0.5 * x", "-0.5 * x"},
+        {"x^(-0.5)", "x^-0.5"},
+        {"(-0.5)^x", "(-0.5)^x"},
+        {"exp((x))", "exp(x)"},
+        {"where((x > 0), 1, 2)", "where(x > 0, 1, 2)"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         act_error err = {0};
@@ -156,7 +198,7 @@ static void test_print_then_parse_of_builtin_formulas_gives_the_same_node(void *
    constants, built through the constructors (so folded as a parse would). */
 static ir_expr *random_tree(ir_expr_pool *p, int depth)
 {
-    static const double consts[] = {0,    -0.0, 1,     2,    0.5,   -0.5,     1e-40,
+    static const double consts[] = {0,     -0.0,  1,     2,   0.5,      -0.5,      1e-40,
                                     -3.25, 1e300, IR_PI, NAN, INFINITY, -INFINITY, 7};
     if (depth == 0 || rand() % 5 == 0) {
         switch (rand() % 5) {

@@ -136,23 +136,10 @@ int cli_run(const cli_options *o)
 
 static int set_output_grads(act_program *p, const cli_options *o)
 {
-    act_error err = {0};
-    for (int i = 0; i < o->noutput_grads; i++) {
-        const cli_binding *b = &o->output_grads[i];
-        float *data;
-        int64_t shape[IR_MAX_RANK];
-        int rank;
-        if (rt_npy_read(b->path, &data, shape, &rank, &err))
-            return cli_report(&err);
-        int rc = act_set_output_grad(p, b->name, data, shape, rank, &err);
-        free(data);
-        if (rc) {
-            snprintf(err.file, sizeof err.file, "%s", b->path);
-            err.line = err.col = 0;
-            return cli_report(&err);
-        }
-    }
-    return 0;
+    int rc = 0;
+    for (int i = 0; !rc && i < o->noutput_grads; i++)
+        rc = cli_set_from_npy(p, &o->output_grads[i], act_set_output_grad);
+    return rc;
 }
 
 int cli_grad(const cli_options *o)

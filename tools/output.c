@@ -76,28 +76,33 @@ act_program *cli_compile(act_context *ctx, const cli_options *o, act_engine engi
     return p;
 }
 
-static int set_one(act_program *p, const cli_binding *b, ir_op kind)
+int cli_set_from_npy(act_program *p, const cli_binding *b, cli_setter set)
 {
     act_error err = {0};
+    float *data;
+    int64_t shape[IR_MAX_RANK];
+    int rank;
+    if (rt_npy_read(b->path, &data, shape, &rank, &err))
+        return cli_report(&err);
+    int rc = set(p, b->name, data, shape, rank, &err);
+    free(data);
+    if (rc) { /* about the data: reported at the file that holds it */
+        snprintf(err.file, sizeof err.file, "%s", b->path);
+        err.line = err.col = 0;
+        return cli_report(&err);
+    }
+    return 0;
+}
+
+static int set_one(act_program *p, const cli_binding *b, ir_op kind)
+{
     ir_value *v = rt_program_value(p, b->name);
     if (!v || v->op != kind) {
         fprintf(stderr, "actc: error: expected %s of graph '%s', found '%s'\n",
                 kind == IR_INPUT ? "an input" : "a param", p->g->name, b->name);
         return EXIT_USER;
     }
-    float *data;
-    int64_t shape[IR_MAX_RANK];
-    int rank;
-    if (rt_npy_read(b->path, &data, shape, &rank, &err))
-        return cli_report(&err);
-    int rc = act_set(p, b->name, data, shape, rank, &err);
-    free(data);
-    if (rc) {
-        snprintf(err.file, sizeof err.file, "%s", b->path);
-        err.line = err.col = 0;
-        return cli_report(&err);
-    }
-    return 0;
+    return cli_set_from_npy(p, b, act_set);
 }
 
 int cli_set_tensors(act_program *p, const cli_options *o, bool inputs)

@@ -2,14 +2,7 @@
    text (the user-defined examples of ACT-LANGUAGE.md), errors with their
    position in the formula, the registry's lookups and all-or-none adds with
    clash messages naming both origins, and the graph-op table. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "ir/ir.h"
+#include "support.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,13 +33,7 @@ static void check_against_finite_differences(const ir_activation *act, const dou
 {
     static const double xs[] = {-6.5, -2.2, -0.7, 0.3, 0.9, 1.6, 3.3, 8.1};
     for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
-        double x = xs[i], h = 1e-6 * fmax(1, fabs(x));
-        double fd =
-            (ir_expr_eval(act->f, x + h, 0, p) - ir_expr_eval(act->f, x - h, 0, p)) / (2 * h);
-        double f = ir_expr_eval(act->f, x, 0, p);
-        double df = ir_expr_eval(act->df, x, f, p);
-        if (!(fabs(df - fd) <= 1e-7 * (1 + fabs(df) + fabs(f))))
-            fail_msg("%s' at %g: %.17g, finite difference %.17g", act->name, x, df, fd);
+        ts_check_df_at(act, p, xs[i]);
     }
 }
 

@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,4 +197,14 @@ void ts_op_cases_free(ts_op_case *cases, int n)
         free(cases[i].out);
     }
     free(cases);
+}
+
+void ts_check_df_at(const ir_activation *act, const double *p, double x)
+{
+    double h = 1e-6 * fmax(1, fabs(x));
+    double fd = (ir_expr_eval(act->f, x + h, 0, p) - ir_expr_eval(act->f, x - h, 0, p)) / (2 * h);
+    double f = ir_expr_eval(act->f, x, 0, p);
+    double df = ir_expr_eval(act->df, x, f, p);
+    if (!(fabs(df - fd) <= 1e-7 * (1 + fabs(df) + fabs(f))))
+        fail_msg("%s' at %g: %.17g, finite difference %.17g", act->name, x, df, fd);
 }

@@ -57,6 +57,9 @@ typedef struct {
 int ts_op_cases(const char *path, ts_op_case **cases);
 void ts_op_cases_free(ts_op_case *cases, int n);
 
+/* df(x, f(x)) of an activation against a central difference of f at x. */
+void ts_check_df_at(const ir_activation *act, const double *p, double x);
+
 /* |got - want| <= rtol |want| + atol */
 bool ts_close(double got, double want, double rtol, double atol);
 

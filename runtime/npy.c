@@ -1,6 +1,5 @@
-/* npy.c -- the one place that knows NumPy's .npy format (numpy.lib.format):
-   reads float32 C-order arrays from version 1.0 and 2.0 files and writes
-   version 1.0 files byte for byte as numpy.save does. */
+/* npy.c -- reads float32 C-order .npy files (format 1.0, 2.0) and writes them byte for byte
+   as numpy.save does (numpy.lib.format); npy_header.c parses the header dict. */
 #include "rt.h"
 
 #include <errno.h>
@@ -21,292 +20,14 @@ enum {
     MAGIC_LEN = 6,
     ARRAY_ALIGN = 64,            /* numpy's: the data starts at a multiple of it */
     GROWTH_AXIS_MAX_DIGITS = 21, /* numpy's spare room for the leading dim to grow */
-    MAX_HEADER_LEN = 10000,      /* numpy's default max_header_size */
-    SHAPE_TEXT = 128,            /* "(d, d, d, d)" with 20-digit dims needs 91 */
-    QUOTE_BYTES = 32,            /* of header text shown in a message */
-    QUOTE_TEXT = 4 * QUOTE_BYTES + 8
+    MAX_HEADER_LEN = 10000       /* numpy's default max_header_size */
 };
 
 static const unsigned char npy_magic[MAGIC_LEN] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
-/* The largest element count whose bytes fit both size_t and int64_t. */
-#define MAX_ELEMENTS                                                                               \
-    (((uint64_t)SIZE_MAX < (uint64_t)INT64_MAX ? (uint64_t)SIZE_MAX : (uint64_t)INT64_MAX) /       \
-     sizeof(float))
-
-/* The element count of a shape, or -1 when it is too large. Zero dims count
-   as one in the bound, so that no partial product of the dims overflows in
-   code that later walks the shape. */
-static int64_t shape_count(const int64_t *shape, int rank)
-{
-    uint64_t bound = 1, count = 1;
-    for (int i = 0; i < rank; i++) {
-        uint64_t d = (uint64_t)shape[i];
-        if (d > 0 && bound > MAX_ELEMENTS / d)
-            return -1;
-        bound *= d > 0 ? d : 1;
-        count *= d;
-    }
-    return (int64_t)count;
-}
-
-/* Python's repr of a shape tuple, as numpy writes it: "()", "(5,)", "(2, 3)". */
-static void format_shape(char buf[SHAPE_TEXT], const int64_t *shape, int rank)
-{
-    size_t n = (size_t)snprintf(buf, SHAPE_TEXT, "(");
-    for (int i = 0; i < rank && i < IR_MAX_RANK; i++)
-        n += (size_t)snprintf(buf + n, SHAPE_TEXT - n, "%s%" PRId64, i ? ", " : "", shape[i]);
-    snprintf(buf + n, SHAPE_TEXT - n, rank == 1 ? ",)" : ")");
-}
-
 static int io_error(const char *path, const char *what, act_error *err)
 {
     return act_error_set(err, path, ACT_ERR_IO, "%s: %s", what, strerror(errno));
-}
-
-/* Bytes of the file for a message: in quotes, cut after QUOTE_BYTES, bytes
-   outside printable ASCII as \xNN, so that a damaged file cannot put control
-   characters into the message. */
-static const char *quote(char out[QUOTE_TEXT], const void *bytes, size_t len)
-{
-    const unsigned char *b = bytes;
-    size_t n = (size_t)snprintf(out, QUOTE_TEXT, "'");
-    for (size_t i = 0; i < len && i < QUOTE_BYTES; i++)
-        n += (size_t)snprintf(out + n, QUOTE_TEXT - n,
-                              b[i] >= 0x20 && b[i] < 0x7f ? "%c" : "\\x%02x", b[i]);
-    snprintf(out + n, QUOTE_TEXT - n, len > QUOTE_BYTES ? "...'" : "'");
-    return out;
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* ---- the header dict: a Python literal such as
-   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } ----------- */
-
-typedef struct {
-    const char *descr; /* into the header text */
-    int descr_len;
-    bool fortran;
-    int rank; /* may exceed IR_MAX_RANK: only the first dims are kept */
-    int64_t shape[IR_MAX_RANK];
-} npy_header;
-
-typedef struct {
-    const char *p, *end;
-    const char *path;
-    act_error *err;
-} parser;
-
-/* The keys of the header dict; bit i of a key set stands for keys[i]. */
-static const char *const keys[] = {"descr", "fortran_order", "shape"};
-enum { KEY_DESCR = 1, KEY_FORTRAN = 2, KEY_SHAPE = 4, KEY_ALL = 7 };
-
-static int malformed(const parser *ps, const char *expected)
-{
-    char q[QUOTE_TEXT];
-    return act_error_set(ps->err, ps->path, ACT_ERR_NPY,
-                         "malformed .npy header: expected %s, found %s", expected,
-                         ps->p < ps->end ? quote(q, ps->p, 1) : "the end of the header");
-}
-
-static void skip_space(parser *ps)
-{
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\r' || *ps->p == '\n'))
-        ps->p++;
-}
-
-/* Skips spaces, then c when it comes next. */
-static bool accept(parser *ps, char c)
-{
-    skip_space(ps);
-    if (ps->p < ps->end && *ps->p == c) {
-        ps->p++;
-        return true;
-    }
-    return false;
-}
-
-static bool accept_word(parser *ps, const char *word)
-{
-    size_t n = strlen(word);
-    skip_space(ps);
-    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
-        return false;
-    char next = ps->p + n < ps->end ? ps->p[n] : ' ';
-    if (is_digit(next) || next == '_' || (next >= 'a' && next <= 'z') ||
-        (next >= 'A' && next <= 'Z'))
-        return false;
-    ps->p += n;
-    return true;
-}
-
-/* A string in single or double quotes. Escapes are not decoded: no key and no
-   dtype that could be accepted contains one. */
-static int parse_string(parser *ps, const char **s, int *len)
-{
-    skip_space(ps);
-    if (ps->p >= ps->end || (*ps->p != '\'' && *ps->p != '"'))
-        return malformed(ps, "a quoted string");
-    char quote = *ps->p++;
-    const char *start = ps->p;
-    while (ps->p < ps->end && *ps->p != quote && *ps->p != '\n')
-        ps->p++;
-    if (ps->p >= ps->end || *ps->p != quote)
-        return malformed(ps, "a closing quote");
-    *s = start;
-    *len = (int)(ps->p - start);
-    ps->p++;
-    return 0;
-}
-
-/* A dimension: a decimal integer, with the 'L' suffix of files written by
-   Python 2 (numpy still reads those). */
-static int parse_dim(parser *ps, int64_t *dim)
-{
-    skip_space(ps);
-    const char *start = ps->p;
-    bool negative = ps->p < ps->end && *ps->p == '-';
-    if (negative)
-        ps->p++;
-    if (ps->p >= ps->end || !is_digit(*ps->p))
-        return malformed(ps, "a dimension");
-    uint64_t v = 0;
-    bool too_big = false;
-    for (; ps->p < ps->end && is_digit(*ps->p); ps->p++) {
-        unsigned digit = (unsigned)(*ps->p - '0');
-        too_big |= v > ((uint64_t)INT64_MAX - digit) / 10;
-        v = too_big ? v : v * 10 + digit;
-    }
-    int len = (int)(ps->p - start) < QUOTE_BYTES ? (int)(ps->p - start) : QUOTE_BYTES;
-    if (ps->p < ps->end && *ps->p == 'L')
-        ps->p++;
-    if (negative || too_big)
-        return act_error_set(ps->err, ps->path, ACT_ERR_NPY, "expected %s, found %.*s",
-                             negative ? "a non-negative dimension" : "a dimension below 2^63", len,
-                             start);
-    *dim = (int64_t)v;
-    return 0;
-}
-
-/* '(' ')' | '(' dim ',' ')' | '(' dim (',' dim)+ [','] ')'; "(5)" is an int
-   in Python, not a tuple. */
-static int parse_shape(parser *ps, npy_header *h)
-{
-    int rc;
-    if (!accept(ps, '('))
-        return malformed(ps, "'(' to open the shape tuple");
-    h->rank = 0;
-    if (accept(ps, ')'))
-        return 0;
-    for (;;) {
-        int64_t dim = 0;
-        if ((rc = parse_dim(ps, &dim)))
-            return rc;
-        if (h->rank < IR_MAX_RANK)
-            h->shape[h->rank] = dim;
-        h->rank++;
-        if (accept(ps, ',')) {
-            if (accept(ps, ')'))
-                return 0;
-            continue;
-        }
-        if (h->rank > 1 && accept(ps, ')'))
-            return 0;
-        return malformed(ps, h->rank == 1 ? "',' after the only dimension of a 1-tuple"
-                                          : "',' or ')' in the shape tuple");
-    }
-}
-
-static unsigned key_bit(const char *key, int len)
-{
-    for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if ((size_t)len == strlen(keys[i]) && memcmp(key, keys[i], (size_t)len) == 0)
-            return 1u << i;
-    return 0;
-}
-
-static int parse_entry(parser *ps, npy_header *h, unsigned *seen)
-{
-    const char *key;
-    int len, rc;
-    if ((rc = parse_string(ps, &key, &len)))
-        return rc;
-    unsigned bit = key_bit(key, len);
-    char q[QUOTE_TEXT];
-    if (!bit || (*seen & bit))
-        return act_error_set(ps->err, ps->path, ACT_ERR_NPY,
-                             "malformed .npy header: expected %s, found %s%s",
-                             bit ? "each key once" : "key 'descr', 'fortran_order' or 'shape'",
-                             quote(q, key, (size_t)len), bit ? " twice" : "");
-    *seen |= bit;
-    if (!accept(ps, ':'))
-        return malformed(ps, "':' after a key");
-    if (bit == KEY_SHAPE)
-        return parse_shape(ps, h);
-    if (bit == KEY_DESCR) {
-        if (accept(ps, '['))
-            return act_error_set(ps->err, ps->path, ACT_ERR_NPY,
-                                 "expected dtype '<f4' (float32), found a structured dtype");
-        return parse_string(ps, &h->descr, &h->descr_len);
-    }
-    if (accept_word(ps, "True"))
-        h->fortran = true;
-    else if (!accept_word(ps, "False"))
-        return malformed(ps, "True or False for 'fortran_order'");
-    return 0;
-}
-
-/* '{' entry (',' entry)* [','] '}' with each of the three keys once, in any
-   order, then only white space (numpy pads the header with it). */
-static int parse_header(parser *ps, npy_header *h)
-{
-    unsigned seen = 0;
-    int rc;
-    if (!accept(ps, '{'))
-        return malformed(ps, "'{' to open the header dict");
-    while (!accept(ps, '}')) {
-        if ((rc = parse_entry(ps, h, &seen)))
-            return rc;
-        if (accept(ps, ','))
-            continue;
-        if (accept(ps, '}'))
-            break;
-        return malformed(ps, "',' or '}' in the header dict");
-    }
-    skip_space(ps);
-    if (ps->p < ps->end)
-        return malformed(ps, "only spaces after the header dict");
-    for (unsigned i = 0; seen != KEY_ALL; i++)
-        if (!(seen & 1u << i))
-            return act_error_set(ps->err, ps->path, ACT_ERR_NPY,
-                                 "malformed .npy header: expected key '%s', found none", keys[i]);
-    return 0;
-}
-
-/* What act can read: '<f4', C order, rank 0 to 4, a size that fits memory. */
-static int check_header(const char *path, const npy_header *h, act_error *err)
-{
-    char q[QUOTE_TEXT];
-    if (h->descr_len != 3 || memcmp(h->descr, "<f4", 3) != 0)
-        return act_error_set(err, path, ACT_ERR_NPY, "expected dtype '<f4' (float32), found %s%s",
-                             quote(q, h->descr, (size_t)h->descr_len),
-                             h->descr_len > 0 && h->descr[0] == '>' ? " (big-endian)" : "");
-    if (h->fortran)
-        return act_error_set(err, path, ACT_ERR_NPY,
-                             "expected C order, found Fortran order (fortran_order True)");
-    if (h->rank > IR_MAX_RANK)
-        return act_error_set(err, path, ACT_ERR_NPY, "expected at most %d dimensions, found %d",
-                             IR_MAX_RANK, h->rank);
-    if (shape_count(h->shape, h->rank) < 0) {
-        char text[SHAPE_TEXT];
-        format_shape(text, h->shape, h->rank);
-        return act_error_set(err, path, ACT_ERR_NPY,
-                             "expected a shape that fits in memory, found %s", text);
-    }
-    return 0;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -315,14 +36,14 @@ static int check_header(const char *path, const npy_header *h, act_error *err)
 static int read_prelude(FILE *f, const char *path, size_t *header_len, act_error *err)
 {
     unsigned char b[12];
-    char q[QUOTE_TEXT];
+    char q[RT_NPY_QUOTE_TEXT];
     size_t got = fread(b, 1, MAGIC_LEN + 2, f);
     if (ferror(f))
         return io_error(path, "cannot read", err);
     if (got < MAGIC_LEN || memcmp(b, npy_magic, MAGIC_LEN) != 0)
         return act_error_set(err, path, ACT_ERR_NPY,
                              "not a .npy file: expected it to start with '\\x93NUMPY', found %s",
-                             got ? quote(q, b, got < MAGIC_LEN ? got : MAGIC_LEN)
+                             got ? rt_npy_quote(q, b, got < MAGIC_LEN ? got : MAGIC_LEN)
                                  : "an empty file");
     if (got < MAGIC_LEN + 2)
         return act_error_set(err, path, ACT_ERR_NPY,
@@ -371,8 +92,7 @@ static int read_data(FILE *f, const char *path, int64_t count, float **out, act_
     }
     float *buf = malloc(want ? want : 1);
     if (!buf)
-        return act_error_set(err, path, ACT_ERR_NOMEM,
-                             "out of memory: expected room for %zu bytes of data", want);
+        return act_error_set(err, path, ACT_ERR_NOMEM, "out of memory for %zu bytes of data", want);
     size_t got = fread(buf, 1, want, f);
     uint64_t extra = 0;
     char rest[4096];
@@ -401,7 +121,7 @@ int rt_npy_read(const char *path, float **data, int64_t shape[IR_MAX_RANK], int 
         return io_error(path, "cannot open", err);
     if ((rc = read_prelude(f, path, &header_len, err)))
         goto fail;
-    if (!(text = malloc(header_len + 1))) {
+    if (!(text = malloc(header_len + 1))) { /* + 1: a buffer even for an empty header */
         rc = act_error_set(err, path, ACT_ERR_NOMEM, "out of memory reading the header");
         goto fail;
     }
@@ -415,18 +135,17 @@ int rt_npy_read(const char *path, float **data, int64_t shape[IR_MAX_RANK], int 
                            "truncated header: expected %zu bytes, found %zu", header_len, got);
         goto fail;
     }
-    npy_header h = {0};
-    parser ps = {text, text + header_len, path, err};
-    if ((rc = parse_header(&ps, &h)) || (rc = check_header(path, &h, err)))
+    int64_t dims[IR_MAX_RANK];
+    int ndim;
+    if ((rc = rt_npy_parse_header(text, header_len, path, dims, &ndim, err)))
         goto fail;
-    if ((rc = read_data(f, path, shape_count(h.shape, h.rank), &buf, err)))
+    if ((rc = read_data(f, path, rt_npy_shape_count(dims, ndim), &buf, err)))
         goto fail;
     fclose(f);
     free(text);
     *data = buf;
-    for (int i = 0; i < IR_MAX_RANK; i++)
-        shape[i] = i < h.rank ? h.shape[i] : 1;
-    *rank = h.rank;
+    memcpy(shape, dims, sizeof dims);
+    *rank = ndim;
     return 0;
 fail:
     free(text);
@@ -441,8 +160,8 @@ fail:
    ARRAY_ALIGN (never zero spaces: numpy pads a full 64 then). */
 static size_t format_header(char buf[256], const int64_t *shape, int rank)
 {
-    char tuple[SHAPE_TEXT];
-    format_shape(tuple, shape, rank);
+    char tuple[RT_NPY_SHAPE_TEXT];
+    rt_npy_format_shape(tuple, shape, rank);
     int n =
         snprintf(buf + 10, 246, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", tuple);
     int growth = rank > 0 ? GROWTH_AXIS_MAX_DIGITS - snprintf(NULL, 0, "%" PRId64, shape[0]) : 0;
@@ -499,7 +218,7 @@ int rt_npy_write(const char *path, const float *data, const int64_t *shape, int 
         if (shape[i] < 0)
             return act_error_set(err, path, ACT_ERR_NPY,
                                  "expected a non-negative dimension, found %" PRId64, shape[i]);
-    int64_t count = shape_count(shape, rank);
+    int64_t count = rt_npy_shape_count(shape, rank);
     if (count < 0)
         return act_error_set(err, path, ACT_ERR_NPY, "expected a shape that fits in memory");
     char head[256];

@@ -15,7 +15,7 @@
 
 #include "../ir/ir.h"
 
-/* ---- .npy files (runtime/npy.c) ---------------------------------------- */
+/* ---- .npy files (runtime/npy.c, npy_header.c) -------------------------- */
 
 /* Reads a float32 C-order .npy file (format 1.0 or 2.0, rank 0 to 4). On
    success *data is malloc'ed (caller frees) with prod(shape) floats (1 for
@@ -25,7 +25,8 @@
    not a .npy file, unsupported version, a malformed header (or one over
    numpy's 10000-byte limit), a dtype other than '<f4' (the message names the
    dtype), big-endian data, Fortran order, rank above 4, a shape too large
-   for memory, truncated data, trailing bytes. Thread-safe. */
+   for memory, truncated data, trailing bytes. Keeps no state: threads may
+   call it at once. */
 int rt_npy_read(const char *path, float **data, int64_t shape[IR_MAX_RANK], int *rank,
                 act_error *err);
 
@@ -34,9 +35,38 @@ int rt_npy_read(const char *path, float **data, int64_t shape[IR_MAX_RANK], int 
    beside path, then renamed over it; on failure the temporary file is removed
    and an existing path is left as it was. Errors: ACT_ERR_IO (err->file =
    path) for a missing directory or a failed write, ACT_ERR_NPY for a rank
-   outside 0 to 4 or a negative dim. Thread-safe. */
+   outside 0 to 4 or a negative dim. Keeps no state: threads may call it at
+   once (on different paths). */
 int rt_npy_write(const char *path, const float *data, const int64_t *shape, int rank,
                  act_error *err);
+
+/* Buffer sizes for the helpers below, which npy.c and npy_header.c share. */
+enum {
+    RT_NPY_SHAPE_TEXT = 128,                       /* "(d, d, d, d)" with 20-digit dims needs 91 */
+    RT_NPY_QUOTE_BYTES = 32,                       /* of file bytes shown in a message */
+    RT_NPY_QUOTE_TEXT = 4 * RT_NPY_QUOTE_BYTES + 8 /* every byte as \xNN, quotes and "..." */
+};
+
+/* Parses the header dict text[0..len) (no NUL needed) and checks it is what
+   rt_npy_read accepts: '<f4', C order, rank 0 to 4, a size that fits memory.
+   On success fills shape and *rank as rt_npy_read does; otherwise returns
+   ACT_ERR_NPY (err->file = path) and leaves them untouched. Keeps no state. */
+int rt_npy_parse_header(const char *text, size_t len, const char *path, int64_t shape[IR_MAX_RANK],
+                        int *rank, act_error *err);
+
+/* The element count of a shape, or -1 when its bytes would not fit size_t
+   and int64_t. Zero dims count as one in the bound, so that no partial
+   product of the dims overflows in code that later walks the shape. */
+int64_t rt_npy_shape_count(const int64_t *shape, int rank);
+
+/* Writes Python's repr of a shape tuple into buf, as numpy writes it: "()",
+   "(5,)", "(2, 3)". */
+void rt_npy_format_shape(char buf[RT_NPY_SHAPE_TEXT], const int64_t *shape, int rank);
+
+/* Bytes of a file for a message, written into out and returned: in quotes,
+   cut after RT_NPY_QUOTE_BYTES, bytes outside printable ASCII as \xNN, so
+   that a damaged file cannot put control characters into the message. */
+const char *rt_npy_quote(char out[RT_NPY_QUOTE_TEXT], const void *bytes, size_t len);
 
 /* ---- seeded random numbers and initialisers (runtime/rng.c) ------------- */
 

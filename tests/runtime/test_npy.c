@@ -288,7 +288,7 @@ static void test_write_matches_numpy_bytes(void **state)
         size_t nwant = slurp(src, want, sizeof want), ngot = slurp(dst, got, sizeof got);
         assert_int_equal(ngot, nwant);
         assert_memory_equal(got, want, nwant);
-        assert_int_equal(ngot % 4, 0);
+        assert_int_equal((10 + got[8] + 256 * got[9]) % 64, 0); /* aligned data */
     }
     assert_dir_holds(*state, 5);
 }

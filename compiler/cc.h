@@ -1,0 +1,199 @@
+/* cc.h -- the compiler of act: verified graphs to native code with LLVM.
+ *
+ * Owns: target setup (host CPU and features, or those given for AOT), the
+ * lowering of a verified graph -- forward, loss and backward -- to LLVM IR
+ * with explicit vectors of the target's width, our own vector math, the
+ * optimisation pipeline, ORC LLJIT, ahead-of-time output, and the compile
+ * cache of a context. The only module that includes LLVM headers.
+ * Leaves to others: parsing, verifying and autodiff (ir/), tensors, .npy,
+ * calling entry points through libffi (runtime/).
+ *
+ * Passes, in order (cc_compile calls them):
+ *   cc_target_init -> cc_plan (which values are fused, which are stored)
+ *   -> cc_lower (one LLVM function per entry point) -> cc_optimize
+ *   -> LLJIT (or cc_emit_file for AOT).
+ *
+ * Numerics: every activation formula is evaluated in double-precision
+ * vectors and rounded to float once, so its float result is within 1 ULP
+ * of the exact value wherever the double formula is accurate to ~1e-12
+ * (see docs/accuracy.md). Plain float arithmetic (dense, add, mul, scale)
+ * stays in float.
+ */
+#ifndef ACT_CC_H
+#define ACT_CC_H
+
+#include "../ir/ir.h"
+#include "compile.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+/* The IR building state of one module. Vector values have `width` lanes;
+   the scalar types are also used for lane-wise constants. */
+typedef struct {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    unsigned width; /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
+    bool fma;       /* the target has fused multiply-add */
+    LLVMTypeRef f32, f64, i1, i32, i64, ptr;
+    LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
+} cc_ctx;
+
+/* ---- target (compiler/target.c) ---------------------------------------- */
+
+/* A CPU to compile for: the host's by default. The feature flags, not the
+   CPU name, decide the vector width and FMA (LLVM 14 calls a Zen 4
+   "znver3"). */
+typedef struct {
+    char *triple, *cpu, *features; /* malloc'ed */
+    unsigned width;                /* float lanes: 16 (AVX-512), 8 (AVX), 4 */
+    bool fma;
+    LLVMTargetMachineRef tm;
+} cc_target;
+
+/* The host, or cpu/features when not NULL (AOT for another machine). */
+int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err);
+void cc_target_fini(cc_target *t);
+
+/* Starts a module in ctx for target t (the builder and types of c). */
+void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *name);
+/* Disposes the builder; the module goes to whoever takes it. */
+void cc_ctx_fini(cc_ctx *c);
+
+/* Verifies and optimises a module for t with the new pass manager (O2),
+   function attributes set so that the target's full vector width is used. */
+int cc_optimize(LLVMModuleRef mod, const cc_target *t, act_error *err);
+
+/* ---- JIT (compiler/jit.c) ----------------------------------------------- */
+
+/* One LLJIT instance: compiled modules stay loaded until cc_jit_free. */
+typedef struct cc_jit cc_jit;
+cc_jit *cc_jit_new(act_error *err);
+void cc_jit_free(cc_jit *j);
+/* A fresh LLVM context owned by the JIT's thread-safe context, for building
+   the next module to add. */
+LLVMContextRef cc_jit_context(cc_jit *j);
+/* Optimises mod for t and adds it to the JIT, which takes it (also on
+   failure). */
+int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err);
+/* The address of a function added before, or NULL with err set. */
+void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err);
+
+/* ---- vector math (compiler/vmath*.c) ------------------------------------
+   Each emits branch-free IR computing the function lane-wise on x, a value
+   of type c->vf64 or c->f64 (the types of constants follow x), and returns
+   the result. Accuracy: relative error below 1e-13 over the whole double
+   range that float inputs and our formulas reach (documented per function in
+   docs/accuracy.md), special values exact: NaN -> NaN, the limits at +-inf,
+   +-0 kept where the function is odd, overflow to +-inf and underflow to 0
+   at the right thresholds. */
+LLVMValueRef cc_vm_exp(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_expm1(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_log(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_log1p(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_tanh(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_sigmoid(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_erf(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_erfc(cc_ctx *c, LLVMValueRef x);
+
+/* Lane-wise helpers shared by vector math and lowering. */
+LLVMValueRef cc_const(cc_ctx *c, LLVMTypeRef like, double v); /* splat when like is a vector */
+LLVMValueRef cc_fma(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d); /* a*b + d */
+LLVMValueRef cc_select(cc_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
+/* Horner's rule, coef[0] + x*(coef[1] + x*(...)), with FMA where present. */
+LLVMValueRef cc_poly(cc_ctx *c, LLVMValueRef x, const double *coef, int n);
+/* A call to an LLVM intrinsic overloaded on the type of args[0]. */
+LLVMValueRef cc_intrinsic(cc_ctx *c, const char *name, LLVMValueRef *args, int n);
+
+#endif
+
+/* ---- loops and memory (compiler/loop.c) --------------------------------- */
+
+/* for (i = start; i < end; i += step): cc_loop_begin leaves the builder in
+   the body with l->i; cc_loop_end closes it and continues after the loop. */
+typedef struct {
+    LLVMBasicBlockRef head, exit;
+    LLVMValueRef i, step;
+} cc_loop;
+void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end,
+                   LLVMValueRef step);
+void cc_loop_end(cc_ctx *c, cc_loop *l);
+
+LLVMValueRef cc_i64(cc_ctx *c, int64_t v);
+/* Lanes i + k < n of a vector starting at index i. */
+LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
+/* <width x float> at base[i..], masked (NULL: all lanes). */
+LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
+void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
+/* One float of base[i], and its store. */
+LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
+void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
+LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar);
+/* The lane indices 0, 1, ..., width-1 as <width x i64>. */
+LLVMValueRef cc_lanes(cc_ctx *c);
+
+/* ---- lowering a graph (compiler/lower*.c) ------------------------------- */
+
+/* The state of lowering one entry point. */
+typedef struct {
+    cc_ctx *c;
+    const ir_graph *g;
+    LLVMValueRef fn;
+    LLVMValueRef *buf;    /* per value id: its float* in this function, or NULL */
+    bool *need;           /* per value id: computed by this entry */
+    int *uses;            /* per value id: readers among needed values, +1 if a target */
+    bool *fused;          /* per value id: computed in its argument's kernel */
+    bool *stored;         /* per value id: written to memory */
+    const char **sizes;   /* size names, in argument order */
+    LLVMValueRef *size_v; /* their values */
+    int nsizes;
+    LLVMValueRef malloc_fn, free_fn;
+    LLVMTypeRef malloc_ty, free_ty;
+} cc_lower;
+
+/* Dims and element count of a value, as i64 values of this function. */
+void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK]);
+LLVMValueRef cc_numel(cc_lower *l, const ir_value *v);
+/* The expression tree of an activation on x (and y), lanes of double;
+   params are the call's constants. NULL for a native call (plugins). */
+LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
+                           const double *params);
+/* The signature of an entry (malloc'ed): inputs and params, seeds, outputs,
+   the loss, gradients, sizes. */
+cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs);
+/* Builds function `name` in c->mod computing the targets of args. */
+int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg *args, int nargs,
+                   act_error *err);
+/* Emits the kernel computing value v (and the values fused into it). */
+int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err);
+/* Kernels by family. */
+void cc_lower_elementwise(cc_lower *l, const ir_value *v);
+void cc_lower_dense(cc_lower *l, const ir_value *v);
+void cc_lower_matmul(cc_lower *l, const ir_value *v);
+void cc_lower_rows(cc_lower *l, const ir_value *v);
+void cc_lower_pointwise(cc_lower *l, const ir_value *v);
+/* Applies the fused consumers of v to val (v's lanes at flat index i) and
+   stores what must be stored. */
+void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
+                    LLVMValueRef mask);
+
+/* ---- scalar kernels (compiler/lower_scalar.c) ----------------------------
+   The ops whose lanes are not independent (broadcasting, reductions,
+   softmax, losses) as plain loops on doubles, the interpreter's algorithms
+   one for one; LLVM vectorises what it can. */
+LLVMValueRef cc_ld(cc_lower *l, const ir_value *v, LLVMValueRef i); /* double */
+void cc_st(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef x);
+LLVMValueRef cc_f64(cc_lower *l, double v);
+/* A double accumulator (an alloca that SROA promotes), set to init. */
+LLVMValueRef cc_acc(cc_lower *l, double init);
+LLVMValueRef cc_get(cc_lower *l, LLVMValueRef acc);
+void cc_set(cc_lower *l, LLVMValueRef acc, LLVMValueRef x);
+/* Sets n elements of v to zero. */
+void cc_zero(cc_lower *l, const ir_value *v);
+/* outer x len x inner around axis of value v. */
+void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *outer,
+                   LLVMValueRef *len, LLVMValueRef *inner);
+void cc_lower_softmax(cc_lower *l, const ir_value *v);
+void cc_lower_loss(cc_lower *l, const ir_value *v);
+void cc_lower_indexed(cc_lower *l, const ir_value *v);

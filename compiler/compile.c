@@ -1,0 +1,216 @@
+/* compile.c -- entry points on demand: the typed signature of each mode,
+   lowering, the JIT, and the context's cache, so that a graph compiled
+   once is never compiled again in that context. */
+#include "cc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+#include <time.h>
+
+typedef struct {
+    char *key; /* canonical module text, graph, mode */
+    cc_entry entry;
+} cached;
+
+struct cc_cache {
+    mtx_t lock; /* compiling and the table, from any thread */
+    cc_jit *jit; /* made at the first compilation */
+    cc_target target;
+    cached *items;
+    int n, cap;
+};
+
+static void free_entry(cc_entry *e)
+{
+    for (int a = 0; e->args && a < e->nargs; a++)
+        if (e->args[a].kind == CC_ARG_SIZE)
+            free((char *)e->args[a].size);
+    free(e->args);
+    free((char *)e->name);
+}
+
+cc_cache *cc_cache_new(void)
+{
+    cc_cache *c = calloc(1, sizeof *c);
+    if (c && mtx_init(&c->lock, mtx_plain) != thrd_success) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cc_cache_free(cc_cache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n; i++) {
+        free(c->items[i].key);
+        free_entry(&c->items[i].entry);
+    }
+    free(c->items);
+    cc_jit_free(c->jit);
+    if (c->target.tm)
+        cc_target_fini(&c->target);
+    mtx_destroy(&c->lock);
+    free(c);
+}
+
+static bool is_leaf(const ir_value *v)
+{
+    return v->op == IR_INPUT || v->op == IR_PARAM;
+}
+
+static void add_size(cc_arg *args, int *n, const char *sym)
+{
+    const char *slash = strchr(sym, '/');
+    if (slash) /* "M/k" is derived from M, which an input binds */
+        return;
+    for (int i = 0; i < *n; i++)
+        if (args[i].kind == CC_ARG_SIZE && !strcmp(args[i].size, sym))
+            return;
+    args[(*n)++] = (cc_arg){.kind = CC_ARG_SIZE, .size = sym};
+}
+
+cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
+{
+    int cap = 2 * g->nforward + g->outputs.n + 8 + IR_MAX_RANK * g->nforward;
+    cc_arg *args = calloc((size_t)cap, sizeof *args);
+    int n = 0;
+    if (!args)
+        return NULL;
+    for (int i = 0; i < g->nforward; i++)
+        if (is_leaf(g->values.items[i]))
+            args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = i};
+    for (int j = 0; mode == CC_VJP && j < g->outputs.n; j++)
+        args[n++] = (cc_arg){.kind = CC_ARG_SEED, .id = j};
+    for (int j = 0; j < g->outputs.n; j++)
+        args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = ((ir_value *)g->outputs.items[j])->id,
+                             .written = true};
+    if (g->loss && (mode == CC_FORWARD_LOSS || mode == CC_BACKWARD))
+        args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = g->loss->id, .written = true};
+    for (int i = 0; (mode == CC_BACKWARD || mode == CC_VJP) && i < g->nforward; i++)
+        if (is_leaf(g->values.items[i]))
+            args[n++] = (cc_arg){.kind = CC_ARG_GRAD, .id = i, .written = true};
+    for (int i = 0; i < g->nforward; i++) {
+        const ir_value *v = g->values.items[i];
+        for (int d = 0; v->op == IR_INPUT && d < v->shape.rank; d++)
+            if (v->shape.sym[d])
+                add_size(args, &n, v->shape.sym[d]);
+    }
+    *nargs = n;
+    return args;
+}
+
+static const char *const mode_names[] = {"forward", "forward_loss", "backward", "vjp"};
+
+static char *cache_key(const ir_module *m, const ir_graph *g, cc_mode mode)
+{
+    char *text = ir_print(m);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text) + strlen(g->name) + 64;
+    char *key = malloc(n);
+    if (key)
+        snprintf(key, n, "%s\n# graph %s, %s\n", text, g->name, mode_names[mode]);
+    free(text);
+    return key;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* Lowers, adds to the JIT and looks up one entry; fills e. */
+static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, cc_entry *e, act_error *err)
+{
+    double t0 = now_ms();
+    int nargs = 0;
+    e->args = cc_signature(g, mode, &nargs);
+    char name[300];
+    snprintf(name, sizeof name, "%s_%s_%d", g->name, mode_names[mode], cache->n);
+    e->name = strdup(name);
+    e->nargs = nargs;
+    if (!e->args || !e->name)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    /* the entry outlives the module it was compiled from: own the size names */
+    for (int a = 0; a < nargs; a++) {
+        char *copy = e->args[a].kind == CC_ARG_SIZE ? strdup(e->args[a].size) : NULL;
+        if (e->args[a].kind == CC_ARG_SIZE && !copy) {
+            for (int b = a; b < nargs; b++) /* not ours to free */
+                if (e->args[b].kind == CC_ARG_SIZE)
+                    e->args[b].size = NULL;
+            return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+        }
+        if (copy)
+            e->args[a].size = copy;
+    }
+    cc_ctx c;
+    cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, name);
+    int rc = cc_lower_entry(&c, g, name, e->args, nargs, err);
+    cc_ctx_fini(&c);
+    if (rc) {
+        LLVMDisposeModule(c.mod);
+        return rc;
+    }
+    if ((rc = cc_jit_add(cache->jit, c.mod, &cache->target, err)))
+        return rc;
+    if (!(e->fn = (void (*)(void))cc_jit_lookup(cache->jit, name, err)))
+        return ACT_ERR_UNSUPPORTED;
+    e->compile_ms = now_ms() - t0;
+    return 0;
+}
+
+static int prepare(cc_cache *cache, act_error *err)
+{
+    if (cache->jit)
+        return 0;
+    int rc = cc_target_init(&cache->target, NULL, NULL, err);
+    if (!rc && !(cache->jit = cc_jit_new(err)))
+        rc = ACT_ERR_UNSUPPORTED;
+    return rc;
+}
+
+const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *g, cc_mode mode,
+                           bool *hit, act_error *err)
+{
+    char *key = cache_key(m, g, mode);
+    if (!key)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory"), NULL;
+    mtx_lock(&cache->lock);
+    const cc_entry *found = NULL;
+    for (int i = 0; i < cache->n && !found; i++)
+        if (!strcmp(cache->items[i].key, key))
+            found = &cache->items[i].entry;
+    if (hit)
+        *hit = found != NULL;
+    if (!found && cache->n == cache->cap) {
+        int cap = cache->cap ? 2 * cache->cap : 8;
+        cached *items = realloc(cache->items, (size_t)cap * sizeof *items);
+        if (items) {
+            cache->items = items;
+            cache->cap = cap;
+        }
+    }
+    if (!found && cache->n < cache->cap && !prepare(cache, err)) {
+        cached *slot = &cache->items[cache->n];
+        memset(slot, 0, sizeof *slot);
+        if (!build(cache, g, mode, &slot->entry, err)) {
+            slot->key = key;
+            key = NULL;
+            found = &slot->entry;
+            cache->n++;
+        } else {
+            free_entry(&slot->entry);
+        }
+    } else if (!found && cache->n == cache->cap) {
+        act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    }
+    mtx_unlock(&cache->lock);
+    free(key);
+    return found;
+}

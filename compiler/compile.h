@@ -1,0 +1,67 @@
+/* compile.h -- what the compiler offers the runtime, without LLVM types
+   (only compiler/ includes LLVM headers; runtime/ includes this).
+ *
+ * A compiled entry point has a typed C signature: its arguments are float
+ * pointers (inputs and params read, seeds read, outputs, the loss and
+ * gradients written) and int64 sizes, in the order of `args`. Intermediate
+ * tensors are allocated and freed inside it. */
+#ifndef ACT_COMPILE_H
+#define ACT_COMPILE_H
+
+#include "../ir/ir.h"
+
+typedef enum {
+    CC_FORWARD,      /* every output */
+    CC_FORWARD_LOSS, /* every output and the loss */
+    CC_BACKWARD,     /* outputs, loss, and d_<name> of the loss for every input and param */
+    CC_VJP,          /* outputs, and d_<name> from the output gradients (seeds) */
+    CC_MODE_COUNT_
+} cc_mode;
+
+typedef enum {
+    CC_ARG_VALUE, /* const float *: an input or param; float *: an output or the loss */
+    CC_ARG_GRAD,  /* float *: the gradient of forward value `id` */
+    CC_ARG_SEED,  /* const float *: the gradient given for output number `id` */
+    CC_ARG_SIZE   /* int64_t: the size name `size` */
+} cc_arg_kind;
+
+typedef struct {
+    cc_arg_kind kind;
+    int id;           /* value id (VALUE, GRAD) or output index (SEED) */
+    const char *size; /* CC_ARG_SIZE */
+    bool written;
+} cc_arg;
+
+typedef struct {
+    void (*fn)(void); /* call through libffi with args */
+    const char *name; /* the symbol, e.g. "xor_forward" (AOT) */
+    int nargs;
+    cc_arg *args;
+    double compile_ms; /* of the first compilation */
+} cc_entry;
+
+/* The compile cache of a context: compiled entry points, keyed by the
+   canonical text of the module, the graph, the mode and the target. Safe to
+   use from several threads. */
+typedef struct cc_cache cc_cache;
+cc_cache *cc_cache_new(void);
+void cc_cache_free(cc_cache *c);
+
+/* The entry point for mode of a verified graph (for CC_BACKWARD, CC_VJP:
+   differentiated in that mode by ir_autodiff), compiled for the host or
+   found in the cache. *hit tells which (may be NULL). Owned by the cache. */
+const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *g, cc_mode mode,
+                           bool *hit, act_error *err);
+
+
+/* Ahead-of-time output of one verified graph: LLVM IR text, assembly or an
+   object file, for the host or the given cpu/features, and optionally a C11
+   header declaring its entry points <graph>_forward (every output), and when
+   the graph has a loss <graph>_forward_loss and <graph>_backward, else
+   <graph>_vjp. The graph is differentiated here as each entry needs. Files
+   are written whole or not at all. */
+typedef enum { CC_EMIT_LLVM, CC_EMIT_ASM, CC_EMIT_OBJ } cc_emit_kind;
+int cc_emit(ir_module *m, ir_graph *g, cc_emit_kind kind, const char *path, const char *header,
+            const char *cpu, const char *features, act_error *err);
+
+#endif

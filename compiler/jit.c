@@ -1,0 +1,90 @@
+/* jit.c -- ORC LLJIT: optimised modules in, function addresses out. The
+   process's own symbols (libc, libm) resolve calls the generated code makes. */
+#include "cc.h"
+
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <stdlib.h>
+
+struct cc_jit {
+    LLVMOrcLLJITRef jit;
+    LLVMOrcThreadSafeContextRef tsc; /* owns the LLVM context modules are built in */
+};
+
+static int llvm_error(LLVMErrorRef e, const char *what, act_error *err)
+{
+    char *m = LLVMGetErrorMessage(e);
+    act_error_set(err, NULL, ACT_ERR_UNSUPPORTED, "expected %s, found: %s", what, m);
+    LLVMDisposeErrorMessage(m);
+    return ACT_ERR_UNSUPPORTED;
+}
+
+cc_jit *cc_jit_new(act_error *err)
+{
+    cc_target probe; /* runs LLVM's one-time setup */
+    if (cc_target_init(&probe, NULL, NULL, err))
+        return NULL;
+    cc_target_fini(&probe);
+    cc_jit *j = calloc(1, sizeof *j);
+    if (!j)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory"), NULL;
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&j->jit, NULL);
+    if (e) {
+        llvm_error(e, "an LLJIT instance", err);
+        free(j);
+        return NULL;
+    }
+    LLVMOrcDefinitionGeneratorRef gen;
+    char prefix = LLVMOrcLLJITGetGlobalPrefix(j->jit);
+    if ((e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, prefix, NULL, NULL))) {
+        llvm_error(e, "the process's symbols for the JIT", err);
+        cc_jit_free(j);
+        return NULL;
+    }
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->jit), gen);
+    j->tsc = LLVMOrcCreateNewThreadSafeContext();
+    return j;
+}
+
+void cc_jit_free(cc_jit *j)
+{
+    if (!j)
+        return;
+    if (j->tsc)
+        LLVMOrcDisposeThreadSafeContext(j->tsc);
+    if (j->jit)
+        LLVMOrcDisposeLLJIT(j->jit);
+    free(j);
+}
+
+LLVMContextRef cc_jit_context(cc_jit *j)
+{
+    return LLVMOrcThreadSafeContextGetContext(j->tsc);
+}
+
+int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
+{
+    int rc = cc_optimize(mod, t, err);
+    if (rc) {
+        LLVMDisposeModule(mod);
+        return rc;
+    }
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, j->tsc);
+    LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm);
+    if (e) {
+        LLVMOrcDisposeThreadSafeModule(tsm);
+        return llvm_error(e, "the JIT to take the module", err);
+    }
+    return 0;
+}
+
+void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err)
+{
+    LLVMOrcExecutorAddress addr = 0;
+    LLVMErrorRef e = LLVMOrcLLJITLookup(j->jit, &addr, name);
+    if (e) {
+        llvm_error(e, "a compiled entry point", err);
+        return NULL;
+    }
+    return (void *)(uintptr_t)addr;
+}

@@ -1,0 +1,103 @@
+/* loop.c -- counted loops, masks and (masked) vector loads and stores. */
+#include "cc.h"
+
+LLVMValueRef cc_i64(cc_ctx *c, int64_t v)
+{
+    return LLVMConstInt(c->i64, (unsigned long long)v, true);
+}
+
+void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end,
+                   LLVMValueRef step)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
+    l->head = LLVMAppendBasicBlockInContext(c->ctx, fn, "loop");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, fn, "body");
+    l->exit = LLVMAppendBasicBlockInContext(c->ctx, fn, "done");
+    l->step = step;
+    LLVMBuildBr(c->b, l->head);
+    LLVMPositionBuilderAtEnd(c->b, l->head);
+    l->i = LLVMBuildPhi(c->b, c->i64, "i");
+    LLVMAddIncoming(l->i, &start, &pre, 1);
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, l->i, end, ""), body, l->exit);
+    LLVMPositionBuilderAtEnd(c->b, body);
+}
+
+void cc_loop_end(cc_ctx *c, cc_loop *l)
+{
+    LLVMValueRef next = LLVMBuildAdd(c->b, l->i, l->step, "");
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+    LLVMBuildBr(c->b, l->head);
+    LLVMAddIncoming(l->i, &next, &from, 1);
+    LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+LLVMValueRef cc_lanes(cc_ctx *c)
+{
+    LLVMValueRef lanes[64];
+    for (unsigned k = 0; k < c->width; k++)
+        lanes[k] = LLVMConstInt(c->i64, k, false);
+    return LLVMConstVector(lanes, c->width);
+}
+
+LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar)
+{
+    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(scalar), c->width);
+    LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), scalar,
+                                            LLVMConstInt(c->i32, 0, false), "");
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(c->i32, c->width));
+    return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), zeros, "");
+}
+
+LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n)
+{
+    LLVMValueRef idx = LLVMBuildAdd(c->b, cc_splat(c, i), cc_lanes(c), "");
+    return LLVMBuildICmp(c->b, LLVMIntSLT, idx, cc_splat(c, n), "");
+}
+
+static LLVMValueRef vector_ptr(cc_ctx *c, LLVMValueRef base, LLVMValueRef i)
+{
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+    return LLVMBuildBitCast(c->b, p, LLVMPointerType(c->vf32, 0), "");
+}
+
+LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
+{
+    LLVMValueRef p = vector_ptr(c, base, i);
+    if (!mask) {
+        LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf32, p, "");
+        LLVMSetAlignment(v, 4);
+        return v;
+    }
+    LLVMTypeRef types[2] = {c->vf32, LLVMPointerType(c->vf32, 0)};
+    unsigned id = LLVMLookupIntrinsicID("llvm.masked.load", 16);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, types, 2);
+    LLVMValueRef args[4] = {p, LLVMConstInt(c->i32, 4, false), mask, LLVMConstNull(c->vf32)};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, types, 2), fn, args, 4, "");
+}
+
+void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
+{
+    LLVMValueRef p = vector_ptr(c, base, i);
+    if (!mask) {
+        LLVMSetAlignment(LLVMBuildStore(c->b, v, p), 4);
+        return;
+    }
+    LLVMTypeRef types[2] = {c->vf32, LLVMPointerType(c->vf32, 0)};
+    unsigned id = LLVMLookupIntrinsicID("llvm.masked.store", 17);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, types, 2);
+    LLVMValueRef args[4] = {v, p, LLVMConstInt(c->i32, 4, false), mask};
+    LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, types, 2), fn, args, 4, "");
+}
+
+LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i)
+{
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+    return LLVMBuildLoad2(c->b, c->f32, p, "");
+}
+
+void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
+{
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+    LLVMBuildStore(c->b, v, p);
+}

@@ -1,0 +1,284 @@
+/* lower.c -- one entry point of a graph: which values it computes, which
+   are fused into the kernel of their argument, which are stored, its typed
+   signature, and the kernels in definition order. */
+#include "cc.h"
+#include "compile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_unary_elementwise(const ir_value *v)
+{
+    return v->op == IR_ACT || v->op == IR_SCALE;
+}
+
+/* A kernel that produces its result lane by lane in registers, so the
+   elementwise ops after it can continue in the same kernel. */
+static bool is_continuable(const ir_value *v)
+{
+    return v->op == IR_DENSE || is_unary_elementwise(v);
+}
+
+/* Marks v and what it reads. IR_ACT_GRAD reads x and y only where the
+   derivative does. */
+static void mark(cc_lower *l, const ir_value *v)
+{
+    if (l->need[v->id])
+        return;
+    l->need[v->id] = true;
+    for (int i = 0; i < v->nargs; i++) {
+        if (v->op == IR_ACT_GRAD && i == 0 && !ir_expr_uses_x(v->act->df))
+            continue;
+        mark(l, v->args[i]);
+    }
+}
+
+static bool reads(const ir_value *v, int i)
+{
+    return !(v->op == IR_ACT_GRAD && i == 0 && !ir_expr_uses_x(v->act->df));
+}
+
+/* need, uses, fused, stored of every value for the targets of the entry. */
+static void plan(cc_lower *l, const cc_arg *args, int nargs)
+{
+    const ir_graph *g = l->g;
+    for (int a = 0; a < nargs; a++) {
+        const ir_value *t = args[a].kind == CC_ARG_VALUE && args[a].written
+                                ? g->values.items[args[a].id]
+                            : args[a].kind == CC_ARG_GRAD ? g->grad[args[a].id]
+                                                          : NULL;
+        if (t) {
+            mark(l, t);
+            l->uses[t->id]++;
+        }
+    }
+    for (int i = 0; i < g->values.n; i++) {
+        const ir_value *v = g->values.items[i];
+        for (int k = 0; l->need[i] && k < v->nargs; k++)
+            if (reads(v, k))
+                l->uses[v->args[k]->id]++;
+    }
+    for (int i = 0; i < g->values.n; i++) {
+        const ir_value *v = g->values.items[i];
+        if (!l->need[i])
+            continue;
+        l->fused[i] = is_unary_elementwise(v) && is_continuable(v->args[0]) &&
+                      v->args[0]->op != IR_INPUT && v->args[0]->op != IR_PARAM;
+    }
+    /* stored: read from memory by someone that is not fused into it */
+    for (int i = 0; i < g->values.n; i++) {
+        const ir_value *v = g->values.items[i];
+        int in_kernel = 0;
+        for (int j = i + 1; j < g->values.n; j++) {
+            const ir_value *u = g->values.items[j];
+            if (l->need[j] && l->fused[j] && u->args[0] == v)
+                in_kernel++;
+        }
+        l->stored[i] = l->need[i] && l->uses[i] > in_kernel;
+    }
+}
+
+void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK])
+{
+    for (int d = 0; d < v->shape.rank; d++) {
+        const char *sym = v->shape.sym[d];
+        if (!sym) {
+            dims[d] = cc_i64(l->c, v->shape.dim[d]);
+            continue;
+        }
+        const char *slash = strchr(sym, '/'); /* "M/k": a maxout over size M */
+        size_t len = slash ? (size_t)(slash - sym) : strlen(sym);
+        for (int s = 0; s < l->nsizes; s++)
+            if (strlen(l->sizes[s]) == len && !strncmp(l->sizes[s], sym, len))
+                dims[d] = l->size_v[s];
+        if (slash)
+            dims[d] = LLVMBuildSDiv(l->c->b, dims[d], cc_i64(l->c, strtoll(slash + 1, NULL, 10)),
+                                    "");
+    }
+}
+
+LLVMValueRef cc_numel(cc_lower *l, const ir_value *v)
+{
+    LLVMValueRef dims[IR_MAX_RANK], n = cc_i64(l->c, 1);
+    cc_dims(l, v, dims);
+    for (int d = 0; d < v->shape.rank; d++)
+        n = LLVMBuildMul(l->c->b, n, dims[d], "");
+    return n;
+}
+
+/* n floats (and a vector of slack); *raw is what free takes. */
+static LLVMValueRef call_malloc(cc_lower *l, LLVMValueRef n, LLVMValueRef *raw)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef bytes = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, n, cc_i64(c, c->width), ""),
+                                      cc_i64(c, 4), "");
+    *raw = LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, &bytes, 1, "");
+    return LLVMBuildBitCast(c->b, *raw, c->ptr, "");
+}
+
+static void declare_libc(cc_lower *l)
+{
+    cc_ctx *c = l->c;
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
+    l->malloc_ty = LLVMFunctionType(i8p, &c->i64, 1, false);
+    l->free_ty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), &i8p, 1, false);
+    if (!(l->malloc_fn = LLVMGetNamedFunction(c->mod, "malloc")))
+        l->malloc_fn = LLVMAddFunction(c->mod, "malloc", l->malloc_ty);
+    if (!(l->free_fn = LLVMGetNamedFunction(c->mod, "free")))
+        l->free_fn = LLVMAddFunction(c->mod, "free", l->free_ty);
+}
+
+/* Copies n floats (an output that is an input, a gradient that is another
+   value's), or zeros them when src is NULL (no gradient reaches an input). */
+static void copy_floats(cc_lower *l, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef n)
+{
+    cc_ctx *c = l->c;
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), n, cc_i64(c, 1));
+    cc_store1(c, src ? cc_load1(c, src, lp.i) : LLVMConstReal(c->f32, 0), dst, lp.i);
+    cc_loop_end(c, &lp);
+}
+
+/* The function: arguments bound to buffers and sizes, intermediates
+   allocated, kernels in order, results copied where an argument is not the
+   value's own buffer, intermediates freed. */
+int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg *args, int nargs,
+                   act_error *err)
+{
+    int n = g->values.n;
+    cc_lower l = {.c = c, .g = g};
+    LLVMValueRef *extra = calloc((size_t)nargs + 1, sizeof *extra);
+    LLVMValueRef *owned = calloc((size_t)n, sizeof *owned); /* malloc'ed here, freed at the end */
+    l.buf = calloc((size_t)n, sizeof *l.buf);
+    l.need = calloc((size_t)n, sizeof *l.need);
+    l.uses = calloc((size_t)n, sizeof *l.uses);
+    l.fused = calloc((size_t)n, sizeof *l.fused);
+    l.stored = calloc((size_t)n, sizeof *l.stored);
+    l.sizes = calloc((size_t)nargs + 1, sizeof *l.sizes);
+    l.size_v = calloc((size_t)nargs + 1, sizeof *l.size_v);
+    LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
+    int rc = 0;
+    if (!extra || !owned || !l.buf || !l.need || !l.uses || !l.fused || !l.stored || !l.sizes ||
+        !l.size_v || !types) {
+        rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int a = 0; a < nargs; a++)
+        types[a] = args[a].kind == CC_ARG_SIZE ? c->i64 : c->ptr;
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), types, (unsigned)nargs, 0);
+    l.fn = LLVMAddFunction(c->mod, name, fty);
+    declare_libc(&l);
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, l.fn, "entry"));
+    plan(&l, args, nargs);
+    for (int a = 0; a < nargs; a++) {
+        LLVMValueRef p = LLVMGetParam(l.fn, (unsigned)a);
+        const cc_arg *arg = &args[a];
+        if (arg->kind == CC_ARG_SIZE) {
+            l.sizes[l.nsizes] = arg->size;
+            l.size_v[l.nsizes++] = p;
+        } else if (arg->kind == CC_ARG_SEED) {
+            l.buf[((ir_value *)g->seeds[arg->id])->id] = p;
+        } else if (arg->kind == CC_ARG_VALUE && !l.buf[arg->id]) {
+            l.buf[arg->id] = p;
+        } else {
+            extra[a] = p; /* a gradient, or a value bound twice: copied at the end */
+        }
+    }
+    /* intermediates */
+    for (int i = 0; i < n; i++)
+        if (l.stored[i] && !l.buf[i])
+            l.buf[i] = call_malloc(&l, cc_numel(&l, g->values.items[i]), &owned[i]);
+    for (int i = 0; i < n && !rc; i++) {
+        const ir_value *v = g->values.items[i];
+        if (l.need[i] && !l.fused[i] && v->op != IR_INPUT && v->op != IR_PARAM &&
+            v->op != IR_SEED)
+            rc = cc_lower_value(&l, v, err);
+    }
+    for (int a = 0; a < nargs && !rc; a++) {
+        if (!extra[a])
+            continue;
+        const ir_value *v = args[a].kind == CC_ARG_GRAD ? g->grad[args[a].id]
+                                                        : g->values.items[args[a].id];
+        const ir_value *shape_of = args[a].kind == CC_ARG_GRAD ? g->values.items[args[a].id] : v;
+        LLVMValueRef count = cc_numel(&l, shape_of);
+        copy_floats(&l, extra[a], v ? l.buf[v->id] : NULL, count);
+    }
+    for (int i = 0; i < n; i++)
+        if (owned[i])
+            LLVMBuildCall2(c->b, l.free_ty, l.free_fn, &owned[i], 1, "");
+    LLVMBuildRetVoid(c->b);
+done:
+    free(extra);
+    free(owned);
+    free(l.buf);
+    free(l.need);
+    free(l.uses);
+    free(l.fused);
+    free(l.stored);
+    free(l.sizes);
+    free(l.size_v);
+    free(types);
+    return rc;
+}
+
+static bool same_shape(const ir_shape *a, const ir_shape *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dim[d] != b->dim[d] || !a->sym[d] != !b->sym[d] ||
+            (a->sym[d] && strcmp(a->sym[d], b->sym[d])))
+            return false;
+    return true;
+}
+
+int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
+{
+    (void)err;
+    switch (v->op) {
+    case IR_DENSE:
+        cc_lower_dense(l, v);
+        break;
+    case IR_ACT:
+    case IR_SCALE:
+        cc_lower_elementwise(l, v);
+        break;
+    case IR_ADD:
+    case IR_MUL:
+        if (same_shape(&v->args[0]->shape, &v->shape) && same_shape(&v->args[1]->shape, &v->shape))
+            cc_lower_pointwise(l, v);
+        else
+            cc_lower_indexed(l, v);
+        break;
+    case IR_ACCUM:
+    case IR_ACT_GRAD:
+    case IR_ONE:
+        cc_lower_pointwise(l, v);
+        break;
+    case IR_MATMUL_NT:
+    case IR_MATMUL_TN:
+        cc_lower_matmul(l, v);
+        break;
+    case IR_SOFTMAX:
+    case IR_LOG_SOFTMAX:
+    case IR_SOFTMAX_GRAD:
+    case IR_LOG_SOFTMAX_GRAD:
+        cc_lower_softmax(l, v);
+        break;
+    case IR_SCE:
+    case IR_BCE:
+    case IR_MSE:
+    case IR_SCE_GRAD_LOGITS:
+    case IR_SCE_GRAD_TARGET:
+    case IR_BCE_GRAD_X:
+    case IR_BCE_GRAD_T:
+    case IR_MSE_GRAD_Y:
+    case IR_MSE_GRAD_T:
+        cc_lower_loss(l, v);
+        break;
+    default: /* SUM_TO, PRELU*, RRELU*, MAXOUT* */
+        cc_lower_indexed(l, v);
+        break;
+    }
+    return 0;
+}

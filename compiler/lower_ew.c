@@ -1,0 +1,107 @@
+/* lower_ew.c -- elementwise kernels: a vector loop over whole vectors and one
+   masked tail, unary chains fused into the kernel that produces their input
+   (so a chain stores once), and the pointwise backward ops. Activations are
+   evaluated in double lanes and rounded to float once. */
+#include "cc.h"
+
+typedef void (*lane_body)(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask);
+
+/* for i in [0, n) by vectors: unmasked while a whole vector fits, then one
+   masked tail when n is not a multiple of the width. */
+static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_body body)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef w = cc_i64(c, c->width);
+    LLVMValueRef whole = LLVMBuildSub(c->b, n, LLVMBuildSRem(c->b, n, w, ""), "");
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), whole, w);
+    body(l, v, lp.i, NULL);
+    cc_loop_end(c, &lp);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, fn, "tail");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "after");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, whole, n, ""), tail, after);
+    LLVMPositionBuilderAtEnd(c->b, tail);
+    body(l, v, whole, cc_mask(c, whole, n));
+    LLVMBuildBr(c->b, after);
+    LLVMPositionBuilderAtEnd(c->b, after);
+}
+
+static LLVMValueRef widen(cc_ctx *c, LLVMValueRef v)
+{
+    return LLVMBuildFPExt(c->b, v, c->vf64, "");
+}
+
+static LLVMValueRef narrow(cc_ctx *c, LLVMValueRef v)
+{
+    return LLVMBuildFPTrunc(c->b, v, c->vf32, "");
+}
+
+/* v (IR_ACT or IR_SCALE) on the lanes of its argument: in double, rounded
+   once, as the interpreter computes it. */
+static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef d = widen(c, x);
+    if (v->op == IR_SCALE)
+        return narrow(c, LLVMBuildFMul(c->b, d, cc_const(c, c->vf64, v->attr[0]), ""));
+    return narrow(c, cc_lower_expr(c, v->act->f, d, NULL, v->attr));
+}
+
+void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
+                    LLVMValueRef mask)
+{
+    if (l->stored[v->id])
+        cc_store(l->c, val, l->buf[v->id], i, mask);
+    for (int j = v->id + 1; j < l->g->values.n; j++) {
+        const ir_value *u = l->g->values.items[j];
+        if (l->need[j] && l->fused[j] && u->args[0] == v)
+            cc_lower_chain(l, u, apply(l, u, val), i, mask);
+    }
+}
+
+static void elementwise_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
+{
+    LLVMValueRef x = cc_load(l->c, l->buf[v->args[0]->id], i, mask);
+    cc_lower_chain(l, v, apply(l, v, x), i, mask);
+}
+
+void cc_lower_elementwise(cc_lower *l, const ir_value *v)
+{
+    vector_loop(l, v, cc_numel(l, v), elementwise_body);
+}
+
+/* df(x, y) * dy in double; x or y only loaded when the derivative reads it. */
+static void act_grad_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef x = NULL, y = NULL;
+    if (ir_expr_uses_x(v->act->df))
+        x = widen(c, cc_load(c, l->buf[v->args[0]->id], i, mask));
+    if (l->buf[v->args[1]->id])
+        y = widen(c, cc_load(c, l->buf[v->args[1]->id], i, mask));
+    LLVMValueRef dy = widen(c, cc_load(c, l->buf[v->args[2]->id], i, mask));
+    LLVMValueRef zero = cc_const(c, c->vf64, 0);
+    LLVMValueRef d = cc_lower_expr(c, v->act->df, x ? x : zero, y ? y : zero, v->attr);
+    cc_lower_chain(l, v, narrow(c, LLVMBuildFMul(c->b, d, dy, "")), i, mask);
+}
+
+/* a + b or a * b of equal shapes, and the sum of two gradients. */
+static void binary_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef a = cc_load(c, l->buf[v->args[0]->id], i, mask);
+    LLVMValueRef b = cc_load(c, l->buf[v->args[1]->id], i, mask);
+    LLVMValueRef r = v->op == IR_MUL ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildFAdd(c->b, a, b, "");
+    cc_lower_chain(l, v, r, i, mask);
+}
+
+void cc_lower_pointwise(cc_lower *l, const ir_value *v)
+{
+    cc_ctx *c = l->c;
+    if (v->op == IR_ONE) {
+        cc_store1(c, LLVMConstReal(c->f32, 1), l->buf[v->id], cc_i64(c, 0));
+        return;
+    }
+    vector_loop(l, v, cc_numel(l, v), v->op == IR_ACT_GRAD ? act_grad_body : binary_body);
+}

@@ -1,0 +1,173 @@
+/* target.c -- what we compile for: LLVM's one-time target setup, the host
+   CPU and its features (or those given for AOT), the vector width they
+   allow, and the optimisation pipeline. */
+#include "cc.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+/* LLVM's target registry is process-global and must be initialised once;
+   call_once makes that safe from any thread (the library's only global). */
+static once_flag llvm_once = ONCE_FLAG_INIT;
+
+static void init_llvm(void)
+{
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    LLVMInitializeNativeAsmParser();
+}
+
+/* features reads "+sse4.2,+avx512f,-avx512fp16,...". */
+static bool has_feature(const char *features, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = features; (p = strstr(p, name)); p += n)
+        if (p > features && p[-1] == '+' && (p[n] == ',' || p[n] == 0))
+            return true;
+    return false;
+}
+
+static char *copy(const char *s)
+{
+    char *d = malloc(strlen(s) + 1);
+    return d ? strcpy(d, s) : NULL;
+}
+
+int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err)
+{
+    call_once(&llvm_once, init_llvm);
+    memset(t, 0, sizeof *t);
+    char *host_cpu = LLVMGetHostCPUName(), *host_features = LLVMGetHostCPUFeatures();
+    char *triple = LLVMGetDefaultTargetTriple();
+    t->cpu = copy(cpu ? cpu : host_cpu);
+    t->features = copy(features ? features : host_features);
+    t->triple = copy(triple);
+    LLVMDisposeMessage(host_cpu);
+    LLVMDisposeMessage(host_features);
+    LLVMDisposeMessage(triple);
+    if (!t->cpu || !t->features || !t->triple) {
+        cc_target_fini(t);
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    }
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(t->triple, &target, &msg)) {
+        act_error_set(err, NULL, ACT_ERR_UNSUPPORTED, "expected a target LLVM knows, found %s: %s",
+                      t->triple, msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        cc_target_fini(t);
+        return ACT_ERR_UNSUPPORTED;
+    }
+    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
+                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC,
+                                    LLVMCodeModelJITDefault);
+    /* The width follows the features: 512-bit vectors need avx512f (and we
+       ask for them explicitly in cc_optimize, since LLVM prefers 256 bits
+       on some AVX-512 CPUs). */
+    t->width = has_feature(t->features, "avx512f") ? 16
+               : has_feature(t->features, "avx")   ? 8
+                                                   : 4;
+    t->fma = has_feature(t->features, "fma") || has_feature(t->features, "neon");
+    return 0;
+}
+
+void cc_target_fini(cc_target *t)
+{
+    if (t->tm)
+        LLVMDisposeTargetMachine(t->tm);
+    free(t->triple);
+    free(t->cpu);
+    free(t->features);
+    memset(t, 0, sizeof *t);
+}
+
+void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    c->ctx = ctx;
+    c->mod = LLVMModuleCreateWithNameInContext(name, ctx);
+    LLVMSetTarget(c->mod, t->triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(t->tm);
+    char *dl = LLVMCopyStringRepOfTargetData(layout);
+    LLVMSetDataLayout(c->mod, dl);
+    LLVMDisposeMessage(dl);
+    LLVMDisposeTargetData(layout);
+    c->b = LLVMCreateBuilderInContext(ctx);
+    c->width = t->width;
+    c->fma = t->fma;
+    c->f32 = LLVMFloatTypeInContext(ctx);
+    c->f64 = LLVMDoubleTypeInContext(ctx);
+    c->i1 = LLVMInt1TypeInContext(ctx);
+    c->i32 = LLVMInt32TypeInContext(ctx);
+    c->i64 = LLVMInt64TypeInContext(ctx);
+    c->ptr = LLVMPointerType(c->f32, 0);
+    c->vf32 = LLVMVectorType(c->f32, c->width);
+    c->vf64 = LLVMVectorType(c->f64, c->width);
+    c->vi1 = LLVMVectorType(c->i1, c->width);
+    c->vi32 = LLVMVectorType(c->i32, c->width);
+    c->vi64 = LLVMVectorType(c->i64, c->width);
+}
+
+void cc_ctx_fini(cc_ctx *c)
+{
+    if (c->b)
+        LLVMDisposeBuilder(c->b);
+    c->b = NULL;
+}
+
+/* Every function gets the target's CPU and features, and is allowed the
+   full vector width. */
+static void set_attributes(LLVMModuleRef mod, const cc_target *t)
+{
+    LLVMContextRef ctx = LLVMGetModuleContext(mod);
+    char width[16];
+    snprintf(width, sizeof width, "%u", t->width * 32);
+    const char *attrs[][2] = {{"target-cpu", t->cpu},
+                              {"target-features", t->features},
+                              {"prefer-vector-width", width},
+                              {"min-legal-vector-width", width}};
+    for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+        if (LLVMIsDeclaration(f))
+            continue;
+        for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++)
+            LLVMAddAttributeAtIndex(
+                f, LLVMAttributeFunctionIndex,
+                LLVMCreateStringAttribute(ctx, attrs[i][0], (unsigned)strlen(attrs[i][0]),
+                                          attrs[i][1], (unsigned)strlen(attrs[i][1])));
+    }
+}
+
+int cc_optimize(LLVMModuleRef mod, const cc_target *t, act_error *err)
+{
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        act_error_set(err, NULL, ACT_ERR_UNSUPPORTED,
+                      "expected valid LLVM IR from the compiler, found: %s (a bug in act)", msg);
+        LLVMDisposeMessage(msg);
+        return ACT_ERR_UNSUPPORTED;
+    }
+    LLVMDisposeMessage(msg);
+    set_attributes(mod, t);
+    /* Our kernels are vectorised by construction; LLVM's loop and SLP
+       vectorisers and its unroller found little more in them and more than
+       halved the compile speed (the MLP example: 108 ms -> 49 ms, its forward
+       pass 29 -> 36 us; issue 6 tunes the kernels by hand instead). */
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 0);
+    LLVMPassBuilderOptionsSetLoopVectorization(opts, 0);
+    LLVMPassBuilderOptionsSetSLPVectorization(opts, 0);
+    LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", t->tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (e) {
+        char *m = LLVMGetErrorMessage(e);
+        act_error_set(err, NULL, ACT_ERR_UNSUPPORTED, "expected LLVM to optimise, found: %s", m);
+        LLVMDisposeErrorMessage(m);
+        return ACT_ERR_UNSUPPORTED;
+    }
+    return 0;
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+# gen_vmath.py -- derive the constants and approximation coefficients of the
+# compiler's vector math (compiler/vmath.c, compiler/vmath_erf.c).
+#
+# Run from the repository root with
+#     /usr/bin/python3 scripts/gen_vmath.py
+# (Debian's python3 with python3-mpmath). It prints C declarations to paste
+# into those files; each names its function, interval, degree and the error
+# measured with the coefficients as rounded to double. Deterministic: no
+# randomness, fixed grids and iteration counts, so a rerun prints the same text.
+#
+# Everything is fitted here from the mathematical definitions in mpmath at 60
+# significant digits (120 for the rational fit), nothing copied from another
+# library.
+#   * polynomials: the Remez exchange algorithm for the minimax relative error;
+#   * erfc's tail, a rational function P(s)/Q(s): Loeb's linearised least
+#     squares with Lawson's reweighting, which approaches the minimax relative
+#     error (the fit ends far below what the C code needs, so polishing it
+#     with a rational Remez would buy nothing).
+
+import struct
+import textwrap
+
+from mpmath import mp, mpf, matrix, lu_solve, cos, pi, sqrt, exp, expm1, erf, erfc, atanh, log
+
+mp.dps = 60
+
+# The widest reduced argument of exp: |x - n ln2| <= ln2/2, plus a margin for
+# n = round(x log2e) being computed from a rounded product.
+EXP_R = mpf("0.3466")
+# log(m) = 2 atanh(s), s = (m-1)/(m+1), m in [sqrt(1/2), sqrt(2)): s^2 <= 0.029437;
+# the margin covers log1p's corrected f.
+LOG_Z = mpf("0.0295")
+# erf uses x P(x^2) for |x| < ERF_SPLIT, erfc's tail beyond it; the tail ends
+# at ERFC_END, past which erfc underflows to 0 in double.
+ERF_SPLIT = mpf(1)
+ERFC_END = mpf(28)
+
+
+def to_double(v):
+    with mp.workprec(53):
+        return float(+v)
+
+
+def cheb_points(a, b, n):
+    """n Chebyshev points of the first kind on [a, b], ascending."""
+    return [(a + b) / 2 - (b - a) / 2 * cos(pi * (j + mpf(1) / 2) / n) for j in range(n)]
+
+
+def horner(coef, x):
+    acc = mpf(0)
+    for c in reversed(coef):
+        acc = acc * x + c
+    return acc
+
+
+def remez(f, a, b, deg, iters=40, grid=3000):
+    """Coefficients (monomial, ascending) of the degree-deg polynomial with
+    the least maximal relative error to f on [a, b]."""
+    n = deg + 2
+    refs = [(a + b) / 2 - (b - a) / 2 * cos(pi * j / (n - 1)) for j in range(n)]
+    xs = cheb_points(a, b, grid)
+    fx = [f(x) for x in xs]
+    for _ in range(iters):
+        m = matrix(n, n)
+        rhs = matrix(n, 1)
+        for i, x in enumerate(refs):
+            fv = f(x)
+            for k in range(deg + 1):
+                m[i, k] = x**k
+            m[i, deg + 1] = (-1) ** i * abs(fv)
+            rhs[i] = fv
+        sol = lu_solve(m, rhs)
+        coef = [sol[k] for k in range(deg + 1)]
+        err = [(horner(coef, x) - fv) / fv for x, fv in zip(xs, fx)]
+        # One extremum per run of equal sign, then trim the ends to n points.
+        ext = []
+        for i, e in enumerate(err):
+            if ext and (e > 0) == (err[ext[-1]] > 0):
+                if abs(e) > abs(err[ext[-1]]):
+                    ext[-1] = i
+            else:
+                ext.append(i)
+        while len(ext) > n:
+            ext.pop(0 if abs(err[ext[0]]) < abs(err[ext[-1]]) else -1)
+        if len(ext) < n:
+            break
+        refs = [xs[i] for i in ext]
+    return coef
+
+
+def rational(f, xs, n, m, iters=60):
+    """P (degree n) and Q (degree m, Q(0) = 1), ascending monomial
+    coefficients in x, with P/Q close to minimax relative error to f on the
+    points xs (ascending). The fit runs in t = x/b, b the last point, where
+    the monomials are better conditioned; the normal equations still need
+    the extra digits."""
+    with mp.workdps(120):
+        return rational_fit(f, xs, n, m, iters)
+
+
+def rational_fit(f, xs, n, m, iters):
+    b = xs[-1]
+    fx = [f(x) for x in xs]
+    ts = [x / b for x in xs]
+    lam = [mpf(1)] * len(xs)
+    qprev = [mpf(1)] * len(xs)
+    k = n + 1 + m
+    best = None
+    for _ in range(iters):
+        nm = matrix(k, k)
+        rhs = matrix(k, 1)
+        for j, (t, fv) in enumerate(zip(ts, fx)):
+            w2 = lam[j] / (fv * qprev[j]) ** 2
+            row = [t**i for i in range(n + 1)] + [-fv * t**i for i in range(1, m + 1)]
+            for p in range(k):
+                rhs[p] += w2 * row[p] * fv
+                for q in range(p, k):
+                    nm[p, q] += w2 * row[p] * row[q]
+        for p in range(k):
+            for q in range(p):
+                nm[p, q] = nm[q, p]
+        sol = lu_solve(nm, rhs)
+        pc = [sol[i] for i in range(n + 1)]
+        qc = [mpf(1)] + [sol[n + 1 + i] for i in range(m)]
+        err = []
+        for j, (t, fv) in enumerate(zip(ts, fx)):
+            qprev[j] = horner(qc, t)
+            err.append(horner(pc, t) / qprev[j] / fv - 1)
+        worst = max(abs(e) for e in err)
+        if best is None or worst < best[0]:
+            best = (worst, pc, qc)
+        total = sum(lj * abs(e) for lj, e in zip(lam, err))
+        lam = [lj * abs(e) / total for lj, e in zip(lam, err)]
+    _, pc, qc = best
+    return [c / b**i for i, c in enumerate(pc)], [c / b**i for i, c in enumerate(qc)]
+
+
+def measured(approx, f, a, b, points=20000):
+    """Max relative error of approx (already using double coefficients) to f."""
+    xs = [a + (b - a) * j / (points - 1) for j in range(points)] + cheb_points(a, b, 2000)
+    return max(abs(approx(x) / f(x) - 1) for x in xs)
+
+
+def emit(name, coef, what, var):
+    """A C table of the doubles coef, one per line with its power of var,
+    under the comment what, laid out as clang-format keeps it."""
+    coef = [to_double(c) for c in coef]
+    lines = textwrap.wrap(what + " */", 97)
+    print("/* " + "\n   ".join(lines))
+    print("static const double %s[%d] = {" % (name, len(coef)))
+    width = max(len(repr(c)) for c in coef) + 1
+    for k, c in enumerate(coef):
+        print("    %-*s /* %s^%d */" % (width, repr(c) + ",", var, k))
+    print("};")
+
+
+def emit_poly(name, f, a, b, deg, what, var):
+    coef = [to_double(c) for c in remez(f, a, b, deg)]
+    e = measured(lambda x: horner(coef, x), f, a, b)
+    emit(name, coef, "scripts/gen_vmath.py: %s on [%s, %s], degree %d, max relative error %s"
+         % (what, mp.nstr(a, 6), mp.nstr(b, 6), deg, mp.nstr(e, 2)), var)
+
+
+def h_exp(r):
+    return (expm1(r) - r) / r**2 if r else mpf(1) / 2
+
+
+def p_log(z):
+    s = sqrt(z)
+    return (2 * atanh(s) / s - 2) / z if z else mpf(2) / 3
+
+
+def p_erf(z):
+    return erf(sqrt(z)) / sqrt(z) if z else 2 / sqrt(pi)
+
+
+def s_erfc(s):
+    # erfc(a) = exp(-a^2) a S(a^2)
+    a = sqrt(s)
+    return exp(s) * erfc(a) / a
+
+
+def constants():
+    ln2 = log(2)
+    # ln2_hi keeps 42 significant bits, so that n*ln2_hi is exact for |n| < 2^11.
+    ln2_hi = mp.floor(ln2 * 2**42) / 2**42
+    print("/* scripts/gen_vmath.py: ln 2 = LN2_HI + LN2_LO, LN2_HI with 42 significant bits */")
+    print("#define LN2_HI %s" % repr(to_double(ln2_hi)))
+    print("#define LN2_LO %s" % repr(to_double(ln2 - ln2_hi)))
+    print("#define LOG2E %s" % repr(to_double(1 / ln2)))
+    print("#define SQRT_HALF_BITS 0x%016x /* the double nearest sqrt(1/2) */"
+          % struct.unpack(">Q", struct.pack(">d", to_double(sqrt(mpf(1) / 2))))[0])
+    print()
+
+
+def main():
+    constants()
+    emit_poly("expm1_h", h_exp, -EXP_R, EXP_R, 10, "(e^r - 1 - r)/r^2", "r")
+    print()
+    emit_poly("log_p", p_log, mpf(0), LOG_Z, 6, "(2 atanh(sqrt z)/sqrt z - 2)/z", "z")
+    print()
+    emit_poly("erf_p", p_erf, mpf(0), ERF_SPLIT**2, 11, "erf(sqrt z)/sqrt z", "z")
+    print()
+    n = 9
+    s0, s1 = ERF_SPLIT**2, ERFC_END**2
+    # Points spread evenly in a = sqrt(s), where erfc's tail changes shape.
+    grid = [ERF_SPLIT] + cheb_points(ERF_SPLIT, ERFC_END, 400) + [ERFC_END]
+    pc, qc = rational(s_erfc, [a * a for a in grid], n, n + 1)
+    pc = [to_double(c) for c in pc]
+    qc = [to_double(c) for c in qc]
+    # vmath_erf.c relies on it: Horner's rule on s > 0 then never cancels.
+    assert all(c > 0 for c in pc + qc), "P and Q must have positive coefficients"
+    e = measured(lambda s: horner(pc, s) / horner(qc, s), s_erfc, s0, s1)
+    what = ("scripts/gen_vmath.py: e^s erfc(sqrt s)/sqrt s = P(s)/Q(s) on [%s, %s], "
+            "degrees %d/%d, max relative error %s" % (mp.nstr(s0, 6), mp.nstr(s1, 6), n, n + 1,
+                                                       mp.nstr(e, 2)))
+    emit("erfc_p", pc, what, "s")
+    emit("erfc_q", qc, "the denominator Q of erfc_p", "s")
+
+
+main()

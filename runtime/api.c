@@ -10,8 +10,8 @@
 act_context *act_context_new(void)
 {
     act_context *ctx = calloc(1, sizeof *ctx);
-    if (ctx && !(ctx->reg = ir_registry_new(NULL))) {
-        free(ctx);
+    if (ctx && (!(ctx->reg = ir_registry_new(NULL)) || !(ctx->cache = cc_cache_new()))) {
+        act_context_free(ctx);
         return NULL;
     }
     return ctx;
@@ -22,6 +22,7 @@ void act_context_free(act_context *ctx)
     if (!ctx)
         return;
     ir_registry_free(ctx->reg);
+    cc_cache_free(ctx->cache);
     free(ctx);
 }
 
@@ -128,8 +129,10 @@ int act_sgd_step(act_program *p, float learning_rate, act_error *err)
         if (v->op != IR_PARAM || !g)
             continue;
         rt_tensor *t = &p->t[i];
-        for (int64_t k = 0; k < t->n; k++)
+        for (int64_t k = 0; t->data && k < t->n; k++)
             t->data[k] = (float)(t->data[k] - (double)learning_rate * p->t[g->id].data[k]);
+        for (int64_t k = 0; t->f32 && k < t->n; k++)
+            t->f32[k] = (float)(t->f32[k] - (double)learning_rate * p->grad32[i][k]);
     }
     rt_program_invalidate(p); /* the params changed; results stay those of the step */
     return 0;
@@ -144,11 +147,11 @@ void act_set_threads(act_program *p, int n)
 int act_emit_object(act_program *p, const char *obj_path, const char *header_path,
                     act_error *err)
 {
-    (void)p;
-    (void)header_path;
-    return act_error_set(err, obj_path, ACT_ERR_UNSUPPORTED,
-                         "expected the JIT engine for ahead-of-time output, found a build "
-                         "without it");
+    if (!p || !obj_path)
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program and a path, found NULL");
+    int rc = cc_emit(p->mod, p->g, CC_EMIT_OBJ, obj_path, header_path, NULL, NULL, err);
+    p->g->differentiated = false; /* cc_emit differentiated it for its own entries */
+    return rc;
 }
 
 int act_program_names(act_program *p, int kind, const char ***names)

@@ -48,6 +48,10 @@ int rt_param_load(const act_program *p, const ir_value *v, rt_tensor *t, act_err
     } else {
         rt_init_fill(&v->init, t->shape, t->rank, data);
     }
+    if (!rc && p->engine == ACT_ENGINE_JIT) { /* the JIT keeps the floats */
+        t->f32 = data;
+        return 0;
+    }
     if (!rc && !(t->data = malloc((size_t)(t->n ? t->n : 1) * sizeof *t->data)))
         rc = act_error_at(err, v->init.pos, ACT_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; !rc && i < t->n; i++)

@@ -28,12 +28,6 @@ act_program *rt_program_compile(act_context *ctx, const char *source, const char
     p->mod = m;
     if (!(p->g = ir_module_graph(m, graph, err)) || ir_verify(m, p->g, ctx->reg, err))
         goto fail;
-    if (engine == ACT_ENGINE_JIT) {
-        act_error_at(err, p->g->pos, ACT_ERR_UNSUPPORTED,
-                     "expected --engine interp (ACT_ENGINE_INTERP), found the JIT engine, "
-                     "which this build does not have yet");
-        goto fail;
-    }
     int n = p->g->values.n, nout = p->g->outputs.n;
     p->dir = dirname_of(m->arena, file);
     p->cap = n;
@@ -41,13 +35,14 @@ act_program *rt_program_compile(act_context *ctx, const char *source, const char
     p->view = calloc((size_t)n, sizeof *p->view);
     p->given = calloc((size_t)n, sizeof *p->given);
     p->grad_view = calloc((size_t)n, sizeof *p->grad_view);
+    p->grad32 = calloc((size_t)n, sizeof *p->grad32);
     p->seed = calloc((size_t)nout + 1, sizeof *p->seed);
     p->threads = 0;
-    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->seed) {
+    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->grad32 || !p->seed) {
         act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (rt_params_init(p, err))
+    if (rt_params_init(p, err) || (engine == ACT_ENGINE_JIT && rt_jit_prepare(p, CC_FORWARD, err)))
         goto fail;
     return p;
 fail:
@@ -73,9 +68,15 @@ void act_program_free(act_program *p)
         return;
     if (p->t) {
         rt_program_invalidate(p);
-        for (int i = 0; i < p->cap; i++)
+        for (int i = 0; i < p->cap; i++) {
             free(p->t[i].data);
+            free(p->t[i].f32);
+        }
     }
+    for (int i = 0; p->grad32 && i < p->g->nforward; i++)
+        free(p->grad32[i]);
+    free(p->grad32);
+    rt_jit_free(p);
     if (p->seed)
         for (int j = 0; j < p->g->outputs.n; j++)
             free(p->seed[j]);
@@ -126,17 +127,25 @@ static int check_shape(const act_program *p, const ir_value *v, const char *what
                         rank < 0 || rank > IR_MAX_RANK ? "" : ir_shape_str(p->mod->arena, &got));
 }
 
-/* Copies float data into a double tensor, replacing what it held. */
-static int store(rt_tensor *t, const float *data, const int64_t *shape, int rank, act_error *err)
+/* Copies float data into a tensor, replacing what it held: doubles for the
+   interpreter, floats for the JIT. */
+static int store(rt_tensor *t, act_engine engine, const float *data, const int64_t *shape,
+                 int rank, act_error *err)
 {
     int64_t n = rt_count(shape, rank);
-    double *d = malloc((size_t)(n ? n : 1) * sizeof *d);
-    if (!d)
+    size_t count = (size_t)(n ? n : 1);
+    double *d = engine == ACT_ENGINE_INTERP ? malloc(count * sizeof *d) : NULL;
+    float *f = engine == ACT_ENGINE_JIT ? malloc(count * sizeof *f) : NULL;
+    if (!d && !f)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; d && i < n; i++)
         d[i] = data[i];
+    if (f && n)
+        memcpy(f, data, (size_t)n * sizeof *f);
     free(t->data);
+    free(t->f32);
     t->data = d;
+    t->f32 = f;
     t->n = n;
     t->rank = rank;
     memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
@@ -155,7 +164,7 @@ int act_set(act_program *p, const char *name, const float *data, const int64_t *
         return rc;
     if (!data && rt_count(shape, rank))
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected data for '%s', found NULL", name);
-    if ((rc = store(&p->t[v->id], data, shape, rank, err)))
+    if ((rc = store(&p->t[v->id], p->engine, data, shape, rank, err)))
         return rc;
     p->given[v->id] = true;
     p->forward_done = p->backward_done = p->loss_done = false;
@@ -175,10 +184,10 @@ int act_set_output_grad(act_program *p, const char *output, const float *data,
     if (rc)
         return rc;
     rt_tensor t = {0};
-    if ((rc = store(&t, data, shape, rank, err)))
+    if ((rc = store(&t, ACT_ENGINE_JIT, data, shape, rank, err)))
         return rc;
     free(p->seed[j]);
-    p->seed[j] = t.data; /* its shape is the output's, checked when the program runs */
+    p->seed[j] = t.f32; /* its shape is the output's, checked when the program runs */
     p->backward_done = false;
     rt_program_invalidate(p);
     return 0;
@@ -192,10 +201,12 @@ static float *to_float(const rt_tensor *t)
     return f;
 }
 
+/* The JIT's floats as they are; the interpreter's doubles through a float
+   copy kept in *slot. */
 static const float *lend(float **slot, const rt_tensor *t, int64_t shape[4], int *rank,
                          act_error *err)
 {
-    if (!*slot && !(*slot = to_float(t))) {
+    if (!t->f32 && !*slot && !(*slot = to_float(t))) {
         act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -203,7 +214,7 @@ static const float *lend(float **slot, const rt_tensor *t, int64_t shape[4], int
         memcpy(shape, t->shape, sizeof t->shape);
     if (rank)
         *rank = t->rank;
-    return *slot;
+    return t->f32 ? t->f32 : *slot;
 }
 
 /* "d_<name>": the gradient of an input or param after act_backward; zeros
@@ -219,9 +230,10 @@ static const float *get_grad(act_program *p, const char *name, int64_t shape[4],
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
                              "expected act_backward before reading '%s', found none", name), NULL;
     ir_value *g = p->g->grad[v->id];
-    rt_tensor zeros = p->t[v->id];
-    zeros.data = NULL;
-    return lend(&p->grad_view[v->id], g ? &p->t[g->id] : &zeros, shape, rank, err);
+    rt_tensor t = p->t[v->id]; /* the shape of the input; zeros where no gradient flows */
+    t.data = g && p->engine == ACT_ENGINE_INTERP ? p->t[g->id].data : NULL;
+    t.f32 = p->engine == ACT_ENGINE_JIT ? p->grad32[v->id] : NULL;
+    return lend(&p->grad_view[v->id], &t, shape, rank, err);
 }
 
 const float *act_get(act_program *p, const char *name, int64_t shape[4], int *rank,
@@ -236,9 +248,9 @@ const float *act_get(act_program *p, const char *name, int64_t shape[4], int *ra
     if (!v)
         return act_error_set(err, NULL, ACT_ERR_NAME, "expected a value of graph '%s', found '%s'",
                              p->g->name, name), NULL;
-    bool ready = v->op == IR_INPUT || v->op == IR_PARAM ? p->t[v->id].data != NULL
+    bool ready = v->op == IR_INPUT || v->op == IR_PARAM ? rt_has_data(&p->t[v->id])
                  : v == p->g->loss                      ? p->loss_done
-                                                        : p->forward_done && p->t[v->id].data;
+                                                        : p->forward_done && rt_has_data(&p->t[v->id]);
     if (v == p->g->loss && !ready && p->forward_done)
         return (void)rt_run_missing_input(p, v, err), NULL;
     if (!ready)

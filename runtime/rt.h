@@ -13,6 +13,7 @@
 #ifndef ACT_RT_H
 #define ACT_RT_H
 
+#include "../compiler/compile.h"
 #include "../ir/ir.h"
 
 /* ---- .npy files (runtime/npy.c, npy_header.c) -------------------------- */
@@ -94,13 +95,16 @@ void rt_init_fill(const ir_init *init, const int64_t *shape, int rank, float *ou
 /* A concrete tensor of the interpreter: doubles, C order. Rank 0 holds one
    element. */
 typedef struct {
-    double *data; /* owned by the program; NULL until computed or set */
+    double *data; /* the interpreter's: owned by the program; NULL until computed or set */
+    float *f32;   /* the JIT engine's, likewise */
     int64_t shape[IR_MAX_RANK];
     int rank;
     int64_t n; /* number of elements */
 } rt_tensor;
 
 int64_t rt_count(const int64_t *shape, int rank);
+/* Whether t holds data, in either engine's storage. */
+bool rt_has_data(const rt_tensor *t);
 
 /* Strides (in elements) of a tensor of shape in[0..in_rank) read as the
    broadcast shape out[0..out_rank) under numpy's trailing alignment: 0 on the
@@ -136,7 +140,23 @@ double rt_row_logsumexp(const double *z, int64_t c);
 
 struct act_context {
     ir_registry *reg; /* built-ins, then plugins */
+    cc_cache *cache;  /* compiled entry points of every program of the context */
 };
+
+/* Size names bound for one run: each from the first given input that uses
+   it, in declaration order. */
+typedef struct {
+    const char *name[IR_MAX_RANK * 64];
+    int64_t value[IR_MAX_RANK * 64];
+    const ir_value *by[IR_MAX_RANK * 64];
+    int n;
+} rt_sizes;
+
+/* The value of a size: a name, or "NAME/k" (maxout over a size name). */
+bool rt_size_of(const rt_sizes *b, const char *sym, int64_t *out);
+/* The concrete shape of a value into t (shape, rank, n); false when a size
+   name is not bound. */
+bool rt_resolve(const rt_sizes *b, const ir_value *v, rt_tensor *t);
 
 struct act_program {
     act_context *ctx;
@@ -147,7 +167,10 @@ struct act_program {
     rt_tensor *t;      /* per value id; capacity cap */
     int cap;
     bool *given;       /* per forward value: an input or param holding data */
-    double **seed;     /* per output: dL/d(output) given, or NULL */
+    float **seed;      /* per output: dL/d(output) given, or NULL */
+    float **grad32;    /* JIT: per forward value id, its gradient after a backward run */
+    const cc_entry *entry[CC_MODE_COUNT_]; /* JIT: from the context's cache */
+    void *cif[CC_MODE_COUNT_];             /* JIT: libffi call interfaces of the entries */
     float **view;      /* per value id: the float copy act_get lent out */
     float **grad_view; /* per forward value id: act_get of "d_<name>" */
     bool forward_done, backward_done, loss_done;
@@ -177,6 +200,17 @@ int rt_param_load(const act_program *p, const ir_value *v, rt_tensor *t, act_err
    the given inputs, computes every output, the loss when the inputs it needs
    are given, and with backward the gradients of every input and param. */
 int rt_run(act_program *p, bool backward, act_error *err);
+/* The JIT engine's run (runtime/jit_run.c): the entry point of the mode,
+   compiled on first use, called through libffi with the program's buffers. */
+int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err);
+/* Compiles the entry of a mode now (the forward entry is compiled with the
+   program, so that a JIT program that compiled runs). */
+int rt_jit_prepare(act_program *p, cc_mode mode, act_error *err);
+void rt_jit_free(act_program *p);
+/* Whether every input or param v needs is given. */
+bool rt_inputs_ready(const act_program *p, const ir_value *v);
+/* Differentiates the graph in the mode the given seeds ask for. */
+int rt_differentiate(act_program *p, act_error *err);
 /* Fills err naming the first input or param that v needs and that is not
    given; returns ACT_ERR_RUNTIME. */
 int rt_run_missing_input(const act_program *p, const ir_value *v, act_error *err);

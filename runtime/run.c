@@ -7,14 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const char *name[IR_MAX_RANK * 64];
-    int64_t value[IR_MAX_RANK * 64];
-    const ir_value *by[IR_MAX_RANK * 64];
-    int n;
-} bindings;
-
-static const int64_t *find_size(const bindings *b, const char *name, const ir_value **by)
+static const int64_t *find_size(const rt_sizes *b, const char *name, const ir_value **by)
 {
     for (int i = 0; i < b->n; i++)
         if (!strcmp(b->name[i], name)) {
@@ -27,7 +20,7 @@ static const int64_t *find_size(const bindings *b, const char *name, const ir_va
 
 /* Binds each size name from the first given input that uses it, in
    declaration order, and checks every later use, params included. */
-static int bind_sizes(const act_program *p, bindings *b, act_error *err)
+static int bind_sizes(const act_program *p, rt_sizes *b, act_error *err)
 {
     b->n = 0;
     for (int pass = 0; pass < 2; pass++) /* inputs bind, then params are checked */
@@ -56,9 +49,9 @@ static int bind_sizes(const act_program *p, bindings *b, act_error *err)
     return 0;
 }
 
-/* The value of a size: a name, or "NAME/k" for the last dim of a maxout
-   over a size-name dim (the verifier writes it so). */
-static bool size_of(const bindings *b, const char *sym, int64_t *out)
+/* "NAME/k" is the last dim of a maxout over a size-name dim (the verifier
+   writes it so). */
+bool rt_size_of(const rt_sizes *b, const char *sym, int64_t *out)
 {
     const char *slash = strchr(sym, '/');
     char name[128];
@@ -70,14 +63,13 @@ static bool size_of(const bindings *b, const char *sym, int64_t *out)
     return true;
 }
 
-/* The concrete shape of a value; false when a size name is not bound. */
-static bool resolve(const bindings *b, const ir_value *v, rt_tensor *t)
+bool rt_resolve(const rt_sizes *b, const ir_value *v, rt_tensor *t)
 {
     t->rank = v->shape.rank;
     for (int d = 0; d < t->rank; d++) {
         if (!v->shape.sym[d])
             t->shape[d] = v->shape.dim[d];
-        else if (!size_of(b, v->shape.sym[d], &t->shape[d]))
+        else if (!rt_size_of(b, v->shape.sym[d], &t->shape[d]))
             return false;
     }
     t->n = rt_count(t->shape, t->rank);
@@ -96,7 +88,7 @@ static void mark(const ir_value *v, bool *need)
 
 static const ir_value *first_missing(const act_program *p, const ir_value *v)
 {
-    if ((v->op == IR_INPUT || v->op == IR_PARAM) && !p->t[v->id].data)
+    if ((v->op == IR_INPUT || v->op == IR_PARAM) && !rt_has_data(&p->t[v->id]))
         return v;
     for (int i = 0; i < v->nargs; i++) {
         const ir_value *m = first_missing(p, v->args[i]);
@@ -115,13 +107,13 @@ int rt_run_missing_input(const act_program *p, const ir_value *v, act_error *err
                         v->name ? v->name : v->callee);
 }
 
-static int init_params(act_program *p, const bindings *b, act_error *err)
+static int init_params(act_program *p, const rt_sizes *b, act_error *err)
 {
     for (int i = 0; i < p->g->nforward; i++) {
         ir_value *v = p->g->values.items[i];
         rt_tensor t = {0};
-        if (v->op != IR_PARAM || p->t[i].data || v->init.kind == IR_INIT_NONE ||
-            !resolve(b, v, &t))
+        if (v->op != IR_PARAM || rt_has_data(&p->t[i]) || v->init.kind == IR_INIT_NONE ||
+            !rt_resolve(b, v, &t))
             continue;
         int rc = rt_param_load(p, v, &t, err);
         if (rc)
@@ -133,7 +125,7 @@ static int init_params(act_program *p, const bindings *b, act_error *err)
 
 int rt_params_init(act_program *p, act_error *err)
 {
-    bindings b = {0};
+    rt_sizes b = {0};
     return init_params(p, &b, err);
 }
 
@@ -158,10 +150,10 @@ static int reserve(act_program *p, act_error *err)
 }
 
 /* Allocates a computed value, or an IR_SEED holding its output gradient. */
-static int prepare(act_program *p, const bindings *b, ir_value *v, act_error *err)
+static int prepare(act_program *p, const rt_sizes *b, ir_value *v, act_error *err)
 {
     rt_tensor *t = &p->t[v->id];
-    if (!resolve(b, v, t))
+    if (!rt_resolve(b, v, t))
         return rt_run_missing_input(p, v, err);
     if (v->op == IR_MAXOUT && p->t[v->args[0]->id].shape[t->rank - 1] % (int64_t)v->attr[0])
         return act_error_at(err, v->callee_pos, ACT_ERR_SHAPE,
@@ -172,8 +164,9 @@ static int prepare(act_program *p, const bindings *b, ir_value *v, act_error *er
     t->data = calloc((size_t)(t->n ? t->n : 1), sizeof *t->data);
     if (!t->data)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
-    if (v->op == IR_SEED && p->seed[(int)v->attr[0]])
-        memcpy(t->data, p->seed[(int)v->attr[0]], (size_t)t->n * sizeof *t->data);
+    const float *seed = v->op == IR_SEED ? p->seed[(int)v->attr[0]] : NULL;
+    for (int64_t i = 0; seed && i < t->n; i++)
+        t->data[i] = seed[i];
     return 0;
 }
 
@@ -209,7 +202,12 @@ static int plan(act_program *p, bool backward, bool *need, act_error *err)
     return 0;
 }
 
-static int differentiate(act_program *p, act_error *err)
+bool rt_inputs_ready(const act_program *p, const ir_value *v)
+{
+    return !first_missing(p, v);
+}
+
+int rt_differentiate(act_program *p, act_error *err)
 {
     bool vjp = any_seed(p);
     if (!vjp && !p->g->loss)
@@ -229,12 +227,14 @@ static int differentiate(act_program *p, act_error *err)
 
 int rt_run(act_program *p, bool backward, act_error *err)
 {
-    bindings b;
+    rt_sizes b;
     int rc = bind_sizes(p, &b, err);
     if (!rc)
         rc = init_params(p, &b, err);
     if (!rc && backward)
-        rc = differentiate(p, err);
+        rc = rt_differentiate(p, err);
+    if (!rc && p->engine == ACT_ENGINE_JIT)
+        return rt_jit_run(p, &b, backward, err);
     bool *need = rc ? NULL : calloc((size_t)p->g->values.n, sizeof *need);
     if (!rc && !need)
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");

@@ -25,3 +25,8 @@ void rt_broadcast_strides(const int64_t *in, int in_rank, const int64_t *out, in
             stride *= in[k];
     }
 }
+
+bool rt_has_data(const rt_tensor *t)
+{
+    return t->data || t->f32;
+}

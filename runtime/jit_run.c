@@ -1,0 +1,167 @@
+/* jit_run.c -- running compiled entry points: the mode a run needs, its
+   buffers sized from the bound sizes, and the call through libffi with the
+   entry's typed signature (float pointers, int64 sizes). */
+#include "rt.h"
+
+#include <ffi.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The call interface of an entry: prepared once per program and mode, as
+   libffi wants (ffi_prep_cif, then ffi_call any number of times). */
+typedef struct {
+    ffi_cif cif;
+    ffi_type **types;
+} call_if;
+
+static call_if *make_cif(const cc_entry *e)
+{
+    call_if *c = calloc(1, sizeof *c);
+    if (!c || !(c->types = calloc((size_t)e->nargs + 1, sizeof *c->types))) {
+        free(c);
+        return NULL;
+    }
+    for (int a = 0; a < e->nargs; a++)
+        c->types[a] = e->args[a].kind == CC_ARG_SIZE ? &ffi_type_sint64 : &ffi_type_pointer;
+    if (ffi_prep_cif(&c->cif, FFI_DEFAULT_ABI, (unsigned)e->nargs, &ffi_type_void, c->types) !=
+        FFI_OK) {
+        free(c->types);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int rt_jit_prepare(act_program *p, cc_mode mode, act_error *err)
+{
+    if (p->entry[mode])
+        return 0;
+    const cc_entry *e = cc_compile(p->ctx->cache, p->mod, p->g, mode, NULL, err);
+    if (!e)
+        return err && err->code ? err->code : ACT_ERR_UNSUPPORTED;
+    if (!(p->cif[mode] = make_cif(e)))
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    p->entry[mode] = e;
+    return 0;
+}
+
+void rt_jit_free(act_program *p)
+{
+    for (int m = 0; m < CC_MODE_COUNT_; m++) {
+        call_if *c = p->cif[m];
+        if (c)
+            free(c->types);
+        free(c);
+        p->cif[m] = NULL;
+        p->entry[m] = NULL;
+    }
+}
+
+/* A float buffer of t's resolved size, reused when it already fits. */
+static float *sized(float **slot, int64_t n, int64_t *have)
+{
+    if (*slot && *have == n)
+        return *slot;
+    free(*slot);
+    *slot = calloc((size_t)(n ? n : 1), sizeof **slot);
+    *have = n;
+    return *slot;
+}
+
+/* Binds every argument of the entry and calls it. */
+static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
+{
+    const cc_entry *e = p->entry[mode];
+    void **values = calloc((size_t)e->nargs + 1, sizeof *values);
+    void **ptrs = calloc((size_t)e->nargs + 1, sizeof *ptrs);
+    int64_t *sizes = calloc((size_t)e->nargs + 1, sizeof *sizes);
+    float **zeros = calloc((size_t)e->nargs + 1, sizeof *zeros);
+    int rc = values && ptrs && sizes && zeros ? 0 : ACT_ERR_NOMEM;
+    for (int a = 0; !rc && a < e->nargs; a++) {
+        const cc_arg *arg = &e->args[a];
+        ir_value *v = arg->kind == CC_ARG_SEED ? p->g->outputs.items[arg->id]
+                      : arg->kind == CC_ARG_SIZE ? NULL
+                                                 : p->g->values.items[arg->id];
+        rt_tensor shape = {0};
+        if (v && !rt_resolve(b, v, &shape) && (arg->written || arg->kind == CC_ARG_SEED))
+            rc = rt_run_missing_input(p, v, err);
+        if (rc)
+            break;
+        switch (arg->kind) {
+        case CC_ARG_SIZE:
+            rt_size_of(b, arg->size, &sizes[a]);
+            values[a] = &sizes[a];
+            continue;
+        case CC_ARG_SEED: /* an output without a given gradient contributes nothing */
+            ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]
+                                       : (zeros[a] = calloc((size_t)shape.n + 1, sizeof(float)));
+            break;
+        case CC_ARG_GRAD: {
+            int64_t have = -1;
+            free(p->grad32[arg->id]);
+            p->grad32[arg->id] = NULL;
+            ptrs[a] = sized(&p->grad32[arg->id], shape.n, &have);
+            break;
+        }
+        default: {
+            rt_tensor *t = &p->t[arg->id];
+            if (arg->written) {
+                ptrs[a] = sized(&t->f32, shape.n, &t->n);
+                memcpy(t->shape, shape.shape, sizeof t->shape);
+                t->rank = shape.rank;
+            } else {
+                ptrs[a] = t->f32; /* NULL for an input this mode does not read */
+            }
+        }
+        }
+        if (!ptrs[a] && (arg->written || arg->kind == CC_ARG_SEED))
+            rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+        values[a] = &ptrs[a];
+    }
+    if (!rc)
+        ffi_call(&((call_if *)p->cif[mode])->cif, (void (*)(void))e->fn, NULL, values);
+    else if (rc == ACT_ERR_NOMEM && err && !err->code)
+        act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    for (int a = 0; zeros && a < e->nargs; a++)
+        free(zeros[a]);
+    free(values);
+    free(ptrs);
+    free(sizes);
+    free(zeros);
+    return rc;
+}
+
+/* Every output must be computable; the loss is computed when its inputs
+   are given (always in a loss-mode backward). */
+static int check_inputs(act_program *p, bool loss, act_error *err)
+{
+    for (int j = 0; j < p->g->outputs.n; j++)
+        if (!rt_inputs_ready(p, p->g->outputs.items[j]))
+            return rt_run_missing_input(p, p->g->outputs.items[j], err);
+    if (loss && !rt_inputs_ready(p, p->g->loss))
+        return rt_run_missing_input(p, p->g->loss, err);
+    return 0;
+}
+
+int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
+{
+    rt_program_invalidate(p);
+    p->forward_done = p->loss_done = p->backward_done = false;
+    bool loss_ready = p->g->loss && rt_inputs_ready(p, p->g->loss);
+    cc_mode mode = !backward ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
+                   : p->vjp  ? CC_VJP
+                             : CC_BACKWARD;
+    int rc = check_inputs(p, mode == CC_BACKWARD, err);
+    if (!rc)
+        rc = rt_jit_prepare(p, mode, err);
+    if (!rc)
+        rc = call(p, mode, b, err);
+    if (!rc && mode == CC_VJP && loss_ready) /* the loss too, as the interpreter gives it */
+        rc = rt_jit_prepare(p, CC_FORWARD_LOSS, err) || call(p, CC_FORWARD_LOSS, b, err);
+    if (rc)
+        return rc;
+    p->forward_done = true;
+    p->loss_done = mode == CC_FORWARD_LOSS || mode == CC_BACKWARD || (mode == CC_VJP && loss_ready);
+    p->backward_done = backward;
+    return 0;
+}

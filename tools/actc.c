@@ -10,7 +10,8 @@ static int run(const cli_options *o)
         const char *name;
         int (*run)(const cli_options *);
     } table[] = {{"check", cli_check}, {"print", cli_print}, {"run", cli_run},
-                 {"grad", cli_grad},   {"list", cli_list},   {"train", cli_train}};
+                 {"grad", cli_grad},   {"list", cli_list},   {"train", cli_train},
+                 {"emit", cli_emit},   {"bench", cli_bench}};
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         if (!strcmp(o->command, table[i].name))
             return table[i].run(o);

@@ -9,20 +9,23 @@
 
 /* Which commands take which option: a letter per command, in the order of
    `commands` below. */
-static const char *const commands[] = {"check", "print", "run", "grad", "list", "train"};
+static const char *const commands[] = {"check", "print", "run",  "grad",
+                                       "list",  "train", "emit", "bench"};
 
 typedef struct {
     const char *name;
     bool takes_value;
-    const char *commands; /* letters: c p r g l t (see above), or "*" */
+    const char *commands; /* letters: c p r g l t e b (see above), or "*" */
 } option_spec;
 
 static const option_spec options[] = {
-    {"graph", true, "cprgt"},     {"plugin", true, "*"},     {"engine", true, "cprgt"},
-    {"threads", true, "cprgt"},   {"input", true, "rgt"},    {"param", true, "rgt"},
+    {"graph", true, "cprgteb"},   {"plugin", true, "*"},     {"engine", true, "cprgtb"},
+    {"threads", true, "cprgtb"},  {"input", true, "rgt"},    {"param", true, "rgtb"},
     {"output-grad", true, "g"},   {"out", true, "rgt"},      {"epochs", true, "t"},
     {"lr", true, "t"},            {"batch", true, "t"},      {"shuffle-seed", true, "t"},
-    {"help", false, "*"},
+    {"kind", true, "e"},          {"o", true, "e"},          {"header", true, "e"},
+    {"target-cpu", true, "e"},    {"target-features", true, "e"},
+    {"size", true, "b"},          {"help", false, "*"},
 };
 
 static const char *const usage_text[] = {
@@ -43,14 +46,20 @@ static const char *const usage_text[] = {
     "          [--shuffle-seed S] --out DIR\n"
     "  Minibatch SGD on the graph's loss over the leading axis of the inputs; write the\n"
     "  trained params as DIR/<param>.npy.\n",
+    "actc emit FILE.act --kind llvm|asm|obj -o OUT [--header OUT.h] [--target-cpu CPU]\n"
+    "          [--target-features F]\n"
+    "  Ahead-of-time output: LLVM IR, assembly or an object file, and a C header declaring\n"
+    "  its entry points.\n",
+    "actc bench FILE.act [--size N=256 ...] [--param NAME=FILE.npy ...] [--engine jit|interp]\n"
+    "  Time forward (and backward where there is a loss) on random inputs, after warm-up:\n"
+    "  median time, Gelem/s or GFLOP/s, and the JIT compile time.\n",
 };
 
 static const char common_text[] =
     "Options shared by the commands that read a graph:\n"
     "  --graph NAME       pick a graph when the file has several\n"
     "  --plugin PATH      load an activation plugin (repeatable; also ACT_PLUGIN_PATH)\n"
-    "  --engine jit|interp  engine for commands that run a graph (default interp: the JIT\n"
-    "                     is not in this build yet)\n"
+    "  --engine jit|interp  engine for commands that run a graph (default jit)\n"
     "  --threads N        threads (default: all cores)\n"
     "  -h, --help         this help;  --version  the version\n";
 
@@ -137,6 +146,28 @@ static int set_option(cli_options *o, const char *name, const char *value)
         return add_binding(o->output_grads, &o->noutput_grads, name, value) ? EXIT_USAGE : 0;
     } else if (!strcmp(name, "out")) {
         o->out = value;
+    } else if (!strcmp(name, "o")) {
+        o->output = value;
+    } else if (!strcmp(name, "header")) {
+        o->header = value;
+    } else if (!strcmp(name, "target-cpu")) {
+        o->target_cpu = value;
+    } else if (!strcmp(name, "target-features")) {
+        o->target_features = value;
+    } else if (!strcmp(name, "kind")) {
+        static const char *const kinds[] = {"llvm", "asm", "obj"};
+        o->kind = -1;
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(value, kinds[k]))
+                o->kind = k;
+        if (o->kind < 0)
+            return usage_error("expected --kind llvm, asm or obj, found '%s'", value);
+    } else if (!strcmp(name, "size")) {
+        const char *eq = strchr(value, '=');
+        if (!eq || eq == value || parse_long(eq + 1, 1, 1L << 40, &n))
+            return usage_error("expected --size NAME=N with N a whole number from 1, found '%s'",
+                               value);
+        return add_binding(o->sizes, &o->nsizes, name, value) ? EXIT_USAGE : 0;
     } else if (!strcmp(name, "epochs")) {
         if (parse_long(value, 1, 1000000000L, &o->epochs))
             return usage_error("expected --epochs to be a whole number from 1, found '%s'",
@@ -172,12 +203,12 @@ static const option_spec *find_option(const char *name, size_t len)
 
 static bool allowed(const option_spec *s, int command)
 {
-    return s->commands[0] == '*' || strchr(s->commands, "cprglt"[command]);
+    return s->commands[0] == '*' || strchr(s->commands, "cprglteb"[command]);
 }
 
 int cli_parse(int argc, char **argv, cli_options *o)
 {
-    *o = (cli_options){.engine = ACT_ENGINE_INTERP, .batch = 32};
+    *o = (cli_options){.engine = ACT_ENGINE_JIT, .batch = 32, .kind = -1};
     int command = -1, nseen = 0;
     const option_spec *seen[256];
     for (int i = 1; i < argc; i++) {
@@ -193,8 +224,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
         if (a[0] == '-' && a[1]) {
             const char *name = a[1] == '-' ? a + 2 : a + 1;
             const char *eq = strchr(name, '=');
-            const option_spec *s =
-                a[1] == '-' ? find_option(name, eq ? (size_t)(eq - name) : strlen(name)) : NULL;
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const option_spec *s = a[1] == '-' || len == 1 ? find_option(name, len) : NULL;
             if (!s || (command >= 0 && !allowed(s, command)))
                 return usage_error("unknown option '%s'", a);
             if (command < 0 && nseen < 256)
@@ -240,4 +271,6 @@ void cli_free(cli_options *o)
         free((char *)o->params[i].name);
     for (int i = 0; i < o->noutput_grads; i++)
         free((char *)o->output_grads[i].name);
+    for (int i = 0; i < o->nsizes; i++)
+        free((char *)o->sizes[i].name);
 }

@@ -23,7 +23,11 @@ typedef struct {
     act_engine engine;
     int threads;
     cli_binding inputs[CLI_MAX_LIST], params[CLI_MAX_LIST], output_grads[CLI_MAX_LIST];
-    int ninputs, nparams, noutput_grads;
+    cli_binding sizes[CLI_MAX_LIST]; /* bench: NAME=N, the number in path */
+    int ninputs, nparams, noutput_grads, nsizes;
+    /* emit */
+    int kind; /* cc_emit_kind, -1 when not given */
+    const char *output, *header, *target_cpu, *target_features;
     const char *out;
     bool help, version;
     /* train */
@@ -78,5 +82,7 @@ int cli_run(const cli_options *o);
 int cli_grad(const cli_options *o);
 int cli_list(const cli_options *o);
 int cli_train(const cli_options *o);
+int cli_emit(const cli_options *o);
+int cli_bench(const cli_options *o);
 
 #endif

@@ -1,0 +1,97 @@
+/* test_aot.c -- actc emit as a user runs it: the object and header of
+   examples/aot link into a C program without LLVM or libact, which checks
+   the compiled graph against its formula; IR and assembly output; another
+   target; and errors leave no file behind. */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int actc(const char *args, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s", ACTC_PATH, args);
+    return ts_run(cmd, NULL, err);
+}
+
+static void test_aot_object_links_without_llvm(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir(), cmd[4096], *out, *err;
+    snprintf(cmd, sizeof cmd, "emit %s/examples/aot/softclip.act --kind obj -o %s/clip.o "
+             "--header %s/clip.h", ACT_SOURCE_DIR, dir, dir);
+    if (actc(cmd, &err))
+        fail_msg("%s", err);
+    free(err);
+    /* -Werror: the header is clean C11; no -lact, no LLVM */
+    snprintf(cmd, sizeof cmd, "cc -std=c11 -Wall -Wextra -Werror %s -I'%s' '%s/examples/aot/main.c' "
+             "'%s/clip.o' -lm -o '%s/clip' && '%s/clip'",
+             ACT_SANITIZE_FLAGS, dir, ACT_SOURCE_DIR, dir, dir, dir);
+    int rc = ts_run(cmd, &out, &err);
+    if (rc || !strstr(out, "largest relative error"))
+        fail_msg("exit %d\n%s\n%s", rc, out, err);
+    print_message("%s", out);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "nm '%s/clip.o' | grep -c ' T clip_'", dir);
+    assert_int_equal(ts_run(cmd, &out, NULL), 0);
+    assert_int_equal(atoi(out), 2); /* clip_forward, clip_vjp */
+    free(out);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+static void test_aot_llvm_and_asm_and_other_targets(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir(), cmd[4096], path[600], *err;
+    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind llvm -o %s/x.ll", ACT_SOURCE_DIR, dir);
+    assert_int_equal(actc(cmd, NULL), 0);
+    snprintf(path, sizeof path, "%s/x.ll", dir);
+    char *text = ts_read_text(path);
+    assert_non_null(strstr(text, "define void @xor_backward("));
+    assert_non_null(strstr(text, "define void @xor_forward_loss("));
+    free(text);
+    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind asm -o %s/x.s --target-cpu x86-64 "
+             "--target-features=+sse2", ACT_SOURCE_DIR, dir);
+    if (actc(cmd, &err))
+        fail_msg("%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/x.s", dir);
+    text = ts_read_text(path);
+    assert_non_null(strstr(text, "xor_forward:"));
+    assert_null(strstr(text, "zmm")); /* no AVX-512 for a plain x86-64 */
+    free(text);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+static void test_aot_errors_leave_nothing(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir(), cmd[4096], *err;
+    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act -o %s/x.o", ACT_SOURCE_DIR, dir);
+    assert_int_equal(actc(cmd, &err), 2); /* --kind missing */
+    free(err);
+    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind exe -o %s/x.o", ACT_SOURCE_DIR, dir);
+    assert_int_equal(actc(cmd, &err), 2);
+    free(err);
+    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind obj -o %s/no/such/dir/x.o",
+             ACT_SOURCE_DIR, dir);
+    assert_int_equal(actc(cmd, &err), 1);
+    free(err);
+    assert_int_equal(ts_count_entries(dir), 0);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aot_object_links_without_llvm),
+        cmocka_unit_test(test_aot_llvm_and_asm_and_other_targets),
+        cmocka_unit_test(test_aot_errors_leave_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

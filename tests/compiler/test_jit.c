@@ -1,0 +1,459 @@
+/* test_jit.c -- the JIT against the reference interpreter: every activation
+   forward and backward (default and other parameters, lengths that hit every
+   vector tail, special values), every op and loss, the examples, 200 random
+   graphs from a seeded generator, and the compile cache. */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state;
+
+static uint64_t next(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng_state >> 33;
+}
+
+static double uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * (double)next() / 2147483648.0;
+}
+
+/* Distance in float ULPs, counting through zero and the denormals. */
+static double ulps(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b) ? 0 : INFINITY;
+    if (a == b)
+        return 0;
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+    return fabs((double)(ka - kb));
+}
+
+typedef struct {
+    act_program *interp, *jit;
+} pair;
+
+static pair compile_both(act_context *ctx, const char *src)
+{
+    act_error err = {0};
+    pair p = {act_compile_string(ctx, src, "t.act", NULL, ACT_ENGINE_INTERP, &err), NULL};
+    if (!p.interp)
+        fail_msg("interp: %d:%d %s\n%s", err.line, err.col, err.message, src);
+    p.jit = act_compile_string(ctx, src, "t.act", NULL, ACT_ENGINE_JIT, &err);
+    if (!p.jit)
+        fail_msg("jit: %d:%d %s\n%s", err.line, err.col, err.message, src);
+    return p;
+}
+
+static void set_both(pair *p, const char *name, const float *x, const int64_t *shape, int rank)
+{
+    act_error err = {0};
+    if (act_set(p->interp, name, x, shape, rank, &err) || act_set(p->jit, name, x, shape, rank, &err))
+        fail_msg("set %s: %s", name, err.message);
+}
+
+static void free_both(pair *p)
+{
+    act_program_free(p->interp);
+    act_program_free(p->jit);
+}
+
+/* Largest disagreement per name, in ULP against the interpreter's double
+   rounded to float, or relative to the tensor's scale. */
+static double compare(pair *p, const char *name, double max_ulp, double rtol, const char *what)
+{
+    act_error err = {0};
+    int64_t sa[4], sb[4];
+    int ra, rb;
+    const float *a = act_get(p->jit, name, sa, &ra, &err);
+    if (!a)
+        fail_msg("%s: jit get %s: %s", what, name, err.message);
+    const rt_tensor *ref = ts_value(p->interp, name);
+    const float *b = act_get(p->interp, name, sb, &rb, &err);
+    assert_non_null(b);
+    assert_int_equal(ra, rb);
+    assert_memory_equal(sa, sb, (size_t)ra * sizeof *sa);
+    int64_t n = rt_count(sa, ra);
+    double scale = 0, worst = 0;
+    for (int64_t i = 0; i < n; i++)
+        scale = fmax(scale, isfinite(b[i]) ? fabs(b[i]) : 0);
+    for (int64_t i = 0; i < n; i++) {
+        double want = ref && ref->data ? ref->data[i] : b[i];
+        if (max_ulp > 0) {
+            double u = ulps(a[i], (float)want);
+            worst = fmax(worst, u);
+            if (u > max_ulp)
+                fail_msg("%s: %s[%lld] jit %.9g, interp %.17g: %g ulp", what, name, (long long)i,
+                         a[i], want, u);
+        } else {
+            double d = fabs(a[i] - want);
+            if (!(d <= rtol * fabs(want) + rtol * scale) && !(isnan(a[i]) && isnan(want)) &&
+                a[i] != want)
+                fail_msg("%s: %s[%lld] jit %.9g, interp %.9g", what, name, (long long)i, a[i], want);
+            worst = fmax(worst, scale ? d / scale : d);
+        }
+    }
+    return worst;
+}
+
+/* Every d_<input or param>; returns the largest difference. */
+static double compare_grads(pair *p, double rtol, const char *what)
+{
+    double worst = 0;
+    for (int i = 0; i < p->interp->g->nforward; i++) {
+        ir_value *v = p->interp->g->values.items[i];
+        char d[64];
+        snprintf(d, sizeof d, "d_%s", v->name ? v->name : "");
+        if (v->op == IR_INPUT || v->op == IR_PARAM)
+            worst = fmax(worst, compare(p, d, 0, rtol, what));
+    }
+    return worst;
+}
+
+static void run_both(pair *p, bool backward)
+{
+    act_error err = {0};
+    int (*run)(act_program *, act_error *) = backward ? act_backward : act_forward;
+    if (run(p->interp, &err))
+        fail_msg("interp: %s", err.message);
+    if (run(p->jit, &err))
+        fail_msg("jit: %s", err.message);
+}
+
+/* y = CALL on 3 x n inputs in [-12, 12] (a tenth of them in [-1.2, 1.2]),
+   for every n: one compilation (M is a size name), every vector tail. */
+static void check_activation(act_context *ctx, const char *call, double *worst_f,
+                             double *worst_b)
+{
+    char src[512];
+    snprintf(src, sizeof src, "graph t {\n input x : f32[N, M]\n y = %s\n output y\n}\n", call);
+    pair p = compile_both(ctx, src);
+    float x[3 * 67], w[3 * 67];
+    bool maxout = strstr(call, "maxout") != NULL; /* k = 3 must divide n */
+    for (int n = maxout ? 3 : 1; n <= 67; n += maxout ? 3 : 1) {
+        for (int i = 0; i < 3 * n; i++) {
+            x[i] = (float)uniform(-12, 12) * (i % 3 == 0 ? 0.1f : 1.0f);
+            w[i] = (float)uniform(-2, 2);
+        }
+        int64_t shape[2] = {3, n};
+        set_both(&p, "x", x, shape, 2);
+        act_error err = {0};
+        assert_int_equal(act_forward(p.interp, &err), 0);
+        const rt_tensor *y = ts_value(p.interp, "y"); /* maxout's is narrower */
+        int64_t ys[2] = {y->shape[0], y->shape[1]};
+        assert_int_equal(act_set_output_grad(p.interp, "y", w, ys, 2, &err), 0);
+        assert_int_equal(act_set_output_grad(p.jit, "y", w, ys, 2, &err), 0);
+        run_both(&p, true);
+        /* forward: computed in double and rounded once by both engines */
+        *worst_f = fmax(*worst_f, compare(&p, "y", 2, 0, call));
+        /* backward reads the float y the JIT saved, the interpreter its double */
+        *worst_b = fmax(*worst_b, compare(&p, "d_x", 0, 1e-5, call));
+    }
+    free_both(&p);
+}
+
+static void test_jit_matches_interp_on_every_activation(void **state)
+{
+    (void)state;
+    static const char *const others[] = {
+        "leaky_relu(x, alpha = 0.2)",   "elu(x, alpha = 0.5)",     "celu(x, alpha = 2)",
+        "gelu(x, approximate = \"tanh\")", "hard_tanh(x, min_val = -2, max_val = 3)",
+        "swish(x, beta = 1.7)",         "softplus(x, beta = 2, threshold = 5)",
+        "squareplus(x, b = 1)",         "rrelu(x)",
+        "rrelu(x, lower = 0.1, upper = 0.3, training = 1, seed = 3)", "maxout(x, k = 3)",
+        "softmax(x)",                   "softmax(x, axis = 0)",    "log_softmax(x)",
+        "log_softmax(x, axis = 0)",     "scale(x, s = -1.5)",
+    };
+    act_context *ctx = act_context_new();
+    rng_state = 7;
+    double wf = 0, wb = 0;
+    for (int i = 0; i < ir_registry_count(ctx->reg); i++) {
+        char call[128];
+        snprintf(call, sizeof call, "%s(x)", ir_registry_at(ctx->reg, i)->name);
+        check_activation(ctx, call, &wf, &wb);
+    }
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        check_activation(ctx, others[i], &wf, &wb);
+    print_message("activations: forward within %g ulp, backward within %.3g of scale\n", wf, wb);
+    act_context_free(ctx);
+}
+
+/* NaN, +-inf, +-0, denormals and tails: the same result as the interpreter
+   (NaN for NaN, the limits at +-inf, the sign of zero). */
+static void test_jit_special_values(void **state)
+{
+    (void)state;
+    static const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f,
+                                     -100, 100, -6, 3.4e38f, -3.4e38f, 88.7f, -103.9f, 20, -20};
+    enum { N = sizeof specials / sizeof *specials };
+    act_context *ctx = act_context_new();
+    for (int i = 0; i < ir_registry_count(ctx->reg); i++) {
+        char src[256];
+        snprintf(src, sizeof src, "graph t {\n input x : f32[%d]\n y = %s(x)\n output y\n}\n", N,
+                 ir_registry_at(ctx->reg, i)->name);
+        pair p = compile_both(ctx, src);
+        int64_t n = N;
+        set_both(&p, "x", specials, &n, 1);
+        run_both(&p, false);
+        act_error err = {0};
+        const float *a = act_get(p.jit, "y", NULL, NULL, &err);
+        const rt_tensor *ref = ts_value(p.interp, "y");
+        for (int k = 0; k < N; k++) {
+            float want = (float)ref->data[k];
+            if (ulps(a[k], want) > 2 || (!isnan(want) && signbit(a[k]) != signbit(want)))
+                fail_msg("%s(%g): jit %.9g, interp %.9g", ir_registry_at(ctx->reg, i)->name,
+                         specials[k], a[k], want);
+        }
+        free_both(&p);
+    }
+    act_context_free(ctx);
+}
+
+static void test_jit_matches_interp_on_ops_and_losses(void **state)
+{
+    (void)state;
+    static const char *const graphs[] = {
+        "input a : f32[N, 5]\n input b : f32[5]\n y = add(a, b)\n output y",
+        "input a : f32[N, 5]\n input b : f32[N, 1]\n y = mul(a, b)\n output y",
+        "input a : f32[N, 5]\n input b : f32[N, 5]\n y = mul(a, b)\n output y",
+        "input a : f32[N, 5]\n param s : f32[5] = uniform(0, 1, seed = 2)\n y = prelu(a, s)\n output y",
+        "input a : f32[N, 5]\n param s : f32[1] = fill(0.3)\n y = prelu(a, s)\n output y",
+        "input a : f32[N, 5]\n param W : f32[5, 37] = glorot(seed = 1)\n y = dense(a, W)\n output y",
+        "input a : f32[N, 5]\n param W : f32[5, 64] = glorot(seed = 1)\n param b : f32[64] = fill(0.1)\n"
+        " y = tanh(relu(dense(a, W, b)))\n output y",
+        "input a : f32[N, 5]\n input t : f32[N, 5]\n loss L = softmax_cross_entropy(a, t)",
+        "input a : f32[N, 5]\n input t : f32[N, 5]\n loss L = sigmoid_cross_entropy(a, t)",
+        "input a : f32[N, 5]\n input t : f32[N, 5]\n loss L = mse(a, t)",
+    };
+    act_context *ctx = act_context_new();
+    rng_state = 11;
+    for (size_t g = 0; g < sizeof graphs / sizeof *graphs; g++)
+        for (int64_t rows = 1; rows <= 9; rows += 4) {
+            char src[1024];
+            snprintf(src, sizeof src, "graph t {\n %s\n}\n", graphs[g]);
+            pair p = compile_both(ctx, src);
+            float data[1024];
+            for (int i = 0; i < 1024; i++)
+                data[i] = (float)uniform(-3, 3);
+            int64_t s5[2] = {rows, 5}, s1[2] = {rows, 1}, f5 = 5;
+            set_both(&p, "a", data, s5, 2);
+            if (strstr(graphs[g], "b : f32[5]"))
+                set_both(&p, "b", data + 100, &f5, 1);
+            if (strstr(graphs[g], "b : f32[N, 1]"))
+                set_both(&p, "b", data + 100, s1, 2);
+            if (strstr(graphs[g], "b : f32[N, 5]"))
+                set_both(&p, "b", data + 100, s5, 2);
+            if (strstr(graphs[g], "input t")) {
+                float t[64 * 5];
+                for (int i = 0; i < 64 * 5; i++)
+                    t[i] = (float)uniform(0, 1);
+                set_both(&p, "t", t, s5, 2);
+            }
+            act_error err = {0};
+            if (!strstr(graphs[g], "loss")) {
+                const rt_tensor *y = (act_forward(p.interp, &err), ts_value(p.interp, "y"));
+                assert_int_equal(act_set_output_grad(p.interp, "y", data + 7, y->shape, y->rank, &err), 0);
+                assert_int_equal(act_set_output_grad(p.jit, "y", data + 7, y->shape, y->rank, &err), 0);
+            }
+            run_both(&p, true);
+            compare(&p, strstr(graphs[g], "loss") ? "L" : "y", 0, 1e-5, graphs[g]);
+            compare_grads(&p, 1e-5, graphs[g]);
+            free_both(&p);
+        }
+    act_context_free(ctx);
+}
+
+/* ---- random graphs --------------------------------------------------- */
+
+static const char *const acts[] = {
+    "relu(%s)", "tanh(%s)", "sigmoid(%s)", "gelu(%s)", "gelu(%s, approximate = \"tanh\")",
+    "elu(%s, alpha = 0.7)", "selu(%s)", "celu(%s)", "swish(%s, beta = 1.3)", "silu(%s)",
+    "mish(%s)", "softplus(%s)", "softsign(%s)", "squareplus(%s)", "leaky_relu(%s, alpha = 0.1)",
+    "hard_swish(%s)", "hard_sigmoid(%s)", "hard_tanh(%s)", "relu6(%s)", "identity(%s)",
+    "scale(%s, s = 0.5)", "rrelu(%s, training = 1, seed = 9)"};
+
+/* A seeded random graph: 1 to 3 dense layers of random widths (1 to 67)
+   with random activations, sometimes a broadcast add or mul, and a random
+   head (an output, softmax, log_softmax, maxout, prelu, or a loss). */
+static void random_graph(char *src, size_t cap, int *k0, bool *has_t, int *width)
+{
+    int dim = *k0 = 1 + (int)(next() % 67), layers = 1 + (int)(next() % 3);
+    size_t n = (size_t)snprintf(src, cap, "graph r {\n    input x : f32[N, %d]\n", dim);
+    const char *prev = "x";
+    static char names[4][16];
+    for (int i = 0; i < layers; i++) {
+        int m = 1 + (int)(next() % 67);
+        n += (size_t)snprintf(src + n, cap - n,
+                              "    param W%d : f32[%d, %d] = glorot(seed = %d)\n"
+                              "    param b%d : f32[%d] = uniform(-0.5, 0.5, seed = %d)\n",
+                              i, dim, m, i + 1, i, m, i + 10);
+        char inner[64], call[160];
+        snprintf(inner, sizeof inner, "dense(%s, W%d, b%d)", prev, i, i);
+        snprintf(call, sizeof call, acts[next() % (sizeof acts / sizeof *acts)], inner);
+        snprintf(names[i], sizeof names[i], "h%d", i);
+        n += (size_t)snprintf(src + n, cap - n, "    h%d = %s\n", i, call);
+        if (next() % 3 == 0) {
+            n += (size_t)snprintf(src + n, cap - n,
+                                  "    param c%d : f32[%d] = normal(0, 1, seed = %d)\n"
+                                  "    g%d = %s(h%d, c%d)\n",
+                                  i, m, i + 20, i, next() % 2 ? "add" : "mul", i, i);
+            snprintf(names[i], sizeof names[i], "g%d", i);
+        }
+        prev = names[i];
+        dim = m;
+    }
+    *width = dim;
+    *has_t = false;
+    switch (next() % 8) {
+    case 0:
+        snprintf(src + n, cap - n, "    y = softmax(%s)\n    output y\n}\n", prev);
+        break;
+    case 1:
+        snprintf(src + n, cap - n, "    y = log_softmax(%s)\n    output y\n}\n", prev);
+        break;
+    case 2:
+        snprintf(src + n, cap - n, "    param s : f32[%d] = fill(0.2)\n    y = prelu(%s, s)\n"
+                 "    output y\n}\n", dim, prev);
+        break;
+    case 3:
+        if (dim % 2 == 0) {
+            snprintf(src + n, cap - n, "    y = maxout(%s)\n    output y\n}\n", prev);
+            break;
+        }
+        /* fall through */
+    case 4:
+    case 5:
+    case 6: {
+        static const char *const losses[] = {"mse", "softmax_cross_entropy", "sigmoid_cross_entropy"};
+        *has_t = true;
+        snprintf(src + n, cap - n, "    input t : f32[N, %d]\n    y = identity(%s)\n    output y\n"
+                 "    loss L = %s(%s, t)\n}\n", dim, prev, losses[next() % 3], prev);
+        break;
+    }
+    default:
+        snprintf(src + n, cap - n, "    y = scale(%s, s = 1)\n    output y\n}\n", prev);
+        break;
+    }
+}
+
+static void test_jit_matches_interp_on_random_graphs(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    rng_state = 2024;
+    double worst = 0;
+    for (int r = 0; r < 200; r++) {
+        char src[4096];
+        int k0, width;
+        bool has_t;
+        random_graph(src, sizeof src, &k0, &has_t, &width);
+        pair p = compile_both(ctx, src);
+        int64_t rows = 1 + (int64_t)(next() % 67);
+        float *x = malloc((size_t)(rows * 67 * 2) * sizeof *x);
+        for (int64_t i = 0; i < rows * 67 * 2; i++)
+            x[i] = (float)uniform(-2, 2);
+        int64_t sx[2] = {rows, k0}, st[2] = {rows, width};
+        set_both(&p, "x", x, sx, 2);
+        if (has_t) {
+            for (int64_t i = 0; i < rows * width; i++)
+                x[rows * 67 + i] = (float)uniform(0, 1);
+            set_both(&p, "t", x + rows * 67, st, 2);
+        } else {
+            act_error err = {0};
+            assert_int_equal(act_forward(p.interp, &err), 0);
+            const rt_tensor *y = ts_value(p.interp, "y");
+            assert_int_equal(act_set_output_grad(p.interp, "y", x, y->shape, y->rank, &err), 0);
+            assert_int_equal(act_set_output_grad(p.jit, "y", x, y->shape, y->rank, &err), 0);
+        }
+        run_both(&p, true);
+        worst = fmax(worst, compare(&p, "y", 0, 2e-4, src));
+        if (has_t)
+            worst = fmax(worst, compare(&p, "L", 0, 2e-4, src));
+        worst = fmax(worst, compare_grads(&p, 2e-3, src));
+        free(x);
+        free_both(&p);
+    }
+    print_message("200 random graphs: largest difference %.3g of the tensor's scale\n", worst);
+    act_context_free(ctx);
+}
+
+/* The same graph compiled twice in a context is compiled once. */
+static void test_jit_compile_cache_hits(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/mlp.act", ACT_SOURCE_DIR);
+    act_error err = {0};
+    act_program *a = act_compile_file(ctx, path, NULL, ACT_ENGINE_JIT, &err);
+    assert_non_null(a);
+    bool hit = false;
+    const cc_entry *e = cc_compile(ctx->cache, a->mod, a->g, CC_FORWARD, &hit, &err);
+    assert_true(hit);
+    act_program *b = act_compile_file(ctx, path, NULL, ACT_ENGINE_JIT, &err);
+    assert_non_null(b);
+    assert_ptr_equal(b->entry[CC_FORWARD], e);
+    assert_ptr_equal(a->entry[CC_FORWARD], e);
+    print_message("mlp forward: first compile %.1f ms\n", e->compile_ms);
+    act_program_free(a);
+    act_program_free(b);
+    act_context_free(ctx);
+}
+
+static void test_jit_runs_the_examples(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    static const char *const files[][5] = {
+        {"xor.act", "x", "xor_x.npy", "t", "xor_t.npy"},
+        {"mlp.act", "x", "spiral_x.npy", "t", "spiral_t.npy"},
+        {"custom.act", "x", "custom_x.npy", NULL, NULL}};
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/examples/%s", ACT_SOURCE_DIR, files[f][0]);
+        char *src = ts_read_text(path);
+        pair p = compile_both(ctx, src);
+        free(src);
+        for (int k = 1; k < 5 && files[f][k]; k += 2) {
+            snprintf(path, sizeof path, "%s/examples/data/%s", ACT_SOURCE_DIR, files[f][k + 1]);
+            float *data;
+            int64_t shape[4];
+            int rank;
+            act_error err = {0};
+            assert_int_equal(rt_npy_read(path, &data, shape, &rank, &err), 0);
+            set_both(&p, files[f][k], data, shape, rank);
+            if (!files[f][3]) {
+                assert_int_equal(act_set_output_grad(p.interp, "y", data, shape, rank, &err), 0);
+                assert_int_equal(act_set_output_grad(p.jit, "y", data, shape, rank, &err), 0);
+            }
+            free(data);
+        }
+        run_both(&p, true);
+        compare(&p, files[f][0][0] == 'm' ? "p" : "y", 0, 1e-5, files[f][0]);
+        compare_grads(&p, 1e-4, files[f][0]);
+        free_both(&p);
+    }
+    act_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jit_matches_interp_on_every_activation),
+        cmocka_unit_test(test_jit_special_values),
+        cmocka_unit_test(test_jit_matches_interp_on_ops_and_losses),
+        cmocka_unit_test(test_jit_matches_interp_on_random_graphs),
+        cmocka_unit_test(test_jit_compile_cache_hits),
+        cmocka_unit_test(test_jit_runs_the_examples),
+    };
+    if (getenv("ACT_TEST_FILTER")) /* e.g. "*random*" to run one test */
+        cmocka_set_test_filter(getenv("ACT_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

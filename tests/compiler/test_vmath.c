@@ -1,0 +1,522 @@
+/* test_vmath.c -- the compiler's vector math (compiler/vmath*.c) against long
+   double libm: every float result within 1 ULP of the correctly rounded value
+   over a sweep of every binade of both signs, every double result within
+   1e-13 relative, and exact special values; with FMA and without. */
+#include "compiler/cc.h"
+
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
+
+typedef LLVMValueRef vm_emit(cc_ctx *c, LLVMValueRef x);
+typedef void float_kernel(const float *x, float *y, int64_t n);
+typedef void double_kernel(const double *x, double *y, int64_t n);
+
+static long double ref_sigmoid(long double x)
+{
+    return 1 / (1 + expl(-x));
+}
+
+/* One row per function; [lo, hi] is where its float results vary and
+   [dlo, dhi] where its double results do, each swept densely on top of the
+   sweeps of every binade. */
+static const struct {
+    const char *name;
+    vm_emit *emit;
+    long double (*ref)(long double);
+    float lo, hi;
+    double dlo, dhi;
+} funcs[] = {
+    {"exp", cc_vm_exp, expl, -104, 89, -746, 710},
+    {"expm1", cc_vm_expm1, expm1l, -18, 89, -38, 710},
+    {"log", cc_vm_log, logl, 0.25f, 4, 1e-3, 1e3},
+    {"log1p", cc_vm_log1p, log1pl, -1, 4, -1, 1e3},
+    {"tanh", cc_vm_tanh, tanhl, -9.1f, 9.1f, -20, 20},
+    {"sigmoid", cc_vm_sigmoid, ref_sigmoid, -104, 17, -746, 40},
+    {"erf", cc_vm_erf, erfl, -4, 4, -6, 6},
+    {"erfc", cc_vm_erfc, erfcl, -4, 10.1f, -6, 27.3},
+};
+enum { NFUNC = sizeof funcs / sizeof *funcs };
+
+/* The kernels of each function: [0] built with FMA (when the host has it),
+   [1] without, so that both code paths are checked on this machine. */
+static struct {
+    cc_target target;
+    cc_jit *jit;
+    float_kernel *f[NFUNC][2];
+    double_kernel *d[NFUNC][2];
+} fx;
+
+/* Under the sanitizers the suite runs at -O0: sweep a quarter as densely. */
+static const uint64_t STRIDE = sizeof ACT_SANITIZE_FLAGS > 1 ? 4 * 421 : 421;
+enum { CHUNK = 4093 }; /* odd: every kernel call ends in its scalar loop */
+
+/* ---- kernels ------------------------------------------------------------ */
+
+/* y[i..i+lanes) = f(x[i..i+lanes)), computed in double; floats are widened
+   and the result rounded once, as the lowering does. */
+static void apply_at(cc_ctx *c, vm_emit *emit, LLVMTypeRef et, LLVMValueRef x, LLVMValueRef y,
+                     LLVMValueRef i, unsigned lanes)
+{
+    LLVMTypeRef vt = lanes > 1 ? LLVMVectorType(et, lanes) : et;
+    LLVMTypeRef dt = lanes > 1 ? LLVMVectorType(c->f64, lanes) : c->f64;
+    unsigned align = et == c->f32 ? 4 : 8;
+    LLVMValueRef px = LLVMBuildGEP2(c->b, et, x, &i, 1, "");
+    LLVMValueRef py = LLVMBuildGEP2(c->b, et, y, &i, 1, "");
+    px = LLVMBuildBitCast(c->b, px, LLVMPointerType(vt, 0), "");
+    py = LLVMBuildBitCast(c->b, py, LLVMPointerType(vt, 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(c->b, vt, px, "");
+    LLVMSetAlignment(v, align);
+    if (et == c->f32)
+        v = LLVMBuildFPExt(c->b, v, dt, "");
+    v = emit(c, v);
+    if (et == c->f32)
+        v = LLVMBuildFPTrunc(c->b, v, vt, "");
+    LLVMSetAlignment(LLVMBuildStore(c->b, v, py), align);
+}
+
+/* void name(const T *x, T *y, int64_t n): c->width lanes at a time, then the
+   rest one at a time, so both the vector and the scalar forms run. */
+static void build_kernel(cc_ctx *c, const char *name, vm_emit *emit, LLVMTypeRef et)
+{
+    LLVMTypeRef pt = LLVMPointerType(et, 0);
+    LLVMTypeRef params[3] = {pt, pt, c->i64};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 3, 0);
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, fty);
+    LLVMValueRef x = LLVMGetParam(fn, 0), y = LLVMGetParam(fn, 1), n = LLVMGetParam(fn, 2);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+    LLVMBasicBlockRef vhead = LLVMAppendBasicBlockInContext(c->ctx, fn, "vhead");
+    LLVMBasicBlockRef vbody = LLVMAppendBasicBlockInContext(c->ctx, fn, "vbody");
+    LLVMBasicBlockRef shead = LLVMAppendBasicBlockInContext(c->ctx, fn, "shead");
+    LLVMBasicBlockRef sbody = LLVMAppendBasicBlockInContext(c->ctx, fn, "sbody");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "done");
+    LLVMValueRef zero = LLVMConstInt(c->i64, 0, 0), one = LLVMConstInt(c->i64, 1, 0);
+    LLVMValueRef w = LLVMConstInt(c->i64, c->width, 0);
+
+    LLVMPositionBuilderAtEnd(c->b, entry);
+    LLVMBuildBr(c->b, vhead);
+
+    LLVMPositionBuilderAtEnd(c->b, vhead);
+    LLVMValueRef i = LLVMBuildPhi(c->b, c->i64, "i");
+    LLVMValueRef room = LLVMBuildICmp(c->b, LLVMIntSLE, LLVMBuildAdd(c->b, i, w, ""), n, "");
+    LLVMBuildCondBr(c->b, room, vbody, shead);
+
+    LLVMPositionBuilderAtEnd(c->b, vbody);
+    apply_at(c, emit, et, x, y, i, c->width);
+    LLVMValueRef inext = LLVMBuildAdd(c->b, i, w, "");
+    LLVMBuildBr(c->b, vhead);
+    LLVMValueRef ivals[2] = {zero, inext};
+    LLVMBasicBlockRef iblocks[2] = {entry, vbody};
+    LLVMAddIncoming(i, ivals, iblocks, 2);
+
+    LLVMPositionBuilderAtEnd(c->b, shead);
+    LLVMValueRef j = LLVMBuildPhi(c->b, c->i64, "j");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, j, n, ""), sbody, done);
+
+    LLVMPositionBuilderAtEnd(c->b, sbody);
+    apply_at(c, emit, et, x, y, j, 1);
+    LLVMValueRef jnext = LLVMBuildAdd(c->b, j, one, "");
+    LLVMBuildBr(c->b, shead);
+    LLVMValueRef jvals[2] = {i, jnext};
+    LLVMBasicBlockRef jblocks[2] = {vhead, sbody};
+    LLVMAddIncoming(j, jvals, jblocks, 2);
+
+    LLVMPositionBuilderAtEnd(c->b, done);
+    LLVMBuildRetVoid(c->b);
+}
+
+static void *lookup(const char *name)
+{
+    act_error err = {0};
+    void *p = cc_jit_lookup(fx.jit, name, &err);
+    if (!p)
+        fail_msg("lookup %s: %s", name, err.message);
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    act_error err = {0};
+    if (cc_target_init(&fx.target, NULL, NULL, &err) || !(fx.jit = cc_jit_new(&err))) {
+        fprintf(stderr, "JIT: %s\n", err.message);
+        return -1;
+    }
+    cc_ctx c;
+    cc_ctx_init(&c, cc_jit_context(fx.jit), &fx.target, "vmath");
+    char name[64];
+    for (int k = 0; k < NFUNC; k++)
+        for (int v = 0; v < 2; v++) {
+            c.fma = fx.target.fma && v == 0;
+            snprintf(name, sizeof name, "%s_f%d", funcs[k].name, v);
+            build_kernel(&c, name, funcs[k].emit, c.f32);
+            snprintf(name, sizeof name, "%s_d%d", funcs[k].name, v);
+            build_kernel(&c, name, funcs[k].emit, c.f64);
+        }
+    cc_ctx_fini(&c);
+    if (cc_jit_add(fx.jit, c.mod, &fx.target, &err)) {
+        fprintf(stderr, "JIT: %s\n", err.message);
+        return -1;
+    }
+    for (int k = 0; k < NFUNC; k++)
+        for (int v = 0; v < 2; v++) {
+            snprintf(name, sizeof name, "%s_f%d", funcs[k].name, v);
+            fx.f[k][v] = (float_kernel *)lookup(name);
+            snprintf(name, sizeof name, "%s_d%d", funcs[k].name, v);
+            fx.d[k][v] = (double_kernel *)lookup(name);
+        }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cc_jit_free(fx.jit);
+    cc_target_fini(&fx.target);
+    return 0;
+}
+
+/* ---- float sweep -------------------------------------------------------- */
+
+/* Floats in the order of the reals, as integers: neighbours differ by 1,
+   through the denormals and across zero (both zeros are 0). */
+static int64_t ordered(float f)
+{
+    int32_t i;
+    memcpy(&i, &f, 4);
+    return i >= 0 ? i : -(int64_t)(i & 0x7fffffff);
+}
+
+static float from_ordered(int64_t k)
+{
+    uint32_t u = k >= 0 ? (uint32_t)k : 0x80000000u | (uint32_t)-k;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static double ulps(float got, float want)
+{
+    if (isnan(got) || isnan(want))
+        return isnan(got) && isnan(want) ? 0 : INFINITY;
+    return fabs((double)(ordered(got) - ordered(want)));
+}
+
+typedef struct {
+    double max_ulp[2];
+    float worst[2];
+    long count;
+} float_stats;
+
+/* Runs both kernels of funcs[k] on x[0..n) against the correctly rounded
+   float of the long double reference. */
+static void check_floats(int k, const float *x, int n, float_stats *st)
+{
+    float want[CHUNK], got[CHUNK];
+    for (int i = 0; i < n; i++)
+        want[i] = (float)funcs[k].ref(x[i]);
+    for (int v = 0; v < 2; v++) {
+        fx.f[k][v](x, got, n);
+        for (int i = 0; i < n; i++) {
+            double u = ulps(got[i], want[i]);
+            if (u > st->max_ulp[v]) {
+                st->max_ulp[v] = u;
+                st->worst[v] = x[i];
+            }
+        }
+    }
+    st->count += n;
+}
+
+static void test_floats_within_one_ulp_of_correctly_rounded(void **state)
+{
+    (void)state;
+    float x[CHUNK];
+    for (int k = 0; k < NFUNC; k++) {
+        float_stats st = {{0, 0}, {0, 0}, 0};
+        int n = 0;
+        /* Every bit pattern at an odd stride: every binade of both signs,
+           the denormals, zeros, infinities and NaNs. */
+        for (uint64_t b = 0; b < (1ULL << 32); b += STRIDE) {
+            uint32_t u = (uint32_t)b;
+            memcpy(&x[n++], &u, 4);
+            if (n == CHUNK)
+                check_floats(k, x, n, &st), n = 0;
+        }
+        /* 2^21 more in order from lo to hi, where the results vary. */
+        int64_t lo = ordered(funcs[k].lo), hi = ordered(funcs[k].hi);
+        int64_t step = (hi - lo) >> 21 | 1;
+        for (int64_t o = lo; o <= hi; o += step) {
+            x[n++] = from_ordered(o);
+            if (n == CHUNK)
+                check_floats(k, x, n, &st), n = 0;
+        }
+        check_floats(k, x, n, &st);
+        print_message("%-8s max %g ULP with FMA, %g without, over %ld floats\n", funcs[k].name,
+                      st.max_ulp[0], st.max_ulp[1], st.count);
+        for (int v = 0; v < 2; v++)
+            if (st.max_ulp[v] > 1)
+                fail_msg("%s(%a) is %g ULP off (%s FMA)", funcs[k].name, st.worst[v], st.max_ulp[v],
+                         v ? "without" : "with");
+        if (STRIDE == 421)
+            assert_true(st.count >= 10000000);
+    }
+}
+
+/* ---- double accuracy ---------------------------------------------------- */
+
+/* The contract of cc.h: relative error below 1e-13 where the result is a
+   normal double; where it is subnormal (or the reference underflows), an
+   absolute error of a few subnormal ULP; infinities and NaN exact. */
+static double double_error(double got, long double ref)
+{
+    double want = (double)ref;
+    if (isnan(want) || isnan(got))
+        return isnan(got) && isnan(want) ? 0 : INFINITY;
+    if (isinf(want) || isinf(got))
+        return got == want ? 0 : INFINITY;
+    if (fabsl(ref) < DBL_MIN)
+        return fabs(got - want) <= 0x1p-1070 ? 0 : INFINITY;
+    return (double)fabsl(((long double)got - ref) / ref);
+}
+
+typedef struct {
+    double max_rel[2];
+    double worst[2];
+    long count;
+} double_stats;
+
+static void check_doubles(int k, const double *x, int n, double_stats *st)
+{
+    long double want[CHUNK];
+    double got[CHUNK];
+    for (int i = 0; i < n; i++)
+        want[i] = funcs[k].ref(x[i]);
+    for (int v = 0; v < 2; v++) {
+        fx.d[k][v](x, got, n);
+        for (int i = 0; i < n; i++) {
+            double e = double_error(got[i], want[i]);
+            if (e > st->max_rel[v]) {
+                st->max_rel[v] = e;
+                st->worst[v] = x[i];
+            }
+        }
+    }
+    st->count += n;
+}
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Thresholds and tails, a row each (short rows end in zeros, also tested). */
+static const double edges[][6] = {
+    {709.78, 709.782712893, 709.7827128933839}, /* exp overflows past ln DBL_MAX */
+    {-708.39, -708.4, -745.1, -745.13},         /* exp goes subnormal, then 0 */
+    {88.72, -103.97, -100, 10},                 /* float overflow and tails */
+    {26.5, 26.54, 26.55, 27.22, 27.23, 28},     /* erfc goes subnormal, then 0 */
+    {1, 0x1.fffffffffffffp-1, 0x1.0000000000001p0, 0x1.6a09e667f3bcdp-1, 0x1.6a09e667f3bccp-1,
+     0x1.6a09e667f3bcep0}, /* erf's split, log's at 1, sqrt(1/2), sqrt(2) */
+    {0.3466, 0.3465735902799726, 20, 19.99, 40, -38},  /* exp's reduction, tanh, expm1 */
+    {0x1p-1022, 0x1p-1074, 0x1.8p-1023, DBL_MAX},      /* the ends of the doubles */
+    {1e-300, 1e-10, 0.5, 2, 6, -0x1.fffffffffffffp-1}, /* small, moderate, log1p near -1 */
+};
+
+static void test_doubles_within_1e13_relative(void **state)
+{
+    (void)state;
+    double x[CHUNK];
+    for (int k = 0; k < NFUNC; k++) {
+        double_stats st = {{0, 0}, {0, 0}, 0};
+        int n = 0;
+        for (uint64_t i = 0; i < (1u << 20); i++) {
+            uint64_t r = mix(i + (uint64_t)k * 0x9e3779b97f4a7c15ULL), b;
+            uint32_t u;
+            float f;
+            double d;
+            switch (i % 4) {
+            case 0: /* any double at all */
+                b = r;
+                memcpy(&d, &b, 8);
+                break;
+            case 1: /* a float of any binade, with a full double mantissa */
+                u = (uint32_t)(r >> 32);
+                memcpy(&f, &u, 4);
+                d = f;
+                memcpy(&b, &d, 8);
+                b ^= r & 0x1fffffff;
+                memcpy(&d, &b, 8);
+                break;
+            default: /* where the function varies */
+                d = funcs[k].dlo + (funcs[k].dhi - funcs[k].dlo) * ((double)(r >> 11) * 0x1p-53);
+            }
+            x[n++] = d;
+            if (n == CHUNK)
+                check_doubles(k, x, n, &st), n = 0;
+        }
+        check_doubles(k, x, n, &st);
+        n = 0;
+        for (size_t e = 0; e < sizeof edges / sizeof *edges; e++)
+            for (int i = 0; i < 6; i++) {
+                x[n++] = edges[e][i];
+                x[n++] = -edges[e][i];
+            }
+        check_doubles(k, x, n, &st);
+        print_message("%-8s max relative error %.2g with FMA (at %a), %.2g without (at %a), "
+                      "over %ld doubles\n",
+                      funcs[k].name, st.max_rel[0], st.worst[0], st.max_rel[1], st.worst[1],
+                      st.count);
+        for (int v = 0; v < 2; v++)
+            if (!(st.max_rel[v] < 1e-13))
+                fail_msg("%s(%a): relative error %g (%s FMA)", funcs[k].name, st.worst[v],
+                         st.max_rel[v], v ? "without" : "with");
+    }
+}
+
+/* ---- special values ----------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    double x, want; /* compared bit for bit, but any NaN matches any NaN */
+} specials[] = {
+    {"exp", NAN, NAN},
+    {"exp", INFINITY, INFINITY},
+    {"exp", -INFINITY, 0},
+    {"exp", 0, 1},
+    {"exp", -0.0, 1},
+    {"exp", 710, INFINITY},
+    {"exp", 1e300, INFINITY},
+    {"exp", -745.0, 0x1p-1074},
+    {"exp", -745.2, 0},
+    {"exp", -1e300, 0},
+    {"expm1", NAN, NAN},
+    {"expm1", INFINITY, INFINITY},
+    {"expm1", -INFINITY, -1},
+    {"expm1", 0, 0},
+    {"expm1", -0.0, -0.0},
+    {"expm1", -40, -1},
+    {"expm1", 710, INFINITY},
+    {"expm1", 1e-300, 1e-300},
+    {"log", NAN, NAN},
+    {"log", INFINITY, INFINITY},
+    {"log", 0, -INFINITY},
+    {"log", -0.0, -INFINITY},
+    {"log", -1, NAN},
+    {"log", -INFINITY, NAN},
+    {"log", 1, 0},
+    {"log1p", NAN, NAN},
+    {"log1p", INFINITY, INFINITY},
+    {"log1p", -1, -INFINITY},
+    {"log1p", -2, NAN},
+    {"log1p", -INFINITY, NAN},
+    {"log1p", 0, 0},
+    {"log1p", -0.0, -0.0},
+    {"log1p", 1e-300, 1e-300},
+    {"tanh", NAN, NAN},
+    {"tanh", INFINITY, 1},
+    {"tanh", -INFINITY, -1},
+    {"tanh", 0, 0},
+    {"tanh", -0.0, -0.0},
+    {"tanh", 20, 1},
+    {"tanh", -1e300, -1},
+    {"tanh", -1e-300, -1e-300},
+    {"sigmoid", NAN, NAN},
+    {"sigmoid", INFINITY, 1},
+    {"sigmoid", -INFINITY, 0},
+    {"sigmoid", 0, 0.5},
+    {"sigmoid", -0.0, 0.5},
+    {"sigmoid", 1e300, 1},
+    {"sigmoid", -1e300, 0},
+    {"erf", NAN, NAN},
+    {"erf", INFINITY, 1},
+    {"erf", -INFINITY, -1},
+    {"erf", 0, 0},
+    {"erf", -0.0, -0.0},
+    {"erf", 6, 1},
+    {"erf", -1e300, -1},
+    {"erfc", NAN, NAN},
+    {"erfc", INFINITY, 0},
+    {"erfc", -INFINITY, 2},
+    {"erfc", 0, 1},
+    {"erfc", -0.0, 1},
+    {"erfc", 28, 0},
+    {"erfc", 1e300, 0},
+    {"erfc", -1e300, 2},
+};
+
+static int func_index(const char *name)
+{
+    for (int k = 0; k < NFUNC; k++)
+        if (!strcmp(funcs[k].name, name))
+            return k;
+    fail_msg("no function %s", name);
+    return -1;
+}
+
+static bool same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Each value through the scalar form (n = 1) and the vector form (n = W). */
+static void test_special_values_exact(void **state)
+{
+    (void)state;
+    double x[64], y[64];
+    unsigned w = fx.target.width;
+    for (size_t s = 0; s < sizeof specials / sizeof *specials; s++) {
+        int k = func_index(specials[s].name);
+        for (unsigned i = 0; i < w; i++)
+            x[i] = specials[s].x;
+        for (int v = 0; v < 2; v++)
+            for (unsigned n = 1; n <= w; n += w - 1) {
+                memset(y, 0, sizeof y);
+                fx.d[k][v](x, y, n);
+                for (unsigned i = 0; i < n; i++)
+                    if (!same(y[i], specials[s].want))
+                        fail_msg("%s(%a) = %a, want %a (n = %u, %s FMA)", specials[s].name,
+                                 specials[s].x, y[i], specials[s].want, n, v ? "without" : "with");
+            }
+    }
+}
+
+/* The contract's tails: results that are float denormals stay denormals. */
+static void test_float_tails_keep_denormals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        float x;
+    } tails[] = {{"sigmoid", -100}, {"sigmoid", -103}, {"erfc", 10}, {"erfc", 9.5f}, {"exp", -103}};
+    for (size_t t = 0; t < sizeof tails / sizeof *tails; t++) {
+        int k = func_index(tails[t].name);
+        float want = (float)funcs[k].ref(tails[t].x), got;
+        for (int v = 0; v < 2; v++) {
+            fx.f[k][v](&tails[t].x, &got, 1);
+            if (got == 0 || ulps(got, want) > 1)
+                fail_msg("%s(%g) = %g, want %g", tails[t].name, tails[t].x, got, want);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_special_values_exact),
+        cmocka_unit_test(test_float_tails_keep_denormals),
+        cmocka_unit_test(test_doubles_within_1e13_relative),
+        cmocka_unit_test(test_floats_within_one_ulp_of_correctly_rounded),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,134 @@
+/* test_activation_ulp.c -- the activations of the contract's accuracy list,
+   JIT-compiled, swept over a dense sample of floats covering every binade of
+   both signs (denormals included) against an independent reference written
+   here in long double from the definitions (ACT-LANGUAGE.md), rounded to
+   float: at most 2 ULP, tiny and denormal results included. */
+#define _DEFAULT_SOURCE /* M_PI */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Distance in float ULPs, counting through zero and the denormals. */
+static double ulps(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b) ? 0 : INFINITY;
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+    return fabs((double)(ka - kb));
+}
+
+/* Every stride-th float bit pattern, both signs: every binade is hit. */
+static float *sample(int64_t *n, uint32_t stride)
+{
+    float *x = malloc(((size_t)(0x100000000ULL / stride) + 2) * sizeof *x);
+    assert_non_null(x);
+    int64_t k = 0;
+    for (uint64_t bits = 0; bits < 0x100000000ULL; bits += stride) {
+        uint32_t b = (uint32_t)bits;
+        memcpy(&x[k], &b, 4);
+        k += !isnan(x[k]);
+    }
+    *n = k;
+    return x;
+}
+
+/* The references, in long double (64-bit mantissa), written in forms that
+   do not cancel where the result is tiny. */
+static long double sigmoid(long double x)
+{
+    return x < 0 ? expl(x) / (1 + expl(x)) : 1 / (1 + expl(-x));
+}
+
+static long double ref_sigmoid(long double x) { return sigmoid(x); }
+static long double ref_tanh(long double x) { return tanhl(x); }
+static long double ref_gelu(long double x) { return x / 2 * erfcl(-x / sqrtl(2)); }
+static long double ref_gelu_tanh(long double x) /* 1 + tanh(u) = 2 sigmoid(2u) */
+{
+    return x * sigmoid(2 * sqrtl(2 / M_PI) * (x + 0.044715L * x * x * x));
+}
+static long double ref_swish(long double x) { return x * sigmoid(x); }
+static long double ref_elu(long double x) { return x > 0 ? x : expm1l(x); }
+static long double ref_selu(long double x)
+{
+    return 1.0507009873554805L * (x > 0 ? x : 1.6732632423543772L * expm1l(x));
+}
+static long double softplus(long double x) /* log(1 + e^x) */
+{
+    return (x > 0 ? x : 0) + log1pl(expl(-fabsl(x)));
+}
+static long double ref_softplus(long double x) { return x > 20 ? x : softplus(x); }
+static long double ref_mish(long double x) { return x * tanhl(softplus(x)); }
+static long double ref_softsign(long double x) { return isinf(x) ? (x > 0 ? 1 : -1) : x / (1 + fabsl(x)); }
+static long double ref_celu(long double x) { return x > 0 ? x : expm1l(x); }
+static long double ref_hard_swish(long double x)
+{
+    long double r = x + 3 < 0 ? 0 : x + 3 > 6 ? 6 : x + 3;
+    return x * r / 6;
+}
+static long double ref_squareplus(long double x) /* (x + sqrt(x^2 + 4)) / 2 */
+{
+    long double s = sqrtl(x * x + 4);
+    return x < 0 ? 2 / (s - x) : (x + s) / 2;
+}
+
+static void test_activation_ulp_sweep(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *call;
+        long double (*ref)(long double);
+    } calls[] = {{"sigmoid(x)", ref_sigmoid},   {"tanh(x)", ref_tanh},
+                 {"gelu(x)", ref_gelu},         {"gelu(x, approximate = \"tanh\")", ref_gelu_tanh},
+                 {"swish(x)", ref_swish},       {"silu(x)", ref_swish},
+                 {"elu(x)", ref_elu},           {"selu(x)", ref_selu},
+                 {"softplus(x)", ref_softplus}, {"mish(x)", ref_mish},
+                 {"softsign(x)", ref_softsign}, {"celu(x)", ref_celu},
+                 {"hard_swish(x)", ref_hard_swish}, {"squareplus(x)", ref_squareplus}};
+    /* ~2.6M points each in the normal build; the sanitizer build samples less */
+    uint32_t stride = ACT_SANITIZE_FLAGS[0] ? 16381 : 1637;
+    int64_t n;
+    float *x = sample(&n, stride);
+    act_context *ctx = act_context_new();
+    for (size_t c = 0; c < sizeof calls / sizeof *calls; c++) {
+        char src[256];
+        snprintf(src, sizeof src, "graph t {\n input x : f32[N]\n y = %s\n output y\n}\n",
+                 calls[c].call);
+        act_error err = {0};
+        act_program *p = act_compile_string(ctx, src, "t.act", NULL, ACT_ENGINE_JIT, &err);
+        assert_non_null(p);
+        assert_int_equal(act_set(p, "x", x, &n, 1, &err), 0);
+        assert_int_equal(act_forward(p, &err), 0);
+        const float *y = act_get(p, "y", NULL, NULL, &err);
+        double worst = 0;
+        float at = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float w = (float)calls[c].ref(x[i]);
+            double u = ulps(y[i], w);
+            if (u > worst || (!isnan(w) && signbit(y[i]) != signbit(w) && y[i] == 0 && w == 0)) {
+                worst = u;
+                at = x[i];
+            }
+        }
+        print_message("%-32s max %g ulp (at x = %.9g) over %lld floats\n", calls[c].call, worst,
+                      at, (long long)n);
+        if (worst > 2)
+            fail_msg("%s: %g ulp at x = %.9g", calls[c].call, worst, at);
+        act_program_free(p);
+    }
+    act_context_free(ctx);
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_activation_ulp_sweep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -65,13 +65,20 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
         l->fused[i] = is_unary_elementwise(v) && is_continuable(v->args[0]) &&
                       v->args[0]->op != IR_INPUT && v->args[0]->op != IR_PARAM;
     }
+    /* f'(z) * dy in the epilogue of the product that makes dy, when that is
+       dy's only reader: dy is then never stored */
+    for (int i = 0; i < g->values.n; i++) {
+        const ir_value *v = g->values.items[i], *dy = v->op == IR_ACT_GRAD ? v->args[2] : NULL;
+        if (l->need[i] && dy && dy->op == IR_MATMUL_NT && l->uses[dy->id] == 1)
+            l->fused[i] = true;
+    }
     /* stored: read from memory by someone that is not fused into it */
     for (int i = 0; i < g->values.n; i++) {
         const ir_value *v = g->values.items[i];
         int in_kernel = 0;
         for (int j = i + 1; j < g->values.n; j++) {
             const ir_value *u = g->values.items[j];
-            if (l->need[j] && l->fused[j] && u->args[0] == v)
+            if (l->need[j] && l->fused[j] && u->args[u->op == IR_ACT_GRAD ? 2 : 0] == v)
                 in_kernel++;
         }
         l->stored[i] = l->need[i] && l->uses[i] > in_kernel;

@@ -48,6 +48,21 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
     return narrow(c, cc_lower_expr(c, v->act->f, d, NULL, v->attr));
 }
 
+/* df(x, y) * dy for activation gradient v at lanes i, dy given; x or y
+   loaded only when the derivative reads it. In double, rounded once. */
+static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy,
+                                   LLVMValueRef i, LLVMValueRef mask)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef zero = cc_const(c, c->vf64, 0), x = zero, y = zero;
+    if (ir_expr_uses_x(v->act->df))
+        x = widen(c, cc_load(c, l->buf[v->args[0]->id], i, mask));
+    if (l->buf[v->args[1]->id])
+        y = widen(c, cc_load(c, l->buf[v->args[1]->id], i, mask));
+    LLVMValueRef d = cc_lower_expr(c, v->act->df, x, y, v->attr);
+    return narrow(c, LLVMBuildFMul(c->b, d, widen(c, dy), ""));
+}
+
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
                     LLVMValueRef mask)
 {
@@ -55,7 +70,11 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
         cc_store(l->c, val, l->buf[v->id], i, mask);
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];
-        if (l->need[j] && l->fused[j] && u->args[0] == v)
+        if (!l->need[j] || !l->fused[j])
+            continue;
+        if (u->op == IR_ACT_GRAD && u->args[2] == v) /* f'·dy in the product making dy */
+            cc_lower_chain(l, u, act_grad_lanes(l, u, val, i, mask), i, mask);
+        else if (u->op != IR_ACT_GRAD && u->args[0] == v)
             cc_lower_chain(l, u, apply(l, u, val), i, mask);
     }
 }
@@ -71,19 +90,10 @@ void cc_lower_elementwise(cc_lower *l, const ir_value *v)
     vector_loop(l, v, cc_numel(l, v), elementwise_body);
 }
 
-/* df(x, y) * dy in double; x or y only loaded when the derivative reads it. */
 static void act_grad_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
 {
-    cc_ctx *c = l->c;
-    LLVMValueRef x = NULL, y = NULL;
-    if (ir_expr_uses_x(v->act->df))
-        x = widen(c, cc_load(c, l->buf[v->args[0]->id], i, mask));
-    if (l->buf[v->args[1]->id])
-        y = widen(c, cc_load(c, l->buf[v->args[1]->id], i, mask));
-    LLVMValueRef dy = widen(c, cc_load(c, l->buf[v->args[2]->id], i, mask));
-    LLVMValueRef zero = cc_const(c, c->vf64, 0);
-    LLVMValueRef d = cc_lower_expr(c, v->act->df, x ? x : zero, y ? y : zero, v->attr);
-    cc_lower_chain(l, v, narrow(c, LLVMBuildFMul(c->b, d, dy, "")), i, mask);
+    LLVMValueRef dy = cc_load(l->c, l->buf[v->args[2]->id], i, mask);
+    cc_lower_chain(l, v, act_grad_lanes(l, v, dy, i, mask), i, mask);
 }
 
 /* a + b or a * b of equal shapes, and the sum of two gradients. */

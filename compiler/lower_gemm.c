@@ -70,6 +70,26 @@ static void dense_rows(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueR
     cc_loop_end(c, &cols);
 }
 
+/* rows x g->k times g->k x g->m, bias added, through v's epilogue chain. */
+static void run_gemm(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueRef rows)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef blocked = LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, cc_i64(c, MR), ""), "");
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), blocked, cc_i64(c, MR));
+    dense_rows(l, v, g, lp.i, MR);
+    cc_loop_end(c, &lp);
+    cc_loop_begin(c, &lp, blocked, rows, cc_i64(c, 1));
+    dense_rows(l, v, g, lp.i, 1);
+    cc_loop_end(c, &lp);
+}
+
+/* Whether a literal dim is a multiple of two vectors (no masks needed). */
+static bool whole(const cc_ctx *c, const ir_value *v, int d)
+{
+    return !v->shape.sym[d] && v->shape.dim[d] % (2 * c->width) == 0;
+}
+
 void cc_lower_dense(cc_lower *l, const ir_value *v)
 {
     cc_ctx *c = l->c;
@@ -77,83 +97,58 @@ void cc_lower_dense(cc_lower *l, const ir_value *v)
     LLVMValueRef dims[IR_MAX_RANK];
     cc_dims(l, W, dims);
     gemm g = {l->buf[v->args[0]->id], l->buf[W->id],
-              v->nargs == 3 ? l->buf[v->args[2]->id] : NULL, dims[0], dims[1],
-              !W->shape.sym[1] && W->shape.dim[1] % (2 * c->width) == 0};
-    LLVMValueRef rows = LLVMBuildSDiv(c->b, cc_numel(l, v->args[0]), g.k, "");
-    LLVMValueRef blocked = LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, cc_i64(c, MR), ""), "");
-    cc_loop lp;
-    cc_loop_begin(c, &lp, cc_i64(c, 0), blocked, cc_i64(c, MR));
-    dense_rows(l, v, &g, lp.i, MR);
-    cc_loop_end(c, &lp);
-    cc_loop_begin(c, &lp, blocked, rows, cc_i64(c, 1));
-    dense_rows(l, v, &g, lp.i, 1);
-    cc_loop_end(c, &lp);
+              v->nargs == 3 ? l->buf[v->args[2]->id] : NULL, dims[0], dims[1], whole(c, W, 1)};
+    run_gemm(l, v, &g, LLVMBuildSDiv(c->b, cc_numel(l, v->args[0]), g.k, ""));
 }
 
-/* Sum of the lanes (in lane order). */
-static LLVMValueRef reduce_add(cc_ctx *c, LLVMValueRef v)
-{
-    LLVMValueRef args[2] = {LLVMConstReal(c->f32, 0), v};
-    LLVMTypeRef t = c->vf32;
-    unsigned id = LLVMLookupIntrinsicID("llvm.vector.reduce.fadd", 23);
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
-    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &t, 1), fn, args, 2, "");
-}
-
-/* dY [R, M] · Wᵀ: dot products of rows of dY with rows of W. */
-static void matmul_nt(cc_lower *l, const ir_value *v)
+/* A malloc'ed transpose of the rows x cols matrix at src. */
+static LLVMValueRef transpose(cc_lower *l, LLVMValueRef src, LLVMValueRef rows,
+                              LLVMValueRef cols, LLVMValueRef *raw)
 {
     cc_ctx *c = l->c;
-    LLVMValueRef dims[IR_MAX_RANK];
-    cc_dims(l, v->args[1], dims);
-    LLVMValueRef k = dims[0], m = dims[1], g = l->buf[v->args[0]->id], w = l->buf[v->args[1]->id];
-    LLVMValueRef rows = LLVMBuildSDiv(c->b, cc_numel(l, v->args[0]), m, "");
-    LLVMValueRef acc = entry_alloca(c, c->vf32);
-    cc_loop r, i, j;
+    LLVMValueRef bytes = LLVMBuildMul(c->b, LLVMBuildMul(c->b, rows, cols, ""), cc_i64(c, 4), "");
+    bytes = LLVMBuildAdd(c->b, bytes, cc_i64(c, 4 * c->width), "");
+    *raw = LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, &bytes, 1, "");
+    LLVMValueRef dst = LLVMBuildBitCast(c->b, *raw, c->ptr, "");
+    cc_loop r, k;
     cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
-    cc_loop_begin(c, &i, cc_i64(c, 0), k, cc_i64(c, 1));
-    LLVMBuildStore(c->b, LLVMConstNull(c->vf32), acc);
-    cc_loop_begin(c, &j, cc_i64(c, 0), m, cc_i64(c, c->width));
-    LLVMValueRef mask = cc_mask(c, j.i, m);
-    LLVMValueRef a = cc_load(c, g, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, m, ""), j.i, ""), mask);
-    LLVMValueRef b = cc_load(c, w, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, i.i, m, ""), j.i, ""), mask);
-    LLVMBuildStore(c->b, cc_fma(c, a, b, LLVMBuildLoad2(c->b, c->vf32, acc, "")), acc);
-    cc_loop_end(c, &j);
-    LLVMValueRef out = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, k, ""), i.i, "");
-    cc_store1(c, reduce_add(c, LLVMBuildLoad2(c->b, c->vf32, acc, "")), l->buf[v->id], out);
-    cc_loop_end(c, &i);
+    cc_loop_begin(c, &k, cc_i64(c, 0), cols, cc_i64(c, 1));
+    LLVMValueRef from = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, cols, ""), k.i, "");
+    LLVMValueRef to = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, k.i, rows, ""), r.i, "");
+    cc_store1(c, cc_load1(c, src, from), dst, to);
+    cc_loop_end(c, &k);
     cc_loop_end(c, &r);
+    return dst;
 }
 
-/* Xᵀ [K, R] · dY [R, M]: each output row a sum over the rows of dY. */
-static void matmul_tn(cc_lower *l, const ir_value *v)
-{
-    cc_ctx *c = l->c;
-    LLVMValueRef dims[IR_MAX_RANK];
-    cc_dims(l, v, dims);
-    LLVMValueRef k = dims[0], m = dims[1], x = l->buf[v->args[0]->id], g = l->buf[v->args[1]->id];
-    LLVMValueRef rows = LLVMBuildSDiv(c->b, cc_numel(l, v->args[0]), k, "");
-    LLVMValueRef acc = entry_alloca(c, c->vf32);
-    cc_loop i, j, r;
-    cc_loop_begin(c, &i, cc_i64(c, 0), k, cc_i64(c, 1));
-    cc_loop_begin(c, &j, cc_i64(c, 0), m, cc_i64(c, c->width));
-    LLVMValueRef mask = cc_mask(c, j.i, m);
-    LLVMBuildStore(c->b, LLVMConstNull(c->vf32), acc);
-    cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
-    LLVMValueRef xs = cc_splat(c, cc_load1(c, x, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, k, ""), i.i, "")));
-    LLVMValueRef gv = cc_load(c, g, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, m, ""), j.i, ""), mask);
-    LLVMBuildStore(c->b, cc_fma(c, xs, gv, LLVMBuildLoad2(c->b, c->vf32, acc, "")), acc);
-    cc_loop_end(c, &r);
-    cc_store(c, LLVMBuildLoad2(c->b, c->vf32, acc, ""), l->buf[v->id],
-             LLVMBuildAdd(c->b, LLVMBuildMul(c->b, i.i, m, ""), j.i, ""), mask);
-    cc_loop_end(c, &j);
-    cc_loop_end(c, &i);
-}
-
+/* The two products of dense's backward pass run on the same blocked kernel
+   with one operand transposed first (K M floats against R K M multiply-adds):
+   dY [R, M] · Wᵀ as dY · (Wᵀ), and Xᵀ · dY as (Xᵀ) · dY. The first one's
+   epilogue applies f'(z) of the layer below (the activation gradient that is
+   its only reader), so that dy is never stored. */
 void cc_lower_matmul(cc_lower *l, const ir_value *v)
 {
-    if (v->op == IR_MATMUL_NT)
-        matmul_nt(l, v);
-    else
-        matmul_tn(l, v);
+    cc_ctx *c = l->c;
+    const ir_value *a = v->args[0], *b = v->args[1];
+    LLVMValueRef raw, dims[IR_MAX_RANK], rows;
+    gemm g = {0};
+    if (v->op == IR_MATMUL_NT) { /* a = dY [R, M], b = W [K, M] */
+        cc_dims(l, b, dims);
+        g.k = dims[1];
+        g.m = dims[0];
+        g.x = l->buf[a->id];
+        g.w = transpose(l, l->buf[b->id], dims[0], dims[1], &raw);
+        g.whole = whole(c, b, 0);
+        rows = LLVMBuildSDiv(c->b, cc_numel(l, a), g.k, "");
+    } else { /* a = X [R, K], b = dY [R, M] */
+        cc_dims(l, v, dims);
+        g.m = dims[1];
+        g.k = LLVMBuildSDiv(c->b, cc_numel(l, a), dims[0], ""); /* R */
+        g.x = transpose(l, l->buf[a->id], g.k, dims[0], &raw);
+        g.w = l->buf[b->id];
+        g.whole = whole(c, v, 1);
+        rows = dims[0];
+    }
+    run_gemm(l, v, &g, rows);
+    LLVMBuildCall2(c->b, l->free_ty, l->free_fn, &raw, 1, "");
 }

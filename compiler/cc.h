@@ -106,7 +106,6 @@ LLVMValueRef cc_poly(cc_ctx *c, LLVMValueRef x, const double *coef, int n);
 /* A call to an LLVM intrinsic overloaded on the type of args[0]. */
 LLVMValueRef cc_intrinsic(cc_ctx *c, const char *name, LLVMValueRef *args, int n);
 
-#endif
 
 /* ---- loops and memory (compiler/loop.c) --------------------------------- */
 
@@ -121,6 +120,9 @@ void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end,
 void cc_loop_end(cc_ctx *c, cc_loop *l);
 
 LLVMValueRef cc_i64(cc_ctx *c, int64_t v);
+/* n / d (or n % d when rem), 0 when d is 0: a size name may be bound to 0,
+   and the interpreter then computes nothing rather than trapping. */
+LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem);
 /* Lanes i + k < n of a vector starting at index i. */
 LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 /* <width x float> at base[i..], masked (NULL: all lanes). */
@@ -197,3 +199,5 @@ void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *ou
 void cc_lower_softmax(cc_lower *l, const ir_value *v);
 void cc_lower_loss(cc_lower *l, const ir_value *v);
 void cc_lower_indexed(cc_lower *l, const ir_value *v);
+
+#endif

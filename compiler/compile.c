@@ -18,7 +18,7 @@ struct cc_cache {
     mtx_t lock; /* compiling and the table, from any thread */
     cc_jit *jit; /* made at the first compilation */
     cc_target target;
-    cached *items;
+    cached **items; /* each allocated once: programs keep pointers to entries */
     int n, cap;
 };
 
@@ -46,8 +46,9 @@ void cc_cache_free(cc_cache *c)
     if (!c)
         return;
     for (int i = 0; i < c->n; i++) {
-        free(c->items[i].key);
-        free_entry(&c->items[i].entry);
+        free(c->items[i]->key);
+        free_entry(&c->items[i]->entry);
+        free(c->items[i]);
     }
     free(c->items);
     cc_jit_free(c->jit);
@@ -64,8 +65,10 @@ static bool is_leaf(const ir_value *v)
 
 static void add_size(cc_arg *args, int *n, const char *sym)
 {
-    const char *slash = strchr(sym, '/');
-    if (slash) /* "M/k" is derived from M, which an input binds */
+    size_t len;
+    int64_t k;
+    ir_size_split(sym, &len, &k);
+    if (k != 1) /* "M/k" is derived from M, which an input binds */
         return;
     for (int i = 0; i < *n; i++)
         if (args[i].kind == CC_ARG_SIZE && !strcmp(args[i].size, sym))
@@ -75,7 +78,8 @@ static void add_size(cc_arg *args, int *n, const char *sym)
 
 cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
 {
-    int cap = 2 * g->nforward + g->outputs.n + 8 + IR_MAX_RANK * g->nforward;
+    /* leaves (and their gradients), seeds and outputs, the loss, sizes */
+    int cap = 2 * g->nforward + 2 * g->outputs.n + 1 + IR_MAX_RANK * g->nforward;
     cc_arg *args = calloc((size_t)cap, sizeof *args);
     int n = 0;
     if (!args)
@@ -131,11 +135,10 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, cc_entry *e, 
     double t0 = now_ms();
     int nargs = 0;
     e->args = cc_signature(g, mode, &nargs);
-    char name[300];
-    snprintf(name, sizeof name, "%s_%s_%d", g->name, mode_names[mode], cache->n);
-    e->name = strdup(name);
-    e->nargs = nargs;
-    if (!e->args || !e->name)
+    char name[64]; /* unique in the JIT whatever the graph is called */
+    snprintf(name, sizeof name, "act_entry_%d", cache->n);
+    e->nargs = e->args ? nargs : 0;
+    if (!e->args)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     /* the entry outlives the module it was compiled from: own the size names */
     for (int a = 0; a < nargs; a++) {
@@ -149,8 +152,10 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, cc_entry *e, 
         if (copy)
             e->args[a].size = copy;
     }
+    if (!(e->name = strdup(name)))
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     cc_ctx c;
-    cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, name);
+    cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
     int rc = cc_lower_entry(&c, g, name, e->args, nargs, err);
     cc_ctx_fini(&c);
     if (rc) {
@@ -170,8 +175,10 @@ static int prepare(cc_cache *cache, act_error *err)
     if (cache->jit)
         return 0;
     int rc = cc_target_init(&cache->target, NULL, NULL, err);
-    if (!rc && !(cache->jit = cc_jit_new(err)))
+    if (!rc && !(cache->jit = cc_jit_new(err))) {
+        cc_target_fini(&cache->target);
         rc = ACT_ERR_UNSUPPORTED;
+    }
     return rc;
 }
 
@@ -184,31 +191,29 @@ const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *
     mtx_lock(&cache->lock);
     const cc_entry *found = NULL;
     for (int i = 0; i < cache->n && !found; i++)
-        if (!strcmp(cache->items[i].key, key))
-            found = &cache->items[i].entry;
+        if (!strcmp(cache->items[i]->key, key))
+            found = &cache->items[i]->entry;
     if (hit)
         *hit = found != NULL;
     if (!found && cache->n == cache->cap) {
         int cap = cache->cap ? 2 * cache->cap : 8;
-        cached *items = realloc(cache->items, (size_t)cap * sizeof *items);
+        cached **items = realloc(cache->items, (size_t)cap * sizeof *items);
         if (items) {
             cache->items = items;
             cache->cap = cap;
         }
     }
-    if (!found && cache->n < cache->cap && !prepare(cache, err)) {
-        cached *slot = &cache->items[cache->n];
-        memset(slot, 0, sizeof *slot);
-        if (!build(cache, g, mode, &slot->entry, err)) {
-            slot->key = key;
-            key = NULL;
-            found = &slot->entry;
-            cache->n++;
-        } else {
-            free_entry(&slot->entry);
-        }
-    } else if (!found && cache->n == cache->cap) {
+    cached *slot = found || cache->n == cache->cap ? NULL : calloc(1, sizeof *slot);
+    if (!found && !slot)
         act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    if (slot && !prepare(cache, err) && !build(cache, g, mode, &slot->entry, err)) {
+        slot->key = key;
+        key = NULL;
+        found = &slot->entry;
+        cache->items[cache->n++] = slot;
+    } else if (slot) {
+        free_entry(&slot->entry);
+        free(slot);
     }
     mtx_unlock(&cache->lock);
     free(key);

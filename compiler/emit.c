@@ -27,25 +27,53 @@ static int modes_of(const ir_graph *g, cc_mode *modes)
     return n;
 }
 
+static bool is_c_keyword(const char *s)
+{
+    static const char *const words[] = {
+        "auto",     "break",    "case",     "char",     "const",    "continue", "default",
+        "do",       "double",   "else",     "enum",     "extern",   "float",    "for",
+        "goto",     "if",       "inline",   "int",      "long",     "register", "restrict",
+        "return",   "short",    "signed",   "sizeof",   "static",   "struct",   "switch",
+        "typedef",  "union",    "unsigned", "void",     "volatile", "while",    "_Bool",
+        "_Complex", "_Imaginary", "bool",   "true",     "false",    "int64_t"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (!strcmp(s, words[i]))
+            return true;
+    return false;
+}
+
+static bool is_leaf(const ir_value *v)
+{
+    return v->op == IR_INPUT || v->op == IR_PARAM;
+}
+
+/* The C name of an argument: the value's name; an output that is also an
+   input or param gets "_out" and its given gradient "_seed", so that no two
+   parameters share a name; a C keyword gets a trailing "_". */
+static void param_name(const ir_graph *g, const cc_arg *a, char *buf, size_t cap)
+{
+    const ir_value *v = a->kind == CC_ARG_SEED ? g->outputs.items[a->id] : g->values.items[a->id];
+    bool aliased = is_leaf(v) && (a->kind == CC_ARG_SEED || (a->kind == CC_ARG_VALUE && a->written));
+    snprintf(buf, cap, "%s%s%s", a->kind == CC_ARG_VALUE ? "" : "d_", v->name,
+             !aliased                   ? ""
+             : a->kind == CC_ARG_SEED   ? "_seed"
+                                        : "_out");
+    if (is_c_keyword(buf))
+        strncat(buf, "_", cap - strlen(buf) - 1);
+}
+
 static void write_param(FILE *f, const ir_graph *g, const cc_arg *a, bool first)
 {
-    const ir_value *v = a->kind == CC_ARG_SEED ? g->outputs.items[a->id]
-                        : a->kind == CC_ARG_SIZE ? NULL
-                                                 : g->values.items[a->id];
+    char name[600];
     fprintf(f, "%s", first ? "" : ", ");
-    switch (a->kind) {
-    case CC_ARG_SIZE:
-        fprintf(f, "int64_t %s", a->size);
-        break;
-    case CC_ARG_SEED:
-        fprintf(f, "const float *d_%s", v->name);
-        break;
-    case CC_ARG_GRAD:
-        fprintf(f, "float *d_%s", v->name);
-        break;
-    default:
-        fprintf(f, "%sfloat *%s", a->written ? "" : "const ", v->name);
+    if (a->kind == CC_ARG_SIZE) {
+        snprintf(name, sizeof name, "%s%s", a->size, is_c_keyword(a->size) ? "_" : "");
+        fprintf(f, "int64_t %s", name);
+        return;
     }
+    param_name(g, a, name, sizeof name);
+    bool in = a->kind == CC_ARG_SEED || (a->kind == CC_ARG_VALUE && !a->written);
+    fprintf(f, "%sfloat *%s", in ? "const " : "", name);
 }
 
 /* One declaration with a comment giving each tensor's type. */
@@ -58,12 +86,13 @@ static void declare(FILE *f, const ir_module *m, const ir_graph *g, cc_mode mode
         "outputs, and d_<name> from the output gradients d_<output> (vector-Jacobian product)"};
     fprintf(f, "/* %s_%s: %s.\n", g->name, mode_names[mode], what[mode]);
     for (int a = 0; a < n; a++) {
+        if (args[a].kind == CC_ARG_SIZE)
+            continue;
         const ir_value *v = args[a].kind == CC_ARG_SEED ? g->outputs.items[args[a].id]
-                            : args[a].kind == CC_ARG_SIZE ? NULL
-                                                          : g->values.items[args[a].id];
-        if (v)
-            fprintf(f, " *   %s%s: %s\n", args[a].kind == CC_ARG_VALUE ? "" : "d_", v->name,
-                    ir_shape_str(m->arena, &v->shape));
+                                                        : g->values.items[args[a].id];
+        char name[600];
+        param_name(g, &args[a], name, sizeof name);
+        fprintf(f, " *   %s: %s\n", name, ir_shape_str(m->arena, &v->shape));
     }
     fprintf(f, " * Inputs this entry does not read may be NULL. */\nvoid %s_%s(", g->name,
             mode_names[mode]);
@@ -132,11 +161,10 @@ int cc_emit(ir_module *m, ir_graph *g, cc_emit_kind kind, const char *path, cons
     int nargs[3] = {0}, nmodes = modes_of(g, modes);
     char *tmp = temp_name(path), *htmp = header ? temp_name(header) : NULL;
     for (int i = 0; i < nmodes && !rc; i++) {
-        char name[300];
-        snprintf(name, sizeof name, "%s_%s", g->name, mode_names[modes[i]]);
+        char *name = ir_sprintf(m->arena, "%s_%s", g->name, mode_names[modes[i]]);
         if (modes[i] == CC_BACKWARD || modes[i] == CC_VJP)
             rc = ir_autodiff(m, g, modes[i] == CC_VJP, err);
-        if (!rc && !(args[i] = cc_signature(g, modes[i], &nargs[i])))
+        if (!rc && (!name || !(args[i] = cc_signature(g, modes[i], &nargs[i]))))
             rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         if (!rc)
             rc = cc_lower_entry(&c, g, name, args[i], nargs[i], err);

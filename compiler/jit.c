@@ -71,10 +71,8 @@ int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
     }
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, j->tsc);
     LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm);
-    if (e) {
-        LLVMOrcDisposeThreadSafeModule(tsm);
+    if (e) /* the JIT owns tsm even when adding fails */
         return llvm_error(e, "the JIT to take the module", err);
-    }
     return 0;
 }
 

@@ -101,3 +101,11 @@ void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
     LLVMValueRef p = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
     LLVMBuildStore(c->b, v, p);
 }
+
+LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem)
+{
+    LLVMValueRef zero = LLVMBuildICmp(c->b, LLVMIntEQ, d, cc_i64(c, 0), "");
+    LLVMValueRef safe = LLVMBuildSelect(c->b, zero, cc_i64(c, 1), d, "");
+    LLVMValueRef q = rem ? LLVMBuildSRem(c->b, n, safe, "") : LLVMBuildSDiv(c->b, n, safe, "");
+    return LLVMBuildSelect(c->b, zero, cc_i64(c, 0), q, "");
+}

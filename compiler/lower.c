@@ -93,14 +93,14 @@ void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK])
             dims[d] = cc_i64(l->c, v->shape.dim[d]);
             continue;
         }
-        const char *slash = strchr(sym, '/'); /* "M/k": a maxout over size M */
-        size_t len = slash ? (size_t)(slash - sym) : strlen(sym);
+        size_t len;
+        int64_t k;
+        ir_size_split(sym, &len, &k); /* "M/k": a maxout over size M */
         for (int s = 0; s < l->nsizes; s++)
             if (strlen(l->sizes[s]) == len && !strncmp(l->sizes[s], sym, len))
                 dims[d] = l->size_v[s];
-        if (slash)
-            dims[d] = LLVMBuildSDiv(l->c->b, dims[d], cc_i64(l->c, strtoll(slash + 1, NULL, 10)),
-                                    "");
+        if (k != 1)
+            dims[d] = LLVMBuildSDiv(l->c->b, dims[d], cc_i64(l->c, k), "");
     }
 }
 

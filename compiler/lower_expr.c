@@ -19,7 +19,7 @@ typedef struct {
     LLVMValueRef x, y;
     const double *params;
     memo_slot *memo;
-    size_t cap;
+    size_t cap, used;
 } lowerer;
 
 static LLVMValueRef lower(lowerer *w, const ir_expr *e);
@@ -193,25 +193,51 @@ static LLVMValueRef emit(lowerer *w, const ir_expr *e)
     return b ? binary(w, e, a, b) : NULL;
 }
 
+static size_t slot_of(const lowerer *w, const ir_expr *e)
+{
+    size_t h = (size_t)(e->hash ? e->hash : (uintptr_t)e) & (w->cap - 1);
+    while (w->memo[h].key && w->memo[h].key != e)
+        h = (h + 1) & (w->cap - 1);
+    return h;
+}
+
+/* Keeps the table at most half full (a derivative can have many more nodes
+   than its formula). */
+static bool grow(lowerer *w)
+{
+    memo_slot *old = w->memo;
+    size_t n = w->cap;
+    w->memo = calloc(2 * n, sizeof *w->memo);
+    if (!w->memo) {
+        w->memo = old;
+        return false;
+    }
+    w->cap = 2 * n;
+    for (size_t i = 0; i < n; i++)
+        if (old[i].key)
+            w->memo[slot_of(w, old[i].key)] = old[i];
+    free(old);
+    return true;
+}
+
 /* Memoised by node: equal subtrees are one node in the pool. */
 static LLVMValueRef lower(lowerer *w, const ir_expr *e)
 {
-    size_t h = (size_t)(e->hash ? e->hash : (uintptr_t)e) & (w->cap - 1);
-    for (; w->memo[h].key; h = (h + 1) & (w->cap - 1))
-        if (w->memo[h].key == e)
-            return w->memo[h].val;
+    size_t h = slot_of(w, e);
+    if (w->memo[h].key)
+        return w->memo[h].val;
     LLVMValueRef v = emit(w, e);
-    for (h = (size_t)(e->hash ? e->hash : (uintptr_t)e) & (w->cap - 1); w->memo[h].key;
-         h = (h + 1) & (w->cap - 1))
-        ;
-    w->memo[h] = (memo_slot){e, v};
+    if (2 * (w->used + 1) > w->cap && !grow(w))
+        return NULL;
+    w->memo[slot_of(w, e)] = (memo_slot){e, v};
+    w->used++;
     return v;
 }
 
 LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
                            const double *params)
 {
-    lowerer w = {c, x, y ? y : x, params, NULL, 4096}; /* formulas have at most ~1000 nodes */
+    lowerer w = {c, x, y ? y : x, params, NULL, 1024, 0};
     w.memo = calloc(w.cap, sizeof *w.memo);
     if (!w.memo)
         return NULL;

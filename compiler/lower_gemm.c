@@ -98,7 +98,7 @@ void cc_lower_dense(cc_lower *l, const ir_value *v)
     cc_dims(l, W, dims);
     gemm g = {l->buf[v->args[0]->id], l->buf[W->id],
               v->nargs == 3 ? l->buf[v->args[2]->id] : NULL, dims[0], dims[1], whole(c, W, 1)};
-    run_gemm(l, v, &g, LLVMBuildSDiv(c->b, cc_numel(l, v->args[0]), g.k, ""));
+    run_gemm(l, v, &g, cc_div0(c, cc_numel(l, v->args[0]), g.k, false));
 }
 
 /* A malloc'ed transpose of the rows x cols matrix at src. */
@@ -139,11 +139,11 @@ void cc_lower_matmul(cc_lower *l, const ir_value *v)
         g.x = l->buf[a->id];
         g.w = transpose(l, l->buf[b->id], dims[0], dims[1], &raw);
         g.whole = whole(c, b, 0);
-        rows = LLVMBuildSDiv(c->b, cc_numel(l, a), g.k, "");
+        rows = cc_div0(c, cc_numel(l, a), g.k, false);
     } else { /* a = X [R, K], b = dY [R, M] */
         cc_dims(l, v, dims);
         g.m = dims[1];
-        g.k = LLVMBuildSDiv(c->b, cc_numel(l, a), dims[0], ""); /* R */
+        g.k = cc_div0(c, cc_numel(l, a), dims[0], false); /* R */
         g.x = transpose(l, l->buf[a->id], g.k, dims[0], &raw);
         g.w = l->buf[b->id];
         g.whole = whole(c, v, 1);

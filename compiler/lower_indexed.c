@@ -122,32 +122,46 @@ static LLVMValueRef positive(cc_lower *l, LLVMValueRef x)
     return LLVMBuildFCmp(l->c->b, LLVMRealOGT, x, cc_f64(l, 0), "");
 }
 
+/* d slope[ch] = sum of x * dy over the elements of channel ch where x <= 0,
+   summed in double per channel, stored once. */
+static void prelu_grad_slope(cc_lower *l, const ir_value *v)
+{
+    cc_ctx *c = l->c;
+    const ir_value *x = v->args[0], *dy = v->args[1];
+    LLVMValueRef channels = cc_numel(l, v);
+    LLVMValueRef rows = cc_div0(c, cc_numel(l, x), channels, false);
+    LLVMValueRef acc = cc_acc(l, 0);
+    cc_loop ch, r;
+    cc_loop_begin(c, &ch, cc_i64(c, 0), channels, cc_i64(c, 1));
+    cc_set(l, acc, cc_f64(l, 0));
+    cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
+    LLVMValueRef i = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, channels, ""), ch.i, "");
+    LLVMValueRef xi = cc_ld(l, x, i), term = LLVMBuildFMul(c->b, xi, cc_ld(l, dy, i), "");
+    term = cc_select(c, positive(l, xi), cc_f64(l, 0), term);
+    cc_set(l, acc, LLVMBuildFAdd(c->b, cc_get(l, acc), term, ""));
+    cc_loop_end(c, &r);
+    cc_st(l, v, ch.i, cc_get(l, acc));
+    cc_loop_end(c, &ch);
+}
+
 /* prelu, rrelu and their gradients: y = x > 0 (or NaN) ? x : slope * x. */
 static void leaky(cc_lower *l, const ir_value *v)
 {
     cc_ctx *c = l->c;
     const ir_value *x = v->args[0];
-    bool prelu = v->op == IR_PRELU || v->op == IR_PRELU_GRAD_X || v->op == IR_PRELU_GRAD_SLOPE;
-    const ir_value *slope = v->op == IR_PRELU_GRAD_SLOPE ? v : prelu ? v->args[1] : NULL;
+    bool prelu = v->op == IR_PRELU || v->op == IR_PRELU_GRAD_X;
+    const ir_value *slope = prelu ? v->args[1] : NULL;
     LLVMValueRef channels = slope ? cc_numel(l, slope) : NULL;
-    if (v->op == IR_PRELU_GRAD_SLOPE)
-        cc_zero(l, v);
     cc_loop i;
     cc_loop_begin(c, &i, cc_i64(c, 0), cc_numel(l, x), cc_i64(c, 1));
-    LLVMValueRef ch = slope ? LLVMBuildSRem(c->b, i.i, channels, "") : NULL;
+    LLVMValueRef ch = slope ? cc_div0(c, i.i, channels, true) : NULL;
     LLVMValueRef xi = cc_ld(l, x, i.i), pos = positive(l, xi);
-    LLVMValueRef s = slope && v->op != IR_PRELU_GRAD_SLOPE ? cc_ld(l, slope, ch) : !slope ? rrelu_slope(l, v, i.i) : NULL;
+    LLVMValueRef s = slope ? cc_ld(l, slope, ch) : rrelu_slope(l, v, i.i);
     switch (v->op) {
     case IR_PRELU:
     case IR_RRELU: {
         LLVMValueRef keep = LLVMBuildOr(c->b, pos, LLVMBuildFCmp(c->b, LLVMRealUNO, xi, xi, ""), "");
         cc_st(l, v, i.i, cc_select(c, keep, xi, LLVMBuildFMul(c->b, s, xi, "")));
-        break;
-    }
-    case IR_PRELU_GRAD_SLOPE: { /* ds[ch] += x * dy where x <= 0 */
-        LLVMValueRef dy = cc_ld(l, v->args[1], i.i);
-        LLVMValueRef add = cc_select(c, pos, cc_f64(l, 0), LLVMBuildFMul(c->b, xi, dy, ""));
-        cc_st(l, v, ch, LLVMBuildFAdd(c->b, cc_ld(l, v, ch), add, ""));
         break;
     }
     default: { /* IR_PRELU_GRAD_X (x, slope, dy), IR_RRELU_GRAD (x, dy) */
@@ -205,6 +219,9 @@ void cc_lower_indexed(cc_lower *l, const ir_value *v)
     case IR_MAXOUT:
     case IR_MAXOUT_GRAD:
         maxout(l, v);
+        break;
+    case IR_PRELU_GRAD_SLOPE:
+        prelu_grad_slope(l, v);
         break;
     default:
         leaky(l, v);

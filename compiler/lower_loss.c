@@ -44,7 +44,7 @@ static void rows_cols(cc_lower *l, const ir_value *v, LLVMValueRef *rows, LLVMVa
     LLVMValueRef dims[IR_MAX_RANK];
     cc_dims(l, v, dims);
     *cols = v->shape.rank ? dims[v->shape.rank - 1] : cc_i64(l->c, 1);
-    *rows = LLVMBuildSDiv(l->c->b, cc_numel(l, v), *cols, "");
+    *rows = cc_div0(l->c, cc_numel(l, v), *cols, false);
 }
 
 /* softmax_cross_entropy and its gradients, a row at a time. */

@@ -503,6 +503,11 @@ const ir_activation *ir_find_activation(const ir_module *m, const ir_registry *r
    parse of the result gives the same text. */
 char *ir_print(const ir_module *m);
 
+/* A size-name dim is NAME, or NAME/k for the last dim of a maxout (nested
+   maxouts fold their divisors). Gives the length of NAME and k (1 for a
+   plain name). */
+void ir_size_split(const char *sym, size_t *name_len, int64_t *divisor);
+
 /* Shape text "f32[N, 784]" into the arena; NULL when out of memory. */
 const char *ir_shape_str(ir_arena *a, const ir_shape *s);
 

@@ -3,6 +3,7 @@
    only the literal 1 broadcasts. */
 #include "ir.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool dim_eq(const ir_shape *a, int i, const ir_shape *b, int j)
@@ -138,6 +139,13 @@ static int infer_prelu(ir_arena *a, ir_value *v, act_error *err)
 
 /* maxout(x [.., M], k) -> [.., M/k]. A size-name M is divided by name
    ("N/2"): the runtime checks divisibility when it binds N. */
+void ir_size_split(const char *sym, size_t *name_len, int64_t *divisor)
+{
+    const char *slash = strchr(sym, '/');
+    *name_len = slash ? (size_t)(slash - sym) : strlen(sym);
+    *divisor = slash ? strtoll(slash + 1, NULL, 10) : 1;
+}
+
 static int infer_maxout(ir_arena *a, ir_value *v, act_error *err)
 {
     const ir_shape *x = &v->args[0]->shape;
@@ -146,8 +154,11 @@ static int infer_maxout(ir_arena *a, ir_value *v, act_error *err)
     v->shape = *x;
     if (k == 1)
         return 0;
-    if (x->sym[last]) {
-        v->shape.sym[last] = ir_sprintf(a, "%s/%lld", x->sym[last], (long long)k);
+    if (x->sym[last]) { /* M/k, or M/(j k) over an M/j */
+        size_t len;
+        int64_t j;
+        ir_size_split(x->sym[last], &len, &j);
+        v->shape.sym[last] = ir_sprintf(a, "%.*s/%lld", (int)len, x->sym[last], (long long)(j * k));
         return v->shape.sym[last]
                    ? 0
                    : act_error_at(err, v->callee_pos, ACT_ERR_NOMEM, "out of memory");

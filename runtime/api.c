@@ -149,8 +149,15 @@ int act_emit_object(act_program *p, const char *obj_path, const char *header_pat
 {
     if (!p || !obj_path)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program and a path, found NULL");
+    bool was = p->g->differentiated;
     int rc = cc_emit(p->mod, p->g, CC_EMIT_OBJ, obj_path, header_path, NULL, NULL, err);
-    p->g->differentiated = false; /* cc_emit differentiated it for its own entries */
+    /* cc_emit differentiated the graph for its own entries: put back the
+       program's (autodiff is deterministic, so gradients keep their ids) */
+    p->g->differentiated = false;
+    if (was && ir_autodiff(p->mod, p->g, p->vjp, NULL) == 0)
+        p->g->differentiated = true;
+    else if (was)
+        p->backward_done = false;
     return rc;
 }
 

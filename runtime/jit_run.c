@@ -83,7 +83,10 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
                       : arg->kind == CC_ARG_SIZE ? NULL
                                                  : p->g->values.items[arg->id];
         rt_tensor shape = {0};
-        if (v && !rt_resolve(b, v, &shape) && (arg->written || arg->kind == CC_ARG_SEED))
+        bool known = !v || rt_resolve(b, v, &shape);
+        if (!known && arg->kind == CC_ARG_GRAD && !rt_has_data(&p->t[arg->id]))
+            shape.n = 0; /* a leaf never set: its sizes are 0 in the call, nothing is written */
+        else if (!known && (arg->written || arg->kind == CC_ARG_SEED))
             rc = rt_run_missing_input(p, v, err);
         if (rc)
             break;
@@ -156,8 +159,11 @@ int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
         rc = rt_jit_prepare(p, mode, err);
     if (!rc)
         rc = call(p, mode, b, err);
-    if (!rc && mode == CC_VJP && loss_ready) /* the loss too, as the interpreter gives it */
-        rc = rt_jit_prepare(p, CC_FORWARD_LOSS, err) || call(p, CC_FORWARD_LOSS, b, err);
+    if (!rc && mode == CC_VJP && loss_ready) { /* the loss too, as the interpreter gives it */
+        rc = rt_jit_prepare(p, CC_FORWARD_LOSS, err);
+        if (!rc)
+            rc = call(p, CC_FORWARD_LOSS, b, err);
+    }
     if (rc)
         return rc;
     p->forward_done = true;

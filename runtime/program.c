@@ -37,8 +37,10 @@ act_program *rt_program_compile(act_context *ctx, const char *source, const char
     p->grad_view = calloc((size_t)n, sizeof *p->grad_view);
     p->grad32 = calloc((size_t)n, sizeof *p->grad32);
     p->seed = calloc((size_t)nout + 1, sizeof *p->seed);
+    p->seed_shape = calloc((size_t)nout + 1, sizeof *p->seed_shape);
     p->threads = 0;
-    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->grad32 || !p->seed) {
+    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->grad32 || !p->seed ||
+        !p->seed_shape) {
         act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -85,6 +87,7 @@ void act_program_free(act_program *p)
     free(p->grad_view);
     free(p->given);
     free(p->seed);
+    free(p->seed_shape);
     ir_module_free(p->mod);
     free(p);
 }
@@ -114,8 +117,12 @@ static int check_shape(const act_program *p, const ir_value *v, const char *what
 {
     const ir_shape *s = &v->shape;
     bool ok = rank == s->rank && (rank == 0 || shape);
-    for (int i = 0; ok && i < rank; i++)
-        ok = shape[i] >= 0 && (s->sym[i] || shape[i] == s->dim[i]);
+    int64_t count = 1; /* at most 2^58 elements: byte counts never overflow */
+    for (int i = 0; ok && i < rank; i++) {
+        ok = shape[i] >= 0 && (s->sym[i] || shape[i] == s->dim[i]) &&
+             (shape[i] == 0 || count <= ((int64_t)1 << 58) / shape[i]);
+        count *= ok ? shape[i] : 1;
+    }
     if (ok)
         return 0;
     ir_shape got = {.rank = rank < 0 || rank > IR_MAX_RANK ? 0 : rank};
@@ -183,11 +190,15 @@ int act_set_output_grad(act_program *p, const char *output, const float *data,
     int rc = check_shape(p, v, "gradient of output", shape, rank, err);
     if (rc)
         return rc;
+    if (!data && rt_count(shape, rank))
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected data for '%s', found NULL", output);
     rt_tensor t = {0};
     if ((rc = store(&t, ACT_ENGINE_JIT, data, shape, rank, err)))
         return rc;
     free(p->seed[j]);
-    p->seed[j] = t.f32; /* its shape is the output's, checked when the program runs */
+    p->seed[j] = t.f32; /* checked against the output's shape when the program runs */
+    p->seed_shape[j] = t;
+    p->seed_shape[j].f32 = NULL;
     p->backward_done = false;
     rt_program_invalidate(p);
     return 0;
@@ -229,6 +240,10 @@ static const float *get_grad(act_program *p, const char *name, int64_t shape[4],
     if (!p->backward_done)
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
                              "expected act_backward before reading '%s', found none", name), NULL;
+    if (!rt_has_data(&p->t[v->id]))
+        return act_error_at(err, v->pos, ACT_ERR_RUNTIME,
+                            "expected %s '%s' to be set for its gradient, found it missing",
+                            v->op == IR_PARAM ? "param" : "input", v->name), NULL;
     ir_value *g = p->g->grad[v->id];
     rt_tensor t = p->t[v->id]; /* the shape of the input; zeros where no gradient flows */
     t.data = g && p->engine == ACT_ENGINE_INTERP ? p->t[g->id].data : NULL;

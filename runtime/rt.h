@@ -168,6 +168,7 @@ struct act_program {
     int cap;
     bool *given;       /* per forward value: an input or param holding data */
     float **seed;      /* per output: dL/d(output) given, or NULL */
+    rt_tensor *seed_shape; /* per output: the shape seed[j] was given with */
     float **grad32;    /* JIT: per forward value id, its gradient after a backward run */
     const cc_entry *entry[CC_MODE_COUNT_]; /* JIT: from the context's cache */
     void *cif[CC_MODE_COUNT_];             /* JIT: libffi call interfaces of the entries */

@@ -49,18 +49,17 @@ static int bind_sizes(const act_program *p, rt_sizes *b, act_error *err)
     return 0;
 }
 
-/* "NAME/k" is the last dim of a maxout over a size-name dim (the verifier
-   writes it so). */
 bool rt_size_of(const rt_sizes *b, const char *sym, int64_t *out)
 {
-    const char *slash = strchr(sym, '/');
-    char name[128];
-    snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - sym) : (int)strlen(sym), sym);
-    const int64_t *have = find_size(b, name, NULL);
-    if (!have)
-        return false;
-    *out = slash ? *have / strtoll(slash + 1, NULL, 10) : *have;
-    return true;
+    size_t len;
+    int64_t k;
+    ir_size_split(sym, &len, &k);
+    for (int i = 0; i < b->n; i++)
+        if (strlen(b->name[i]) == len && !strncmp(b->name[i], sym, len)) {
+            *out = b->value[i] / k;
+            return true;
+        }
+    return false;
 }
 
 bool rt_resolve(const rt_sizes *b, const ir_value *v, rt_tensor *t)
@@ -74,6 +73,44 @@ bool rt_resolve(const rt_sizes *b, const ir_value *v, rt_tensor *t)
     }
     t->n = rt_count(t->shape, t->rank);
     return true;
+}
+
+/* k must divide a maxout's last dim; a size-name dim is known only now. */
+static int check_maxouts(const act_program *p, const rt_sizes *b, act_error *err)
+{
+    for (int i = 0; i < p->g->nforward; i++) {
+        const ir_value *v = p->g->values.items[i];
+        rt_tensor x;
+        if (v->op != IR_MAXOUT || !rt_resolve(b, v->args[0], &x))
+            continue;
+        if (x.shape[x.rank - 1] % (int64_t)v->attr[0])
+            return act_error_at(err, v->callee_pos, ACT_ERR_SHAPE,
+                                "expected the last dim of maxout's input to be a multiple of "
+                                "k = %g, found %lld",
+                                v->attr[0], (long long)x.shape[x.rank - 1]);
+    }
+    return 0;
+}
+
+/* Each output gradient given must have the output's shape in this run. */
+static int check_seeds(const act_program *p, const rt_sizes *b, act_error *err)
+{
+    for (int j = 0; j < p->g->outputs.n; j++) {
+        const ir_value *v = p->g->outputs.items[j];
+        const rt_tensor *s = &p->seed_shape[j];
+        rt_tensor t;
+        if (!p->seed[j] || !rt_resolve(b, v, &t))
+            continue;
+        if (s->rank != t.rank || memcmp(s->shape, t.shape, (size_t)t.rank * sizeof *t.shape)) {
+            ir_shape want = {.rank = t.rank}, got = {.rank = s->rank};
+            memcpy(want.dim, t.shape, sizeof want.dim);
+            memcpy(got.dim, s->shape, sizeof got.dim);
+            return act_error_at(err, v->pos, ACT_ERR_SHAPE,
+                                "expected the gradient of output '%s' to be %s, found %s", v->name,
+                                ir_shape_str(p->mod->arena, &want), ir_shape_str(p->mod->arena, &got));
+        }
+    }
+    return 0;
 }
 
 /* Marks v and everything it reads. */
@@ -155,11 +192,6 @@ static int prepare(act_program *p, const rt_sizes *b, ir_value *v, act_error *er
     rt_tensor *t = &p->t[v->id];
     if (!rt_resolve(b, v, t))
         return rt_run_missing_input(p, v, err);
-    if (v->op == IR_MAXOUT && p->t[v->args[0]->id].shape[t->rank - 1] % (int64_t)v->attr[0])
-        return act_error_at(err, v->callee_pos, ACT_ERR_SHAPE,
-                            "expected the last dim of maxout's input to be a multiple of k = %g, "
-                            "found %lld",
-                            v->attr[0], (long long)p->t[v->args[0]->id].shape[t->rank - 1]);
     free(t->data);
     t->data = calloc((size_t)(t->n ? t->n : 1), sizeof *t->data);
     if (!t->data)
@@ -229,6 +261,10 @@ int rt_run(act_program *p, bool backward, act_error *err)
 {
     rt_sizes b;
     int rc = bind_sizes(p, &b, err);
+    if (!rc)
+        rc = check_maxouts(p, &b, err);
+    if (!rc && backward)
+        rc = check_seeds(p, &b, err);
     if (!rc)
         rc = init_params(p, &b, err);
     if (!rc && backward)

@@ -67,6 +67,32 @@ static void test_aot_llvm_and_asm_and_other_targets(void **state)
     free(dir);
 }
 
+/* An output that is an input, and names that are C keywords, still give a
+   header that compiles. */
+static void test_aot_header_names_never_clash(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir(), cmd[4096], path[600], *err;
+    snprintf(path, sizeof path, "%s/alias.act", dir);
+    ts_write_text(path, "graph g {\n input x : f32[N, 3]\n input int : f32[N, 3]\n"
+                        " y = add(x, int)\n output x, y\n}\n");
+    snprintf(cmd, sizeof cmd, "emit %s --kind obj -o %s/a.o --header %s/a.h", path, dir, dir);
+    if (actc(cmd, &err))
+        fail_msg("%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/main.c", dir);
+    ts_write_text(path, "#include \"a.h\"\nint main(void)\n{\n    float x[3] = {1, 2, 3}, "
+                        "i[3] = {4, 5, 6}, xo[3], y[3];\n    g_forward(x, i, xo, y, 1);\n"
+                        "    return !(y[2] == 9 && xo[0] == 1);\n}\n");
+    snprintf(cmd, sizeof cmd, "cc -std=c11 -Wall -Wextra -Werror %s -I'%s' '%s' '%s/a.o' -o '%s/app' "
+             "&& '%s/app'", ACT_SANITIZE_FLAGS, dir, path, dir, dir, dir);
+    if (ts_run(cmd, NULL, &err))
+        fail_msg("%s", err);
+    free(err);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 static void test_aot_errors_leave_nothing(void **state)
 {
     (void)state;
@@ -91,6 +117,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aot_object_links_without_llvm),
         cmocka_unit_test(test_aot_llvm_and_asm_and_other_targets),
+        cmocka_unit_test(test_aot_header_names_never_clash),
         cmocka_unit_test(test_aot_errors_leave_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,18 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Distance in float ULPs, counting through zero and the denormals. */
-static double ulps(float a, float b)
-{
-    if (isnan(a) || isnan(b))
-        return isnan(a) && isnan(b) ? 0 : INFINITY;
-    int32_t ia, ib;
-    memcpy(&ia, &a, 4);
-    memcpy(&ib, &b, 4);
-    int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
-    return fabs((double)(ka - kb));
-}
-
 /* Every stride-th float bit pattern, both signs: every binade is hit. */
 static float *sample(int64_t *n, uint32_t stride)
 {
@@ -109,7 +97,7 @@ static void test_activation_ulp_sweep(void **state)
         float at = 0;
         for (int64_t i = 0; i < n; i++) {
             float w = (float)calls[c].ref(x[i]);
-            double u = ulps(y[i], w);
+            double u = ts_ulps(y[i], w);
             if (u > worst || (!isnan(w) && signbit(y[i]) != signbit(w) && y[i] == 0 && w == 0)) {
                 worst = u;
                 at = x[i];

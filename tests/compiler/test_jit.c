@@ -22,20 +22,6 @@ static double uniform(double lo, double hi)
     return lo + (hi - lo) * (double)next() / 2147483648.0;
 }
 
-/* Distance in float ULPs, counting through zero and the denormals. */
-static double ulps(float a, float b)
-{
-    if (isnan(a) || isnan(b))
-        return isnan(a) && isnan(b) ? 0 : INFINITY;
-    if (a == b)
-        return 0;
-    int32_t ia, ib;
-    memcpy(&ia, &a, 4);
-    memcpy(&ib, &b, 4);
-    int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
-    return fabs((double)(ka - kb));
-}
-
 typedef struct {
     act_program *interp, *jit;
 } pair;
@@ -87,7 +73,7 @@ static double compare(pair *p, const char *name, double max_ulp, double rtol, co
     for (int64_t i = 0; i < n; i++) {
         double want = ref && ref->data ? ref->data[i] : b[i];
         if (max_ulp > 0) {
-            double u = ulps(a[i], (float)want);
+            double u = ts_ulps(a[i], (float)want);
             worst = fmax(worst, u);
             if (u > max_ulp)
                 fail_msg("%s: %s[%lld] jit %.9g, interp %.17g: %g ulp", what, name, (long long)i,
@@ -211,7 +197,7 @@ static void test_jit_special_values(void **state)
         const rt_tensor *ref = ts_value(p.interp, "y");
         for (int k = 0; k < N; k++) {
             float want = (float)ref->data[k];
-            if (ulps(a[k], want) > 2 || (!isnan(want) && signbit(a[k]) != signbit(want)))
+            if (ts_ulps(a[k], want) > 2 || (!isnan(want) && signbit(a[k]) != signbit(want)))
                 fail_msg("%s(%g): jit %.9g, interp %.9g", ir_registry_at(ctx->reg, i)->name,
                          specials[k], a[k], want);
         }

@@ -208,3 +208,15 @@ void ts_check_df_at(const ir_activation *act, const double *p, double x)
     if (!(fabs(df - fd) <= 1e-7 * (1 + fabs(df) + fabs(f))))
         fail_msg("%s' at %g: %.17g, finite difference %.17g", act->name, x, df, fd);
 }
+
+double ts_ulps(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b) ? 0 : INFINITY;
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    /* bit patterns to a line of integers: -0 and +0 meet, denormals count */
+    int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+    return fabs((double)(ka - kb));
+}

@@ -60,6 +60,10 @@ void ts_op_cases_free(ts_op_case *cases, int n);
 /* df(x, f(x)) of an activation against a central difference of f at x. */
 void ts_check_df_at(const ir_activation *act, const double *p, double x);
 
+/* Distance in float ULPs, counting through zero and the denormals; 0 for
+   two NaNs, infinite for a NaN and a number. */
+double ts_ulps(float a, float b);
+
 /* |got - want| <= rtol |want| + atol */
 bool ts_close(double got, double want, double rtol, double atol);
 

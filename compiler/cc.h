@@ -106,7 +106,6 @@ LLVMValueRef cc_poly(cc_ctx *c, LLVMValueRef x, const double *coef, int n);
 /* A call to an LLVM intrinsic overloaded on the type of args[0]. */
 LLVMValueRef cc_intrinsic(cc_ctx *c, const char *name, LLVMValueRef *args, int n);
 
-
 /* ---- loops and memory (compiler/loop.c) --------------------------------- */
 
 /* for (i = start; i < end; i += step): cc_loop_begin leaves the builder in
@@ -115,8 +114,7 @@ typedef struct {
     LLVMBasicBlockRef head, exit;
     LLVMValueRef i, step;
 } cc_loop;
-void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end,
-                   LLVMValueRef step);
+void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step);
 void cc_loop_end(cc_ctx *c, cc_loop *l);
 
 LLVMValueRef cc_i64(cc_ctx *c, int64_t v);

@@ -15,7 +15,7 @@ typedef struct {
 } cached;
 
 struct cc_cache {
-    mtx_t lock; /* compiling and the table, from any thread */
+    mtx_t lock;  /* compiling and the table, from any thread */
     cc_jit *jit; /* made at the first compilation */
     cc_target target;
     cached **items; /* each allocated once: programs keep pointers to entries */
@@ -90,8 +90,8 @@ cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
     for (int j = 0; mode == CC_VJP && j < g->outputs.n; j++)
         args[n++] = (cc_arg){.kind = CC_ARG_SEED, .id = j};
     for (int j = 0; j < g->outputs.n; j++)
-        args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = ((ir_value *)g->outputs.items[j])->id,
-                             .written = true};
+        args[n++] = (cc_arg){
+            .kind = CC_ARG_VALUE, .id = ((ir_value *)g->outputs.items[j])->id, .written = true};
     if (g->loss && (mode == CC_FORWARD_LOSS || mode == CC_BACKWARD))
         args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = g->loss->id, .written = true};
     for (int i = 0; (mode == CC_BACKWARD || mode == CC_VJP) && i < g->nforward; i++)

@@ -53,7 +53,6 @@ void cc_cache_free(cc_cache *c);
 const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *g, cc_mode mode,
                            bool *hit, act_error *err);
 
-
 /* Ahead-of-time output of one verified graph: LLVM IR text, assembly or an
    object file, for the host or the given cpu/features, and optionally a C11
    header declaring its entry points <graph>_forward (every output), and when

@@ -6,8 +6,7 @@ LLVMValueRef cc_i64(cc_ctx *c, int64_t v)
     return LLVMConstInt(c->i64, (unsigned long long)v, true);
 }
 
-void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end,
-                   LLVMValueRef step)
+void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step)
 {
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
@@ -43,8 +42,8 @@ LLVMValueRef cc_lanes(cc_ctx *c)
 LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar)
 {
     LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(scalar), c->width);
-    LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), scalar,
-                                            LLVMConstInt(c->i32, 0, false), "");
+    LLVMValueRef v =
+        LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), scalar, LLVMConstInt(c->i32, 0, false), "");
     LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(c->i32, c->width));
     return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), zeros, "");
 }

@@ -117,8 +117,8 @@ LLVMValueRef cc_numel(cc_lower *l, const ir_value *v)
 static LLVMValueRef call_malloc(cc_lower *l, LLVMValueRef n, LLVMValueRef *raw)
 {
     cc_ctx *c = l->c;
-    LLVMValueRef bytes = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, n, cc_i64(c, c->width), ""),
-                                      cc_i64(c, 4), "");
+    LLVMValueRef bytes =
+        LLVMBuildMul(c->b, LLVMBuildAdd(c->b, n, cc_i64(c, c->width), ""), cc_i64(c, 4), "");
     *raw = LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, &bytes, 1, "");
     return LLVMBuildBitCast(c->b, *raw, c->ptr, "");
 }
@@ -197,15 +197,14 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
             l.buf[i] = call_malloc(&l, cc_numel(&l, g->values.items[i]), &owned[i]);
     for (int i = 0; i < n && !rc; i++) {
         const ir_value *v = g->values.items[i];
-        if (l.need[i] && !l.fused[i] && v->op != IR_INPUT && v->op != IR_PARAM &&
-            v->op != IR_SEED)
+        if (l.need[i] && !l.fused[i] && v->op != IR_INPUT && v->op != IR_PARAM && v->op != IR_SEED)
             rc = cc_lower_value(&l, v, err);
     }
     for (int a = 0; a < nargs && !rc; a++) {
         if (!extra[a])
             continue;
-        const ir_value *v = args[a].kind == CC_ARG_GRAD ? g->grad[args[a].id]
-                                                        : g->values.items[args[a].id];
+        const ir_value *v =
+            args[a].kind == CC_ARG_GRAD ? g->grad[args[a].id] : g->values.items[args[a].id];
         const ir_value *shape_of = args[a].kind == CC_ARG_GRAD ? g->values.items[args[a].id] : v;
         LLVMValueRef count = cc_numel(&l, shape_of);
         copy_floats(&l, extra[a], v ? l.buf[v->id] : NULL, count);

@@ -50,8 +50,8 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
 
 /* df(x, y) * dy for activation gradient v at lanes i, dy given; x or y
    loaded only when the derivative reads it. In double, rounded once. */
-static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy,
-                                   LLVMValueRef i, LLVMValueRef mask)
+static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy, LLVMValueRef i,
+                                   LLVMValueRef mask)
 {
     cc_ctx *c = l->c;
     LLVMValueRef zero = cc_const(c, c->vf64, 0), x = zero, y = zero;
@@ -102,7 +102,8 @@ static void binary_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValu
     cc_ctx *c = l->c;
     LLVMValueRef a = cc_load(c, l->buf[v->args[0]->id], i, mask);
     LLVMValueRef b = cc_load(c, l->buf[v->args[1]->id], i, mask);
-    LLVMValueRef r = v->op == IR_MUL ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildFAdd(c->b, a, b, "");
+    LLVMValueRef r =
+        v->op == IR_MUL ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildFAdd(c->b, a, b, "");
     cc_lower_chain(l, v, r, i, mask);
 }
 

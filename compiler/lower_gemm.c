@@ -23,9 +23,9 @@ static LLVMValueRef entry_alloca(cc_ctx *c, LLVMTypeRef t)
 }
 
 typedef struct {
-    LLVMValueRef x, w, b;  /* buffers; b may be NULL */
-    LLVMValueRef k, m;     /* i64 */
-    bool whole;            /* m is a multiple of 2 * width: no masks */
+    LLVMValueRef x, w, b; /* buffers; b may be NULL */
+    LLVMValueRef k, m;    /* i64 */
+    bool whole;           /* m is a multiple of 2 * width: no masks */
 } gemm;
 
 /* Rows r .. r+mr-1, all column blocks. */
@@ -53,7 +53,8 @@ static void dense_rows(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueR
     for (int u = 0; u < 2; u++)
         w[u] = cc_load(c, g->w, LLVMBuildAdd(c->b, row, j[u], ""), mask[u]);
     for (int i = 0; i < mr; i++) {
-        LLVMValueRef xi = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, r, cc_i64(c, i), ""), g->k, ""), ks.i, "");
+        LLVMValueRef xi = LLVMBuildAdd(
+            c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, r, cc_i64(c, i), ""), g->k, ""), ks.i, "");
         LLVMValueRef xs = cc_splat(c, cc_load1(c, g->x, xi));
         for (int u = 0; u < 2; u++) {
             LLVMValueRef a = LLVMBuildLoad2(c->b, c->vf32, acc[i][u], "");
@@ -74,7 +75,8 @@ static void dense_rows(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueR
 static void run_gemm(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueRef rows)
 {
     cc_ctx *c = l->c;
-    LLVMValueRef blocked = LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, cc_i64(c, MR), ""), "");
+    LLVMValueRef blocked =
+        LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, cc_i64(c, MR), ""), "");
     cc_loop lp;
     cc_loop_begin(c, &lp, cc_i64(c, 0), blocked, cc_i64(c, MR));
     dense_rows(l, v, g, lp.i, MR);
@@ -96,14 +98,18 @@ void cc_lower_dense(cc_lower *l, const ir_value *v)
     const ir_value *W = v->args[1];
     LLVMValueRef dims[IR_MAX_RANK];
     cc_dims(l, W, dims);
-    gemm g = {l->buf[v->args[0]->id], l->buf[W->id],
-              v->nargs == 3 ? l->buf[v->args[2]->id] : NULL, dims[0], dims[1], whole(c, W, 1)};
+    gemm g = {l->buf[v->args[0]->id],
+              l->buf[W->id],
+              v->nargs == 3 ? l->buf[v->args[2]->id] : NULL,
+              dims[0],
+              dims[1],
+              whole(c, W, 1)};
     run_gemm(l, v, &g, cc_div0(c, cc_numel(l, v->args[0]), g.k, false));
 }
 
 /* A malloc'ed transpose of the rows x cols matrix at src. */
-static LLVMValueRef transpose(cc_lower *l, LLVMValueRef src, LLVMValueRef rows,
-                              LLVMValueRef cols, LLVMValueRef *raw)
+static LLVMValueRef transpose(cc_lower *l, LLVMValueRef src, LLVMValueRef rows, LLVMValueRef cols,
+                              LLVMValueRef *raw)
 {
     cc_ctx *c = l->c;
     LLVMValueRef bytes = LLVMBuildMul(c->b, LLVMBuildMul(c->b, rows, cols, ""), cc_i64(c, 4), "");

@@ -53,7 +53,8 @@ static void broadcast(cc_lower *l, const ir_value *v)
         cc_loop_begin(c, &lp[k], cc_i64(c, 0), dims[k], cc_i64(c, 1));
     LLVMValueRef x = cc_ld(l, a, offset(l, lp, order, 4, sa, a));
     LLVMValueRef y = cc_ld(l, b, offset(l, lp, order, 4, sb, b));
-    LLVMValueRef r = v->op == IR_MUL ? LLVMBuildFMul(c->b, x, y, "") : LLVMBuildFAdd(c->b, x, y, "");
+    LLVMValueRef r =
+        v->op == IR_MUL ? LLVMBuildFMul(c->b, x, y, "") : LLVMBuildFAdd(c->b, x, y, "");
     cc_st(l, v, offset(l, lp, order, 4, so, NULL), r);
     for (int k = 3; k >= 0; k--)
         cc_loop_end(c, &lp[k]);
@@ -81,7 +82,8 @@ static void sum_to(cc_lower *l, const ir_value *v)
     LLVMValueRef acc = cc_acc(l, 0);
     for (int k = nkept; k < 4; k++)
         cc_loop_begin(c, &lp[k], cc_i64(c, 0), dg[order[k]], cc_i64(c, 1));
-    cc_set(l, acc, LLVMBuildFAdd(c->b, cc_get(l, acc), cc_ld(l, g, offset(l, lp, order, 4, sg, NULL)), ""));
+    cc_set(l, acc,
+           LLVMBuildFAdd(c->b, cc_get(l, acc), cc_ld(l, g, offset(l, lp, order, 4, sg, NULL)), ""));
     for (int k = 3; k >= nkept; k--)
         cc_loop_end(c, &lp[k]);
     cc_st(l, v, offset(l, lp, order, nkept, st, v), cc_get(l, acc));
@@ -95,7 +97,8 @@ static LLVMValueRef mix64(cc_ctx *c, LLVMValueRef z)
     static const unsigned long long m[2] = {0xbf58476d1ce4e5b9ULL, 0x94d049bb133111ebULL};
     static const unsigned shifts[3] = {30, 27, 31};
     for (int k = 0; k < 3; k++) {
-        z = LLVMBuildXor(c->b, z, LLVMBuildLShr(c->b, z, LLVMConstInt(c->i64, shifts[k], 0), ""), "");
+        z = LLVMBuildXor(c->b, z, LLVMBuildLShr(c->b, z, LLVMConstInt(c->i64, shifts[k], 0), ""),
+                         "");
         if (k < 2)
             z = LLVMBuildMul(c->b, z, LLVMConstInt(c->i64, m[k], 0), "");
     }
@@ -110,9 +113,14 @@ static LLVMValueRef rrelu_slope(cc_lower *l, const ir_value *v, LLVMValueRef i)
     double lo = v->attr[0], hi = v->attr[1];
     if (v->attr[2] == 0)
         return cc_f64(l, (lo + hi) / 2);
-    LLVMValueRef s = mix64(c, LLVMConstInt(c->i64, (unsigned long long)v->attr[3] ^ 0x243f6a8885a308d3ULL, 0));
-    LLVMValueRef u = mix64(c, LLVMBuildAdd(c->b, s, LLVMBuildMul(c->b, i, LLVMConstInt(c->i64, 0x9e3779b97f4a7c15ULL, 0), ""), ""));
-    LLVMValueRef f = LLVMBuildUIToFP(c->b, LLVMBuildLShr(c->b, u, LLVMConstInt(c->i64, 11, 0), ""), c->f64, "");
+    LLVMValueRef s =
+        mix64(c, LLVMConstInt(c->i64, (unsigned long long)v->attr[3] ^ 0x243f6a8885a308d3ULL, 0));
+    LLVMValueRef u = mix64(
+        c, LLVMBuildAdd(c->b, s,
+                        LLVMBuildMul(c->b, i, LLVMConstInt(c->i64, 0x9e3779b97f4a7c15ULL, 0), ""),
+                        ""));
+    LLVMValueRef f =
+        LLVMBuildUIToFP(c->b, LLVMBuildLShr(c->b, u, LLVMConstInt(c->i64, 11, 0), ""), c->f64, "");
     f = LLVMBuildFMul(c->b, f, cc_f64(l, 0x1p-53), "");
     return LLVMBuildFAdd(c->b, cc_f64(l, lo), LLVMBuildFMul(c->b, cc_f64(l, hi - lo), f, ""), "");
 }
@@ -160,7 +168,8 @@ static void leaky(cc_lower *l, const ir_value *v)
     switch (v->op) {
     case IR_PRELU:
     case IR_RRELU: {
-        LLVMValueRef keep = LLVMBuildOr(c->b, pos, LLVMBuildFCmp(c->b, LLVMRealUNO, xi, xi, ""), "");
+        LLVMValueRef keep =
+            LLVMBuildOr(c->b, pos, LLVMBuildFCmp(c->b, LLVMRealUNO, xi, xi, ""), "");
         cc_st(l, v, i.i, cc_select(c, keep, xi, LLVMBuildFMul(c->b, s, xi, "")));
         break;
     }
@@ -198,7 +207,8 @@ static void maxout(cc_lower *l, const ir_value *v)
                                     LLVMBuildAnd(c->b, nan_j, num_b, ""), "");
     cc_set(l, best, cc_select(c, take, LLVMBuildSIToFP(c->b, j.i, c->f64, ""), cc_get(l, best)));
     cc_loop_end(c, &j);
-    LLVMValueRef at = LLVMBuildAdd(c->b, base, LLVMBuildFPToSI(c->b, cc_get(l, best), c->i64, ""), "");
+    LLVMValueRef at =
+        LLVMBuildAdd(c->b, base, LLVMBuildFPToSI(c->b, cc_get(l, best), c->i64, ""), "");
     if (v->op == IR_MAXOUT)
         cc_st(l, v, g.i, cc_ld(l, x, at));
     else

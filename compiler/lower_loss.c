@@ -33,7 +33,8 @@ static LLVMValueRef row_logsumexp(cc_lower *l, const ir_value *z, LLVMValueRef b
     cc_set(l, mx, cc_select(c, take, zi, m));
     cc_loop_end(c, &j);
     cc_loop_begin(c, &j, cc_i64(c, 0), cols, cc_i64(c, 1));
-    LLVMValueRef e = cc_vm_exp(c, fsub(l, cc_ld(l, z, LLVMBuildAdd(c->b, base, j.i, "")), cc_get(l, mx)));
+    LLVMValueRef e =
+        cc_vm_exp(c, fsub(l, cc_ld(l, z, LLVMBuildAdd(c->b, base, j.i, "")), cc_get(l, mx)));
     cc_set(l, sum, fadd(l, cc_get(l, sum), e));
     cc_loop_end(c, &j);
     return fadd(l, cc_get(l, mx), cc_vm_log(c, cc_get(l, sum)));
@@ -71,7 +72,11 @@ static void sce(cc_lower *l, const ir_value *v)
     if (v->op == IR_SCE)
         cc_set(l, total, fsub(l, cc_get(l, total), fmul(l, cc_ld(l, t, k), ls)));
     else if (v->op == IR_SCE_GRAD_LOGITS)
-        cc_st(l, v, k, LLVMBuildFDiv(c->b, fmul(l, dl, fsub(l, fmul(l, cc_vm_exp(c, ls), cc_get(l, tsum)), cc_ld(l, t, k))), nrows, ""));
+        cc_st(l, v, k,
+              LLVMBuildFDiv(
+                  c->b,
+                  fmul(l, dl, fsub(l, fmul(l, cc_vm_exp(c, ls), cc_get(l, tsum)), cc_ld(l, t, k))),
+                  nrows, ""));
     else
         cc_st(l, v, k, LLVMBuildFDiv(c->b, LLVMBuildFNeg(c->b, fmul(l, dl, ls), ""), nrows, ""));
     cc_loop_end(c, &j);
@@ -94,9 +99,11 @@ static void pointwise(cc_lower *l, const ir_value *v)
     LLVMValueRef diff2 = fmul(l, cc_f64(l, 2), fsub(l, x, t));
     switch (v->op) {
     case IR_BCE: { /* max(x, 0) - x t + log1p(exp(-|x|)) */
-        LLVMValueRef pos = cc_select(c, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cc_f64(l, 0), ""), x, cc_f64(l, 0));
+        LLVMValueRef pos =
+            cc_select(c, LLVMBuildFCmp(c->b, LLVMRealOGT, x, cc_f64(l, 0), ""), x, cc_f64(l, 0));
         LLVMValueRef ax = cc_intrinsic(c, "llvm.fabs", &x, 1);
-        r = fadd(l, fsub(l, pos, fmul(l, x, t)), cc_vm_log1p(c, cc_vm_exp(c, LLVMBuildFNeg(c->b, ax, ""))));
+        r = fadd(l, fsub(l, pos, fmul(l, x, t)),
+                 cc_vm_log1p(c, cc_vm_exp(c, LLVMBuildFNeg(c->b, ax, ""))));
         break;
     }
     case IR_MSE:

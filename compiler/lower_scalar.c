@@ -85,7 +85,8 @@ void cc_lower_softmax(cc_lower *l, const ir_value *v)
     cc_loop o, in, j;
     cc_loop_begin(c, &o, cc_i64(c, 0), outer, cc_i64(c, 1));
     cc_loop_begin(c, &in, cc_i64(c, 0), inner, cc_i64(c, 1));
-    LLVMValueRef base = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildMul(c->b, o.i, len, ""), inner, ""), in.i, "");
+    LLVMValueRef base = LLVMBuildAdd(
+        c->b, LLVMBuildMul(c->b, LLVMBuildMul(c->b, o.i, len, ""), inner, ""), in.i, "");
     cc_set(l, mx, cc_f64(l, -INFINITY));
     cc_set(l, sum, cc_f64(l, 0));
     if (!grad) { /* the max, NaN winning */
@@ -102,21 +103,26 @@ void cc_lower_softmax(cc_lower *l, const ir_value *v)
         if (!grad)
             term = cc_vm_exp(c, LLVMBuildFSub(c->b, cc_ld(l, x, k), cc_get(l, mx), ""));
         else
-            term = log_form ? cc_ld(l, dy, k) : LLVMBuildFMul(c->b, cc_ld(l, dy, k), cc_ld(l, x, k), "");
+            term = log_form ? cc_ld(l, dy, k)
+                            : LLVMBuildFMul(c->b, cc_ld(l, dy, k), cc_ld(l, x, k), "");
         cc_set(l, sum, LLVMBuildFAdd(c->b, cc_get(l, sum), term, ""));
     }
     cc_loop_end(c, &j);
     cc_loop_begin(c, &j, cc_i64(c, 0), len, cc_i64(c, 1));
     {
-        LLVMValueRef k = lane_index(l, base, j.i, inner), xi = cc_ld(l, x, k), s = cc_get(l, sum), r;
+        LLVMValueRef k = lane_index(l, base, j.i, inner), xi = cc_ld(l, x, k), s = cc_get(l, sum),
+                     r;
         if (grad && log_form) /* dy - exp(y) * sum(dy) */
-            r = LLVMBuildFSub(c->b, cc_ld(l, dy, k), LLVMBuildFMul(c->b, cc_vm_exp(c, xi), s, ""), "");
+            r = LLVMBuildFSub(c->b, cc_ld(l, dy, k), LLVMBuildFMul(c->b, cc_vm_exp(c, xi), s, ""),
+                              "");
         else if (grad) /* y * (dy - sum(dy * y)) */
             r = LLVMBuildFMul(c->b, xi, LLVMBuildFSub(c->b, cc_ld(l, dy, k), s, ""), "");
         else if (log_form)
-            r = LLVMBuildFSub(c->b, LLVMBuildFSub(c->b, xi, cc_get(l, mx), ""), cc_vm_log(c, s), "");
+            r = LLVMBuildFSub(c->b, LLVMBuildFSub(c->b, xi, cc_get(l, mx), ""), cc_vm_log(c, s),
+                              "");
         else
-            r = LLVMBuildFDiv(c->b, cc_vm_exp(c, LLVMBuildFSub(c->b, xi, cc_get(l, mx), "")), s, "");
+            r = LLVMBuildFDiv(c->b, cc_vm_exp(c, LLVMBuildFSub(c->b, xi, cc_get(l, mx), "")), s,
+                              "");
         cc_st(l, v, k, r);
     }
     cc_loop_end(c, &j);

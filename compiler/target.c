@@ -63,15 +63,13 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
         cc_target_fini(t);
         return ACT_ERR_UNSUPPORTED;
     }
-    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
-                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC,
-                                    LLVMCodeModelJITDefault);
+    t->tm =
+        LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
+                                LLVMRelocPIC, LLVMCodeModelJITDefault);
     /* The width follows the features: 512-bit vectors need avx512f (and we
        ask for them explicitly in cc_optimize, since LLVM prefers 256 bits
        on some AVX-512 CPUs). */
-    t->width = has_feature(t->features, "avx512f") ? 16
-               : has_feature(t->features, "avx")   ? 8
-                                                   : 4;
+    t->width = has_feature(t->features, "avx512f") ? 16 : has_feature(t->features, "avx") ? 8 : 4;
     t->fma = has_feature(t->features, "fma") || has_feature(t->features, "neon");
     return 0;
 }

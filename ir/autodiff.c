@@ -42,8 +42,8 @@ static bool same_shape(const ir_shape *a, const ir_shape *b)
     if (a->rank != b->rank)
         return false;
     for (int i = 0; i < a->rank; i++)
-        if (a->dim[i] != b->dim[i] || (a->sym[i] != b->sym[i] &&
-                                       (!a->sym[i] || !b->sym[i] || strcmp(a->sym[i], b->sym[i]))))
+        if (a->dim[i] != b->dim[i] ||
+            (a->sym[i] != b->sym[i] && (!a->sym[i] || !b->sym[i] || strcmp(a->sym[i], b->sym[i]))))
             return false;
     return true;
 }
@@ -111,7 +111,8 @@ static int differentiate(differ *d, ir_value *v, ir_value *dy)
         return accumulate(d, a, emit(d, IR_ACT_GRAD, v, &a->shape, 3, a, v, dy));
     case IR_PRELU: {
         int rc = accumulate(d, a, emit(d, IR_PRELU_GRAD_X, v, &a->shape, 3, a, b, dy));
-        return rc ? rc : accumulate(d, b, emit(d, IR_PRELU_GRAD_SLOPE, v, &b->shape, 2, a, dy, NULL));
+        return rc ? rc
+                  : accumulate(d, b, emit(d, IR_PRELU_GRAD_SLOPE, v, &b->shape, 2, a, dy, NULL));
     }
     case IR_RRELU:
         return accumulate(d, a, emit(d, IR_RRELU_GRAD, v, &a->shape, 2, a, dy, NULL));

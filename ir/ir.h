@@ -150,14 +150,14 @@ struct ir_native {
 typedef struct ir_expr ir_expr;
 struct ir_expr {
     ir_expr_op op;
-    double value;     /* EX_CONST */
-    int param;        /* EX_PARAM */
-    int nargs;        /* operands used in arg[] */
-    ir_expr *arg[3];  /* operands; for EX_CALL those of the call (usually x): the
-                         native gets the activation's params through eval */
+    double value;        /* EX_CONST */
+    int param;           /* EX_PARAM */
+    int nargs;           /* operands used in arg[] */
+    ir_expr *arg[3];     /* operands; for EX_CALL those of the call (usually x): the
+                            native gets the activation's params through eval */
     const ir_native *fn; /* EX_CALL */
-    ir_pos pos;       /* where the node was written; derived nodes keep their origin's */
-    uint64_t hash;    /* structural hash: equal trees are one node in a pool */
+    ir_pos pos;          /* where the node was written; derived nodes keep their origin's */
+    uint64_t hash;       /* structural hash: equal trees are one node in a pool */
 };
 
 /* Hash-consed expression nodes in an arena: a structurally equal node is made
@@ -260,7 +260,7 @@ char *ir_expr_to_string(const ir_expr *e, const char *var, const ir_params *para
 
 typedef enum {
     IR_ORIGIN_BUILTIN,
-    IR_ORIGIN_FILE,   /* an `activation` line in a .act file */
+    IR_ORIGIN_FILE, /* an `activation` line in a .act file */
     IR_ORIGIN_PLUGIN
 } ir_origin_kind;
 
@@ -304,9 +304,8 @@ const ir_builtin_row *ir_builtin_rows(int *count);
    derivative that cannot be formed is not an error here: df is NULL and
    df_error says why. */
 ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char *name,
-                                       const char *params, const char *words,
-                                       const char *formula, const char *grad,
-                                       const char *origin, act_error *err);
+                                       const char *params, const char *words, const char *formula,
+                                       const char *grad, const char *origin, act_error *err);
 /* Finishes an activation whose f (and optionally a hand-written df, which
    may use y) is set: derives df when missing and rewrites it in y. A
    derivative that cannot be formed leaves df NULL and df_error (in p's
@@ -448,7 +447,7 @@ struct ir_value {
     ir_pos dim_pos[IR_MAX_RANK];
     /* filled by ir_verify */
     ir_shape shape;
-    const ir_activation *act;  /* IR_ACT */
+    const ir_activation *act;   /* IR_ACT */
     double attr[IR_MAX_PARAMS]; /* resolved named args, defaults filled, in
                                    the op's or activation's declaration order */
     int id;                     /* index in graph->values */

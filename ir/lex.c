@@ -182,8 +182,8 @@ static int lex_string(lexer *l)
     return 0;
 }
 
-static const char *const puncts[] = {"<=", ">=", "==", "!=", "(", ")", "[", "]", "{", "}",
-                                     ",",  ":",  "=",  "+",  "-", "*", "/", "^", "<", ">", ";"};
+static const char *const puncts[] = {"<=", ">=", "==", "!=", "(", ")", "[", "]", "{", "}", ",",
+                                     ":",  "=",  "+",  "-",  "*", "/", "^", "<", ">", ";"};
 
 static const char *closer(char open)
 {

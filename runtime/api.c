@@ -144,8 +144,7 @@ void act_set_threads(act_program *p, int n)
         p->threads = n > 0 ? n : 0;
 }
 
-int act_emit_object(act_program *p, const char *obj_path, const char *header_path,
-                    act_error *err)
+int act_emit_object(act_program *p, const char *obj_path, const char *header_path, act_error *err)
 {
     if (!p || !obj_path)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program and a path, found NULL");

@@ -101,8 +101,8 @@ static void softmax(const rt_tensor *x, rt_tensor *y, double axis, bool log_form
             for (int64_t j = 0; j < len; j++)
                 sum += exp(xs[j * inner] - mx);
             for (int64_t j = 0; j < len; j++)
-                ys[j * inner] = log_form ? xs[j * inner] - mx - log(sum)
-                                         : exp(xs[j * inner] - mx) / sum;
+                ys[j * inner] =
+                    log_form ? xs[j * inner] - mx - log(sum) : exp(xs[j * inner] - mx) / sum;
         }
 }
 

@@ -49,8 +49,7 @@ static void sum_to_shape(const rt_tensor *g, rt_tensor *y)
     rt_broadcast2(g, y, y, sum_one, &(sum_to){y->data, g->data});
 }
 
-static void softmax_grad(const ir_value *v, const rt_tensor *y, const rt_tensor *g,
-                         rt_tensor *dx)
+static void softmax_grad(const ir_value *v, const rt_tensor *y, const rt_tensor *g, rt_tensor *dx)
 {
     int64_t outer, len, inner;
     rt_axis_split(y, v->attr[0], &outer, &len, &inner);
@@ -139,8 +138,8 @@ void rt_interp_grad(const ir_value *v, rt_tensor *t)
         break;
     case IR_PRELU_GRAD_X:
         for (int64_t i = 0; i < y->n; i++)
-            y->data[i] = a->data[i] > 0 ? c->data[i]
-                                        : b->data[b->n == 1 ? 0 : i % b->n] * c->data[i];
+            y->data[i] =
+                a->data[i] > 0 ? c->data[i] : b->data[b->n == 1 ? 0 : i % b->n] * c->data[i];
         break;
     case IR_PRELU_GRAD_SLOPE:
         prelu_grad_slope(a, b, y);

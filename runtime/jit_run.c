@@ -79,7 +79,7 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
     int rc = values && ptrs && sizes && zeros ? 0 : ACT_ERR_NOMEM;
     for (int a = 0; !rc && a < e->nargs; a++) {
         const cc_arg *arg = &e->args[a];
-        ir_value *v = arg->kind == CC_ARG_SEED ? p->g->outputs.items[arg->id]
+        ir_value *v = arg->kind == CC_ARG_SEED   ? p->g->outputs.items[arg->id]
                       : arg->kind == CC_ARG_SIZE ? NULL
                                                  : p->g->values.items[arg->id];
         rt_tensor shape = {0};

@@ -28,9 +28,9 @@ static int load_npy(const act_program *p, const ir_value *v, rt_tensor *t, float
     ir_shape want = {.rank = t->rank}, got = {.rank = rank};
     memcpy(want.dim, t->shape, sizeof want.dim);
     memcpy(got.dim, shape, sizeof got.dim);
-    return act_error_at(err, v->init.pos, ACT_ERR_NPY, "%s: expected shape %s for param '%s', found %s",
-                        path, ir_shape_str(p->mod->arena, &want), v->name,
-                        ir_shape_str(p->mod->arena, &got));
+    return act_error_at(
+        err, v->init.pos, ACT_ERR_NPY, "%s: expected shape %s for param '%s', found %s", path,
+        ir_shape_str(p->mod->arena, &want), v->name, ir_shape_str(p->mod->arena, &got));
 }
 
 int rt_param_load(const act_program *p, const ir_value *v, rt_tensor *t, act_error *err)

@@ -136,8 +136,8 @@ static int check_shape(const act_program *p, const ir_value *v, const char *what
 
 /* Copies float data into a tensor, replacing what it held: doubles for the
    interpreter, floats for the JIT. */
-static int store(rt_tensor *t, act_engine engine, const float *data, const int64_t *shape,
-                 int rank, act_error *err)
+static int store(rt_tensor *t, act_engine engine, const float *data, const int64_t *shape, int rank,
+                 act_error *err)
 {
     int64_t n = rt_count(shape, rank);
     size_t count = (size_t)(n ? n : 1);
@@ -179,8 +179,8 @@ int act_set(act_program *p, const char *name, const float *data, const int64_t *
     return 0;
 }
 
-int act_set_output_grad(act_program *p, const char *output, const float *data,
-                        const int64_t *shape, int rank, act_error *err)
+int act_set_output_grad(act_program *p, const char *output, const float *data, const int64_t *shape,
+                        int rank, act_error *err)
 {
     ir_value *v = p && output ? rt_program_value(p, output) : NULL;
     int j = v ? output_index(p, v) : -1;
@@ -235,15 +235,18 @@ static const float *get_grad(act_program *p, const char *name, int64_t shape[4],
 {
     ir_value *v = rt_program_value(p, name + 2);
     if (!v || (v->op != IR_INPUT && v->op != IR_PARAM))
-        return act_error_set(err, NULL, ACT_ERR_NAME,
-                             "expected d_<input or param>, found '%s'", name), NULL;
+        return act_error_set(err, NULL, ACT_ERR_NAME, "expected d_<input or param>, found '%s'",
+                             name),
+               NULL;
     if (!p->backward_done)
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
-                             "expected act_backward before reading '%s', found none", name), NULL;
+                             "expected act_backward before reading '%s', found none", name),
+               NULL;
     if (!rt_has_data(&p->t[v->id]))
         return act_error_at(err, v->pos, ACT_ERR_RUNTIME,
                             "expected %s '%s' to be set for its gradient, found it missing",
-                            v->op == IR_PARAM ? "param" : "input", v->name), NULL;
+                            v->op == IR_PARAM ? "param" : "input", v->name),
+               NULL;
     ir_value *g = p->g->grad[v->id];
     rt_tensor t = p->t[v->id]; /* the shape of the input; zeros where no gradient flows */
     t.data = g && p->engine == ACT_ENGINE_INTERP ? p->t[g->id].data : NULL;
@@ -251,8 +254,7 @@ static const float *get_grad(act_program *p, const char *name, int64_t shape[4],
     return lend(&p->grad_view[v->id], &t, shape, rank, err);
 }
 
-const float *act_get(act_program *p, const char *name, int64_t shape[4], int *rank,
-                     act_error *err)
+const float *act_get(act_program *p, const char *name, int64_t shape[4], int *rank, act_error *err)
 {
     if (!p || !name)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program and a name, found NULL"),
@@ -262,14 +264,16 @@ const float *act_get(act_program *p, const char *name, int64_t shape[4], int *ra
     ir_value *v = rt_program_value(p, name);
     if (!v)
         return act_error_set(err, NULL, ACT_ERR_NAME, "expected a value of graph '%s', found '%s'",
-                             p->g->name, name), NULL;
+                             p->g->name, name),
+               NULL;
     bool ready = v->op == IR_INPUT || v->op == IR_PARAM ? rt_has_data(&p->t[v->id])
                  : v == p->g->loss                      ? p->loss_done
-                                                        : p->forward_done && rt_has_data(&p->t[v->id]);
+                                   : p->forward_done && rt_has_data(&p->t[v->id]);
     if (v == p->g->loss && !ready && p->forward_done)
         return (void)rt_run_missing_input(p, v, err), NULL;
     if (!ready)
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
-                             "expected act_forward before reading '%s', found none", name), NULL;
+                             "expected act_forward before reading '%s', found none", name),
+               NULL;
     return lend(&p->view[v->id], &p->t[v->id], shape, rank, err);
 }

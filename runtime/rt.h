@@ -163,17 +163,17 @@ struct act_program {
     act_engine engine;
     ir_module *mod; /* owns the graph and its arena */
     ir_graph *g;
-    const char *dir;   /* folder of the .act file, for npy("...") paths */
-    rt_tensor *t;      /* per value id; capacity cap */
+    const char *dir; /* folder of the .act file, for npy("...") paths */
+    rt_tensor *t;    /* per value id; capacity cap */
     int cap;
-    bool *given;       /* per forward value: an input or param holding data */
-    float **seed;      /* per output: dL/d(output) given, or NULL */
+    bool *given;           /* per forward value: an input or param holding data */
+    float **seed;          /* per output: dL/d(output) given, or NULL */
     rt_tensor *seed_shape; /* per output: the shape seed[j] was given with */
-    float **grad32;    /* JIT: per forward value id, its gradient after a backward run */
+    float **grad32;        /* JIT: per forward value id, its gradient after a backward run */
     const cc_entry *entry[CC_MODE_COUNT_]; /* JIT: from the context's cache */
     void *cif[CC_MODE_COUNT_];             /* JIT: libffi call interfaces of the entries */
-    float **view;      /* per value id: the float copy act_get lent out */
-    float **grad_view; /* per forward value id: act_get of "d_<name>" */
+    float **view;                          /* per value id: the float copy act_get lent out */
+    float **grad_view;                     /* per forward value id: act_get of "d_<name>" */
     bool forward_done, backward_done, loss_done;
     bool vjp; /* the backward mode of the last act_backward */
     int threads;

@@ -107,7 +107,8 @@ static int check_seeds(const act_program *p, const rt_sizes *b, act_error *err)
             memcpy(got.dim, s->shape, sizeof got.dim);
             return act_error_at(err, v->pos, ACT_ERR_SHAPE,
                                 "expected the gradient of output '%s' to be %s, found %s", v->name,
-                                ir_shape_str(p->mod->arena, &want), ir_shape_str(p->mod->arena, &got));
+                                ir_shape_str(p->mod->arena, &want),
+                                ir_shape_str(p->mod->arena, &got));
         }
     }
     return 0;

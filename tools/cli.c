@@ -19,13 +19,25 @@ typedef struct {
 } option_spec;
 
 static const option_spec options[] = {
-    {"graph", true, "cprgteb"},   {"plugin", true, "*"},     {"engine", true, "cprgtb"},
-    {"threads", true, "cprgtb"},  {"input", true, "rgt"},    {"param", true, "rgtb"},
-    {"output-grad", true, "g"},   {"out", true, "rgt"},      {"epochs", true, "t"},
-    {"lr", true, "t"},            {"batch", true, "t"},      {"shuffle-seed", true, "t"},
-    {"kind", true, "e"},          {"o", true, "e"},          {"header", true, "e"},
-    {"target-cpu", true, "e"},    {"target-features", true, "e"},
-    {"size", true, "b"},          {"help", false, "*"},
+    {"graph", true, "cprgteb"},
+    {"plugin", true, "*"},
+    {"engine", true, "cprgtb"},
+    {"threads", true, "cprgtb"},
+    {"input", true, "rgt"},
+    {"param", true, "rgtb"},
+    {"output-grad", true, "g"},
+    {"out", true, "rgt"},
+    {"epochs", true, "t"},
+    {"lr", true, "t"},
+    {"batch", true, "t"},
+    {"shuffle-seed", true, "t"},
+    {"kind", true, "e"},
+    {"o", true, "e"},
+    {"header", true, "e"},
+    {"target-cpu", true, "e"},
+    {"target-features", true, "e"},
+    {"size", true, "b"},
+    {"help", false, "*"},
 };
 
 static const char *const usage_text[] = {
@@ -135,8 +147,7 @@ static int set_option(cli_options *o, const char *name, const char *value)
         o->engine = strcmp(value, "jit") ? ACT_ENGINE_INTERP : ACT_ENGINE_JIT;
     } else if (!strcmp(name, "threads")) {
         if (parse_long(value, 1, 4096, &n))
-            return usage_error("expected --threads to be a whole number from 1, found '%s'",
-                               value);
+            return usage_error("expected --threads to be a whole number from 1, found '%s'", value);
         o->threads = (int)n;
     } else if (!strcmp(name, "input")) {
         return add_binding(o->inputs, &o->ninputs, name, value) ? EXIT_USAGE : 0;
@@ -170,13 +181,11 @@ static int set_option(cli_options *o, const char *name, const char *value)
         return add_binding(o->sizes, &o->nsizes, name, value) ? EXIT_USAGE : 0;
     } else if (!strcmp(name, "epochs")) {
         if (parse_long(value, 1, 1000000000L, &o->epochs))
-            return usage_error("expected --epochs to be a whole number from 1, found '%s'",
-                               value);
+            return usage_error("expected --epochs to be a whole number from 1, found '%s'", value);
         o->has_epochs = true;
     } else if (!strcmp(name, "batch")) {
         if (parse_long(value, 1, 1000000000L, &o->batch))
-            return usage_error("expected --batch to be a whole number from 1, found '%s'",
-                               value);
+            return usage_error("expected --batch to be a whole number from 1, found '%s'", value);
     } else if (!strcmp(name, "lr")) {
         char *end;
         o->lr = strtod(value, &end);
@@ -185,8 +194,7 @@ static int set_option(cli_options *o, const char *name, const char *value)
         o->has_lr = true;
     } else if (!strcmp(name, "shuffle-seed")) {
         if (parse_long(value, 0, 2147483647L, &n))
-            return usage_error("expected --shuffle-seed to be a whole number, found '%s'",
-                               value);
+            return usage_error("expected --shuffle-seed to be a whole number, found '%s'", value);
         o->shuffle_seed = (unsigned long long)n;
         o->has_shuffle_seed = true;
     }

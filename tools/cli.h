@@ -53,8 +53,8 @@ act_program *cli_compile(act_context *ctx, const cli_options *o, act_engine engi
 /* Loads --plugin and ACT_PLUGIN_PATH plugins into ctx. */
 int cli_load_plugins(act_context *ctx, const cli_options *o);
 /* act_set or act_set_output_grad. */
-typedef int (*cli_setter)(act_program *p, const char *name, const float *data,
-                          const int64_t *shape, int rank, act_error *err);
+typedef int (*cli_setter)(act_program *p, const char *name, const float *data, const int64_t *shape,
+                          int rank, act_error *err);
 /* Reads NAME=PATH's file and gives it to set; errors are reported at PATH. */
 int cli_set_from_npy(act_program *p, const cli_binding *b, cli_setter set);
 /* Reads every --param file (and --input file when inputs) and sets it;

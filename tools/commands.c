@@ -26,7 +26,8 @@ static void print_params(const ir_params *ps)
         char num[32];
         ir_format_number(num, ps->p[i].def);
         if (ps->p[i].words[0])
-            printf("%s%s = \"%s\"", i ? ", " : "", ps->p[i].name, ps->p[i].words[(int)ps->p[i].def]);
+            printf("%s%s = \"%s\"", i ? ", " : "", ps->p[i].name,
+                   ps->p[i].words[(int)ps->p[i].def]);
         else
             printf("%s%s = %s", i ? ", " : "", ps->p[i].name, num);
     }

@@ -5,8 +5,9 @@
 int cli_emit(const cli_options *o)
 {
     if (o->kind < 0 || !o->output) {
-        fprintf(stderr, "actc: error: expected --kind llvm|asm|obj and -o OUT for emit, found "
-                        "%s missing\n(run 'actc --help' for usage)\n",
+        fprintf(stderr,
+                "actc: error: expected --kind llvm|asm|obj and -o OUT for emit, found "
+                "%s missing\n(run 'actc --help' for usage)\n",
                 o->kind < 0 ? "--kind" : "-o");
         return EXIT_USAGE;
     }

@@ -143,8 +143,8 @@ int cli_write_results(const char *dir, const cli_result *r, int n)
     act_error err = {0};
     for (; tmp && written < n; written++) {
         tmp[written] = join(dir, ".actc-partial-", r[written].file, ".npy");
-        if (!tmp[written] || rt_npy_write(tmp[written], r[written].data, r[written].shape,
-                                          r[written].rank, &err)) {
+        if (!tmp[written] ||
+            rt_npy_write(tmp[written], r[written].data, r[written].shape, r[written].rank, &err)) {
             rc = err.code ? cli_report(&err) : (fprintf(stderr, "actc: error: out of memory\n"), 1);
             break;
         }

@@ -114,7 +114,8 @@ static int train(const cli_options *o, act_program *p, dataset *d, int64_t sampl
             rc = step(p, d, o->ninputs, idx + s, b, buf, o->lr, &loss);
             if (!rc && tty)
                 printf("\repoch %ld/%ld  %lld/%lld samples", e, o->epochs, (long long)(s + b),
-                       (long long)samples), fflush(stdout);
+                       (long long)samples),
+                    fflush(stdout);
         }
         if (!rc)
             printf("%sepoch %ld/%ld  loss %.6g  %.0f samples/s\n", tty ? "\r" : "", e, o->epochs,
@@ -138,8 +139,8 @@ int cli_train(const cli_options *o)
     int64_t samples = 0;
     int rc = p ? cli_set_tensors(p, o, false) : EXIT_USER;
     if (!rc && !p->g->loss) {
-        fprintf(stderr, "%s: error: expected a loss in graph '%s' to train, found none\n",
-                o->file, p->g->name);
+        fprintf(stderr, "%s: error: expected a loss in graph '%s' to train, found none\n", o->file,
+                p->g->name);
         rc = EXIT_USER;
     }
     if (!rc)

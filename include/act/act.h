@@ -79,8 +79,8 @@ ACT_API void act_program_free(act_program *prog);
 
 /* Sets an input or a param: float32, C order, copied. The first input using a
    size name binds it; a later disagreement is an error. */
-ACT_API int act_set(act_program *prog, const char *name, const float *data,
-                    const int64_t *shape, int rank, act_error *err);
+ACT_API int act_set(act_program *prog, const char *name, const float *data, const int64_t *shape,
+                    int rank, act_error *err);
 
 /* Computes every output, and the loss when the inputs it needs are set. */
 ACT_API int act_forward(act_program *prog, act_error *err);

@@ -50,8 +50,8 @@ static void test_api_compile_errors_have_code_and_position(void **state)
     act_context *ctx = act_context_new();
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         act_error err = {0};
-        act_program *p = act_compile_string(ctx, rows[i].src, "t.act", NULL, ACT_ENGINE_INTERP,
-                                            &err);
+        act_program *p =
+            act_compile_string(ctx, rows[i].src, "t.act", NULL, ACT_ENGINE_INTERP, &err);
         assert_null(p);
         if (err.code == ACT_OK || err.line != rows[i].line || err.col != rows[i].col ||
             !strstr(err.message, rows[i].msg) || strcmp(err.file, "t.act"))

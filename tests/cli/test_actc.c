@@ -169,8 +169,8 @@ static void test_actc_failure_leaves_no_output(void **state)
     float x[3] = {1, 2, 3};
     int64_t n = 3;
     ts_write_npy(bad, x, &n, 1); /* rank 1, the graph wants [N, 2] */
-    snprintf(args, sizeof args, "grad " EX "xor.act --input x=%s --input t=" EX
-             "data/xor_t.npy --out %s", bad, out);
+    snprintf(args, sizeof args,
+             "grad " EX "xor.act --input x=%s --input t=" EX "data/xor_t.npy --out %s", bad, out);
     expect_exit(args, 1, bad);
     assert_int_equal(ts_count_entries(out), 0);
     ts_write_text(bad, "not an npy file\n");
@@ -194,14 +194,16 @@ static void test_actc_grad_from_output_gradient(void **state)
         ones[i] = 1;
     int64_t shape[2] = {3, 4};
     ts_write_npy(dy, ones, shape, 2);
-    snprintf(args, sizeof args, "grad " EX "custom.act --input x=" EX "data/custom_x.npy "
-             "--output-grad y=%s --out %s/g", dy, dir);
+    snprintf(args, sizeof args,
+             "grad " EX "custom.act --input x=" EX "data/custom_x.npy "
+             "--output-grad y=%s --out %s/g",
+             dy, dir);
     expect_exit(args, 0, NULL);
     char g[600];
     snprintf(g, sizeof g, "%s/g", dir);
     assert_int_equal(ts_count_entries(g), 3); /* d_x, d_W, d_b */
-    snprintf(args, sizeof args, "grad " EX "custom.act --input x=" EX "data/custom_x.npy --out %s/h",
-             dir);
+    snprintf(args, sizeof args,
+             "grad " EX "custom.act --input x=" EX "data/custom_x.npy --out %s/h", dir);
     expect_exit(args, 1, "output gradients");
     ts_rmtree(dir);
     free(dir);
@@ -249,7 +251,9 @@ static void test_actc_list_shows_every_activation(void **state)
             fail_msg("actc list lacks %s", head);
     }
     act_context_free(ctx);
-    assert_non_null(strstr(out, "sigmoid (built-in)\n  params: none\n  f(x)  = sigmoid(x)\n  f'(x) = y")); /* reads y */
+    assert_non_null(strstr(
+        out,
+        "sigmoid (built-in)\n  params: none\n  f(x)  = sigmoid(x)\n  f'(x) = y")); /* reads y */
     assert_non_null(strstr(out, "\nsoftmax\n  params: axis = -1"));
     free(out);
 }
@@ -260,9 +264,13 @@ static void test_actc_engines_agree(void **state)
     (void)state;
     char *jit, *interp;
     assert_int_equal(actc("run " EX "mlp.act --input x=" EX "data/spiral_x.npy --input t=" EX
-                          "data/spiral_t.npy", &jit, NULL), 0);
+                          "data/spiral_t.npy",
+                          &jit, NULL),
+                     0);
     assert_int_equal(actc("run " EX "mlp.act --engine=interp --input x=" EX "data/spiral_x.npy "
-                          "--input t=" EX "data/spiral_t.npy", &interp, NULL), 0);
+                          "--input t=" EX "data/spiral_t.npy",
+                          &interp, NULL),
+                     0);
     /* same header lines and values to 6 digits */
     const char *a = jit, *b = interp;
     int lines = 0;

@@ -33,15 +33,30 @@ static long double sigmoid(long double x)
     return x < 0 ? expl(x) / (1 + expl(x)) : 1 / (1 + expl(-x));
 }
 
-static long double ref_sigmoid(long double x) { return sigmoid(x); }
-static long double ref_tanh(long double x) { return tanhl(x); }
-static long double ref_gelu(long double x) { return x / 2 * erfcl(-x / sqrtl(2)); }
+static long double ref_sigmoid(long double x)
+{
+    return sigmoid(x);
+}
+static long double ref_tanh(long double x)
+{
+    return tanhl(x);
+}
+static long double ref_gelu(long double x)
+{
+    return x / 2 * erfcl(-x / sqrtl(2));
+}
 static long double ref_gelu_tanh(long double x) /* 1 + tanh(u) = 2 sigmoid(2u) */
 {
     return x * sigmoid(2 * sqrtl(2 / M_PI) * (x + 0.044715L * x * x * x));
 }
-static long double ref_swish(long double x) { return x * sigmoid(x); }
-static long double ref_elu(long double x) { return x > 0 ? x : expm1l(x); }
+static long double ref_swish(long double x)
+{
+    return x * sigmoid(x);
+}
+static long double ref_elu(long double x)
+{
+    return x > 0 ? x : expm1l(x);
+}
 static long double ref_selu(long double x)
 {
     return 1.0507009873554805L * (x > 0 ? x : 1.6732632423543772L * expm1l(x));
@@ -50,10 +65,22 @@ static long double softplus(long double x) /* log(1 + e^x) */
 {
     return (x > 0 ? x : 0) + log1pl(expl(-fabsl(x)));
 }
-static long double ref_softplus(long double x) { return x > 20 ? x : softplus(x); }
-static long double ref_mish(long double x) { return x * tanhl(softplus(x)); }
-static long double ref_softsign(long double x) { return isinf(x) ? (x > 0 ? 1 : -1) : x / (1 + fabsl(x)); }
-static long double ref_celu(long double x) { return x > 0 ? x : expm1l(x); }
+static long double ref_softplus(long double x)
+{
+    return x > 20 ? x : softplus(x);
+}
+static long double ref_mish(long double x)
+{
+    return x * tanhl(softplus(x));
+}
+static long double ref_softsign(long double x)
+{
+    return isinf(x) ? (x > 0 ? 1 : -1) : x / (1 + fabsl(x));
+}
+static long double ref_celu(long double x)
+{
+    return x > 0 ? x : expm1l(x);
+}
 static long double ref_hard_swish(long double x)
 {
     long double r = x + 3 < 0 ? 0 : x + 3 > 6 ? 6 : x + 3;
@@ -71,13 +98,20 @@ static void test_activation_ulp_sweep(void **state)
     static const struct {
         const char *call;
         long double (*ref)(long double);
-    } calls[] = {{"sigmoid(x)", ref_sigmoid},   {"tanh(x)", ref_tanh},
-                 {"gelu(x)", ref_gelu},         {"gelu(x, approximate = \"tanh\")", ref_gelu_tanh},
-                 {"swish(x)", ref_swish},       {"silu(x)", ref_swish},
-                 {"elu(x)", ref_elu},           {"selu(x)", ref_selu},
-                 {"softplus(x)", ref_softplus}, {"mish(x)", ref_mish},
-                 {"softsign(x)", ref_softsign}, {"celu(x)", ref_celu},
-                 {"hard_swish(x)", ref_hard_swish}, {"squareplus(x)", ref_squareplus}};
+    } calls[] = {{"sigmoid(x)", ref_sigmoid},
+                 {"tanh(x)", ref_tanh},
+                 {"gelu(x)", ref_gelu},
+                 {"gelu(x, approximate = \"tanh\")", ref_gelu_tanh},
+                 {"swish(x)", ref_swish},
+                 {"silu(x)", ref_swish},
+                 {"elu(x)", ref_elu},
+                 {"selu(x)", ref_selu},
+                 {"softplus(x)", ref_softplus},
+                 {"mish(x)", ref_mish},
+                 {"softsign(x)", ref_softsign},
+                 {"celu(x)", ref_celu},
+                 {"hard_swish(x)", ref_hard_swish},
+                 {"squareplus(x)", ref_squareplus}};
     /* 10.2M floats each in the normal build; the sanitizer build samples less */
     uint32_t stride = ACT_SANITIZE_FLAGS[0] ? 16381 : 421;
     int64_t n;
@@ -103,8 +137,8 @@ static void test_activation_ulp_sweep(void **state)
                 at = x[i];
             }
         }
-        print_message("%-32s max %g ulp (at x = %.9g) over %lld floats\n", calls[c].call, worst,
-                      at, (long long)n);
+        print_message("%-32s max %g ulp (at x = %.9g) over %lld floats\n", calls[c].call, worst, at,
+                      (long long)n);
         if (worst > 2)
             fail_msg("%s: %g ulp at x = %.9g", calls[c].call, worst, at);
         act_program_free(p);

@@ -19,13 +19,16 @@ static void test_aot_object_links_without_llvm(void **state)
 {
     (void)state;
     char *dir = ts_tmpdir(), cmd[4096], *out, *err;
-    snprintf(cmd, sizeof cmd, "emit %s/examples/aot/softclip.act --kind obj -o %s/clip.o "
-             "--header %s/clip.h", ACT_SOURCE_DIR, dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "emit %s/examples/aot/softclip.act --kind obj -o %s/clip.o "
+             "--header %s/clip.h",
+             ACT_SOURCE_DIR, dir, dir);
     if (actc(cmd, &err))
         fail_msg("%s", err);
     free(err);
     /* -Werror: the header is clean C11; no -lact, no LLVM */
-    snprintf(cmd, sizeof cmd, "cc -std=c11 -Wall -Wextra -Werror %s -I'%s' '%s/examples/aot/main.c' "
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -Wall -Wextra -Werror %s -I'%s' '%s/examples/aot/main.c' "
              "'%s/clip.o' -lm -o '%s/clip' && '%s/clip'",
              ACT_SANITIZE_FLAGS, dir, ACT_SOURCE_DIR, dir, dir, dir);
     int rc = ts_run(cmd, &out, &err);
@@ -46,15 +49,18 @@ static void test_aot_llvm_and_asm_and_other_targets(void **state)
 {
     (void)state;
     char *dir = ts_tmpdir(), cmd[4096], path[600], *err;
-    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind llvm -o %s/x.ll", ACT_SOURCE_DIR, dir);
+    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind llvm -o %s/x.ll", ACT_SOURCE_DIR,
+             dir);
     assert_int_equal(actc(cmd, NULL), 0);
     snprintf(path, sizeof path, "%s/x.ll", dir);
     char *text = ts_read_text(path);
     assert_non_null(strstr(text, "define void @xor_backward("));
     assert_non_null(strstr(text, "define void @xor_forward_loss("));
     free(text);
-    snprintf(cmd, sizeof cmd, "emit %s/examples/xor.act --kind asm -o %s/x.s --target-cpu x86-64 "
-             "--target-features=+sse2", ACT_SOURCE_DIR, dir);
+    snprintf(cmd, sizeof cmd,
+             "emit %s/examples/xor.act --kind asm -o %s/x.s --target-cpu x86-64 "
+             "--target-features=+sse2",
+             ACT_SOURCE_DIR, dir);
     if (actc(cmd, &err))
         fail_msg("%s", err);
     free(err);
@@ -84,8 +90,10 @@ static void test_aot_header_names_never_clash(void **state)
     ts_write_text(path, "#include \"a.h\"\nint main(void)\n{\n    float x[3] = {1, 2, 3}, "
                         "i[3] = {4, 5, 6}, xo[3], y[3];\n    g_forward(x, i, xo, y, 1);\n"
                         "    return !(y[2] == 9 && xo[0] == 1);\n}\n");
-    snprintf(cmd, sizeof cmd, "cc -std=c11 -Wall -Wextra -Werror %s -I'%s' '%s' '%s/a.o' -o '%s/app' "
-             "&& '%s/app'", ACT_SANITIZE_FLAGS, dir, path, dir, dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -Wall -Wextra -Werror %s -I'%s' '%s' '%s/a.o' -o '%s/app' "
+             "&& '%s/app'",
+             ACT_SANITIZE_FLAGS, dir, path, dir, dir, dir);
     if (ts_run(cmd, NULL, &err))
         fail_msg("%s", err);
     free(err);

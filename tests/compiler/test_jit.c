@@ -41,7 +41,8 @@ static pair compile_both(act_context *ctx, const char *src)
 static void set_both(pair *p, const char *name, const float *x, const int64_t *shape, int rank)
 {
     act_error err = {0};
-    if (act_set(p->interp, name, x, shape, rank, &err) || act_set(p->jit, name, x, shape, rank, &err))
+    if (act_set(p->interp, name, x, shape, rank, &err) ||
+        act_set(p->jit, name, x, shape, rank, &err))
         fail_msg("set %s: %s", name, err.message);
 }
 
@@ -82,7 +83,8 @@ static double compare(pair *p, const char *name, double max_ulp, double rtol, co
             double d = fabs(a[i] - want);
             if (!(d <= rtol * fabs(want) + rtol * scale) && !(isnan(a[i]) && isnan(want)) &&
                 a[i] != want)
-                fail_msg("%s: %s[%lld] jit %.9g, interp %.9g", what, name, (long long)i, a[i], want);
+                fail_msg("%s: %s[%lld] jit %.9g, interp %.9g", what, name, (long long)i, a[i],
+                         want);
             worst = fmax(worst, scale ? d / scale : d);
         }
     }
@@ -115,8 +117,7 @@ static void run_both(pair *p, bool backward)
 
 /* y = CALL on 3 x n inputs in [-12, 12] (a tenth of them in [-1.2, 1.2]),
    for every n: one compilation (M is a size name), every vector tail. */
-static void check_activation(act_context *ctx, const char *call, double *worst_f,
-                             double *worst_b)
+static void check_activation(act_context *ctx, const char *call, double *worst_f, double *worst_b)
 {
     char src[512];
     snprintf(src, sizeof src, "graph t {\n input x : f32[N, M]\n y = %s\n output y\n}\n", call);
@@ -153,13 +154,22 @@ static void test_jit_matches_interp_on_every_activation(void **state)
 {
     (void)state;
     static const char *const others[] = {
-        "leaky_relu(x, alpha = 0.2)",   "elu(x, alpha = 0.5)",     "celu(x, alpha = 2)",
-        "gelu(x, approximate = \"tanh\")", "hard_tanh(x, min_val = -2, max_val = 3)",
-        "swish(x, beta = 1.7)",         "softplus(x, beta = 2, threshold = 5)",
-        "squareplus(x, b = 1)",         "rrelu(x)",
-        "rrelu(x, lower = 0.1, upper = 0.3, training = 1, seed = 3)", "maxout(x, k = 3)",
-        "softmax(x)",                   "softmax(x, axis = 0)",    "log_softmax(x)",
-        "log_softmax(x, axis = 0)",     "scale(x, s = -1.5)",
+        "leaky_relu(x, alpha = 0.2)",
+        "elu(x, alpha = 0.5)",
+        "celu(x, alpha = 2)",
+        "gelu(x, approximate = \"tanh\")",
+        "hard_tanh(x, min_val = -2, max_val = 3)",
+        "swish(x, beta = 1.7)",
+        "softplus(x, beta = 2, threshold = 5)",
+        "squareplus(x, b = 1)",
+        "rrelu(x)",
+        "rrelu(x, lower = 0.1, upper = 0.3, training = 1, seed = 3)",
+        "maxout(x, k = 3)",
+        "softmax(x)",
+        "softmax(x, axis = 0)",
+        "log_softmax(x)",
+        "log_softmax(x, axis = 0)",
+        "scale(x, s = -1.5)",
     };
     act_context *ctx = act_context_new();
     rng_state = 7;
@@ -180,8 +190,9 @@ static void test_jit_matches_interp_on_every_activation(void **state)
 static void test_jit_special_values(void **state)
 {
     (void)state;
-    static const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f,
-                                     -100, 100, -6, 3.4e38f, -3.4e38f, 88.7f, -103.9f, 20, -20};
+    static const float specials[] = {NAN,     INFINITY, -INFINITY, 0.0f, -0.0f,   1e-40f,
+                                     -1e-40f, -100,     100,       -6,   3.4e38f, -3.4e38f,
+                                     88.7f,   -103.9f,  20,        -20};
     enum { N = sizeof specials / sizeof *specials };
     act_context *ctx = act_context_new();
     for (int i = 0; i < ir_registry_count(ctx->reg); i++) {
@@ -213,10 +224,13 @@ static void test_jit_matches_interp_on_ops_and_losses(void **state)
         "input a : f32[N, 5]\n input b : f32[5]\n y = add(a, b)\n output y",
         "input a : f32[N, 5]\n input b : f32[N, 1]\n y = mul(a, b)\n output y",
         "input a : f32[N, 5]\n input b : f32[N, 5]\n y = mul(a, b)\n output y",
-        "input a : f32[N, 5]\n param s : f32[5] = uniform(0, 1, seed = 2)\n y = prelu(a, s)\n output y",
+        "input a : f32[N, 5]\n param s : f32[5] = uniform(0, 1, seed = 2)\n y = prelu(a, s)\n "
+        "output y",
         "input a : f32[N, 5]\n param s : f32[1] = fill(0.3)\n y = prelu(a, s)\n output y",
-        "input a : f32[N, 5]\n param W : f32[5, 37] = glorot(seed = 1)\n y = dense(a, W)\n output y",
-        "input a : f32[N, 5]\n param W : f32[5, 64] = glorot(seed = 1)\n param b : f32[64] = fill(0.1)\n"
+        "input a : f32[N, 5]\n param W : f32[5, 37] = glorot(seed = 1)\n y = dense(a, W)\n output "
+        "y",
+        "input a : f32[N, 5]\n param W : f32[5, 64] = glorot(seed = 1)\n param b : f32[64] = "
+        "fill(0.1)\n"
         " y = tanh(relu(dense(a, W, b)))\n output y",
         "input a : f32[N, 5]\n input t : f32[N, 5]\n loss L = softmax_cross_entropy(a, t)",
         "input a : f32[N, 5]\n input t : f32[N, 5]\n loss L = sigmoid_cross_entropy(a, t)",
@@ -249,8 +263,10 @@ static void test_jit_matches_interp_on_ops_and_losses(void **state)
             act_error err = {0};
             if (!strstr(graphs[g], "loss")) {
                 const rt_tensor *y = (act_forward(p.interp, &err), ts_value(p.interp, "y"));
-                assert_int_equal(act_set_output_grad(p.interp, "y", data + 7, y->shape, y->rank, &err), 0);
-                assert_int_equal(act_set_output_grad(p.jit, "y", data + 7, y->shape, y->rank, &err), 0);
+                assert_int_equal(
+                    act_set_output_grad(p.interp, "y", data + 7, y->shape, y->rank, &err), 0);
+                assert_int_equal(act_set_output_grad(p.jit, "y", data + 7, y->shape, y->rank, &err),
+                                 0);
             }
             run_both(&p, true);
             compare(&p, strstr(graphs[g], "loss") ? "L" : "y", 0, 1e-5, graphs[g]);
@@ -262,12 +278,28 @@ static void test_jit_matches_interp_on_ops_and_losses(void **state)
 
 /* ---- random graphs --------------------------------------------------- */
 
-static const char *const acts[] = {
-    "relu(%s)", "tanh(%s)", "sigmoid(%s)", "gelu(%s)", "gelu(%s, approximate = \"tanh\")",
-    "elu(%s, alpha = 0.7)", "selu(%s)", "celu(%s)", "swish(%s, beta = 1.3)", "silu(%s)",
-    "mish(%s)", "softplus(%s)", "softsign(%s)", "squareplus(%s)", "leaky_relu(%s, alpha = 0.1)",
-    "hard_swish(%s)", "hard_sigmoid(%s)", "hard_tanh(%s)", "relu6(%s)", "identity(%s)",
-    "scale(%s, s = 0.5)", "rrelu(%s, training = 1, seed = 9)"};
+static const char *const acts[] = {"relu(%s)",
+                                   "tanh(%s)",
+                                   "sigmoid(%s)",
+                                   "gelu(%s)",
+                                   "gelu(%s, approximate = \"tanh\")",
+                                   "elu(%s, alpha = 0.7)",
+                                   "selu(%s)",
+                                   "celu(%s)",
+                                   "swish(%s, beta = 1.3)",
+                                   "silu(%s)",
+                                   "mish(%s)",
+                                   "softplus(%s)",
+                                   "softsign(%s)",
+                                   "squareplus(%s)",
+                                   "leaky_relu(%s, alpha = 0.1)",
+                                   "hard_swish(%s)",
+                                   "hard_sigmoid(%s)",
+                                   "hard_tanh(%s)",
+                                   "relu6(%s)",
+                                   "identity(%s)",
+                                   "scale(%s, s = 0.5)",
+                                   "rrelu(%s, training = 1, seed = 9)"};
 
 /* A seeded random graph: 1 to 3 dense layers of random widths (1 to 67)
    with random activations, sometimes a broadcast add or mul, and a random
@@ -309,8 +341,10 @@ static void random_graph(char *src, size_t cap, int *k0, bool *has_t, int *width
         snprintf(src + n, cap - n, "    y = log_softmax(%s)\n    output y\n}\n", prev);
         break;
     case 2:
-        snprintf(src + n, cap - n, "    param s : f32[%d] = fill(0.2)\n    y = prelu(%s, s)\n"
-                 "    output y\n}\n", dim, prev);
+        snprintf(src + n, cap - n,
+                 "    param s : f32[%d] = fill(0.2)\n    y = prelu(%s, s)\n"
+                 "    output y\n}\n",
+                 dim, prev);
         break;
     case 3:
         if (dim % 2 == 0) {
@@ -321,10 +355,13 @@ static void random_graph(char *src, size_t cap, int *k0, bool *has_t, int *width
     case 4:
     case 5:
     case 6: {
-        static const char *const losses[] = {"mse", "softmax_cross_entropy", "sigmoid_cross_entropy"};
+        static const char *const losses[] = {"mse", "softmax_cross_entropy",
+                                             "sigmoid_cross_entropy"};
         *has_t = true;
-        snprintf(src + n, cap - n, "    input t : f32[N, %d]\n    y = identity(%s)\n    output y\n"
-                 "    loss L = %s(%s, t)\n}\n", dim, prev, losses[next() % 3], prev);
+        snprintf(src + n, cap - n,
+                 "    input t : f32[N, %d]\n    y = identity(%s)\n    output y\n"
+                 "    loss L = %s(%s, t)\n}\n",
+                 dim, prev, losses[next() % 3], prev);
         break;
     }
     default:
@@ -401,10 +438,9 @@ static void test_jit_runs_the_examples(void **state)
 {
     (void)state;
     act_context *ctx = act_context_new();
-    static const char *const files[][5] = {
-        {"xor.act", "x", "xor_x.npy", "t", "xor_t.npy"},
-        {"mlp.act", "x", "spiral_x.npy", "t", "spiral_t.npy"},
-        {"custom.act", "x", "custom_x.npy", NULL, NULL}};
+    static const char *const files[][5] = {{"xor.act", "x", "xor_x.npy", "t", "xor_t.npy"},
+                                           {"mlp.act", "x", "spiral_x.npy", "t", "spiral_t.npy"},
+                                           {"custom.act", "x", "custom_x.npy", NULL, NULL}};
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path[512];
         snprintf(path, sizeof path, "%s/examples/%s", ACT_SOURCE_DIR, files[f][0]);

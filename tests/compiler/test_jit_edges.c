@@ -29,8 +29,8 @@ static void test_cache_keeps_entries_of_live_programs(void **state)
     act_program *p[12];
     for (int i = 0; i < 12; i++) {
         char src[256];
-        snprintf(src, sizeof src, "graph g {\n input x : f32[N]\n y = scale(x, s = %d)\n output y\n}\n",
-                 i + 1);
+        snprintf(src, sizeof src,
+                 "graph g {\n input x : f32[N]\n y = scale(x, s = %d)\n output y\n}\n", i + 1);
         p[i] = compile(ctx, src, ACT_ENGINE_JIT);
     }
     float x[3] = {1, 2, 3};
@@ -131,8 +131,10 @@ static void test_deep_derivative(void **state)
         strcpy(f, g);
         free(g);
     }
-    snprintf(src, 20000, "activation deep(x) = %s\ngraph g {\n input x : f32[5]\n y = deep(x)\n"
-             " output y\n}\n", f);
+    snprintf(src, 20000,
+             "activation deep(x) = %s\ngraph g {\n input x : f32[5]\n y = deep(x)\n"
+             " output y\n}\n",
+             f);
     act_context *ctx = act_context_new();
     float x[5] = {-2, -0.5f, 0, 0.5f, 2}, w[5] = {1, 1, 1, 1, 1}, d[2][5];
     int64_t n = 5;

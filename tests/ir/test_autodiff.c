@@ -73,17 +73,17 @@ static void set_all(act_program *p, const char *name, const float *x, int64_t n0
         fail_msg("set %s: %s", name, err.message);
 }
 
-static const float xs[12] = {-4.3f, -2.3f, -0.7f, 0.4f, 1.9f, 3.7f,
+static const float xs[12] = {-4.3f, -2.3f, -0.7f, 0.4f,  1.9f,  3.7f,
                              -1.1f, 0.9f,  2.6f,  -3.4f, 0.15f, -0.35f};
-static const float ws[12] = {0.5f, -1.25f, 0.75f, 2.0f, -0.375f, 1.0f,
-                             -2.5f, 0.125f, 1.5f, 0.25f, -0.625f, -1.0f};
+static const float ws[12] = {0.5f,  -1.25f, 0.75f, 2.0f,  -0.375f, 1.0f,
+                             -2.5f, 0.125f, 1.5f,  0.25f, -0.625f, -1.0f};
 
 /* y = CALL over a 2x6 input, differentiated from the output gradient ws. */
 static void check_call(act_context *ctx, const char *call, const char *extra)
 {
     char src[1024];
-    snprintf(src, sizeof src, "graph t {\n input x : f32[2, 6]\n%s y = %s\n output y\n}\n",
-             extra, call);
+    snprintf(src, sizeof src, "graph t {\n input x : f32[2, 6]\n%s y = %s\n output y\n}\n", extra,
+             call);
     act_program *p = ts_compile(ctx, src);
     set_all(p, "x", xs, 2, 6);
     const rt_tensor *y;
@@ -113,15 +113,24 @@ static void test_autodiff_activations_other_params(void **state)
 {
     (void)state;
     static const char *const calls[] = {
-        "leaky_relu(x, alpha = 0.2)",       "elu(x, alpha = 0.5)",
-        "celu(x, alpha = 2)",               "gelu(x, approximate = \"tanh\")",
-        "hard_tanh(x, min_val = -2, max_val = 3)", "swish(x, beta = 1.7)",
-        "softplus(x, beta = 2, threshold = 5)",    "squareplus(x, b = 1)",
-        "rrelu(x)",                         "rrelu(x, lower = 0.1, upper = 0.3, training = 1, seed = 3)",
-        "maxout(x)",                        "maxout(x, k = 3)",
-        "softmax(x)",                       "softmax(x, axis = 0)",
-        "log_softmax(x)",                   "log_softmax(x, axis = 0)",
-        "scale(x, s = -1.5)",               "relu(scale(x, s = 3))",
+        "leaky_relu(x, alpha = 0.2)",
+        "elu(x, alpha = 0.5)",
+        "celu(x, alpha = 2)",
+        "gelu(x, approximate = \"tanh\")",
+        "hard_tanh(x, min_val = -2, max_val = 3)",
+        "swish(x, beta = 1.7)",
+        "softplus(x, beta = 2, threshold = 5)",
+        "squareplus(x, b = 1)",
+        "rrelu(x)",
+        "rrelu(x, lower = 0.1, upper = 0.3, training = 1, seed = 3)",
+        "maxout(x)",
+        "maxout(x, k = 3)",
+        "softmax(x)",
+        "softmax(x, axis = 0)",
+        "log_softmax(x)",
+        "log_softmax(x, axis = 0)",
+        "scale(x, s = -1.5)",
+        "relu(scale(x, s = 3))",
     };
     act_context *ctx = act_context_new();
     for (size_t i = 0; i < sizeof calls / sizeof *calls; i++)
@@ -156,7 +165,8 @@ static void test_autodiff_losses(void **state)
         char src[512];
         snprintf(src, sizeof src,
                  "graph t {\n input x : f32[2, 6]\n input t : f32[2, 6]\n"
-                 " loss L = %s(x, t)\n}\n", losses[i]);
+                 " loss L = %s(x, t)\n}\n",
+                 losses[i]);
         act_program *p = ts_compile(ctx, src);
         set_all(p, "x", xs, 2, 6);
         set_all(p, "t", t, 2, 6);
@@ -191,8 +201,8 @@ static void check_example(act_context *ctx, const char *file, const char *const 
             float *w = malloc((size_t)y->n * sizeof *w);
             for (int64_t k = 0; k < y->n; k++)
                 w[k] = ws[k % 12];
-            assert_int_equal(act_set_output_grad(p, ((ir_value *)p->g->outputs.items[j])->name,
-                                                 w, y->shape, y->rank, &err),
+            assert_int_equal(act_set_output_grad(p, ((ir_value *)p->g->outputs.items[j])->name, w,
+                                                 y->shape, y->rank, &err),
                              0);
             free(w);
         }
@@ -205,8 +215,7 @@ static void test_autodiff_examples(void **state)
 {
     (void)state;
     act_context *ctx = act_context_new();
-    check_example(ctx, "xor.act",
-                  (const char *const[]){"x", "xor_x.npy", "t", "xor_t.npy", NULL});
+    check_example(ctx, "xor.act", (const char *const[]){"x", "xor_x.npy", "t", "xor_t.npy", NULL});
     check_example(ctx, "mlp.act",
                   (const char *const[]){"x", "spiral_x.npy", "t", "spiral_t.npy", NULL});
     check_example(ctx, "custom.act", (const char *const[]){"x", "custom_x.npy", NULL});

@@ -16,9 +16,10 @@ static uint64_t next(void)
     return state_ >> 33;
 }
 
-static const char *const pieces[] = {"(", ")", "[", "]", "\"", "\n", ";", "-", "1e", "x", "=",
-                                     ",", "#", "{", "}", "0", ".5", "N", "relu(", "f32[", "^",
-                                     "act 2\n", "output ", "loss L = ", "dense(", "\\", "\xC3\xA9"};
+static const char *const pieces[] = {
+    "(",     ")",    "[", "]",       "\"",      "\n",        ";",      "-",  "1e",
+    "x",     "=",    ",", "#",       "{",       "}",         "0",      ".5", "N",
+    "relu(", "f32[", "^", "act 2\n", "output ", "loss L = ", "dense(", "\\", "\xC3\xA9"};
 
 static char *mutate(const char *src)
 {

@@ -50,8 +50,8 @@ static void case_source(const ts_op_case *c, char *src, size_t cap)
 /* Relative 1e-12, with an absolute floor of 1e-15 of the tensor's scale (the
    largest of its values and of the incoming gradient): a softmax gradient
    entry beside an output that rounds to 1 is exact only to that floor. */
-static void expect_close(const char *what, const char *name, const double *got,
-                         const double *want, int64_t n, double scale)
+static void expect_close(const char *what, const char *name, const double *got, const double *want,
+                         int64_t n, double scale)
 {
     for (int64_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(want[i]));

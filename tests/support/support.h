@@ -9,7 +9,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 /* A new empty folder under /tmp (malloc'ed path); ts_rmtree removes it. */
 char *ts_tmpdir(void);

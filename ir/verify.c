@@ -110,10 +110,13 @@ static int resolve_named(ir_arena *a, ir_value *v, const ir_named_arg *na, const
                             pp->name, num);
     if (is_op && !strcmp(pp->name, "training") && na->num != 0 && na->num != 1)
         return act_error_at(err, na->pos, ACT_ERR_ARG, "expected training = 0 or 1, found %s", num);
-    if (is_op && !strcmp(pp->name, "k") && na->num < 1)
-        return act_error_at(err, na->pos, ACT_ERR_ARG, "expected k >= 1, found %s", num);
-    if (is_op && !strcmp(pp->name, "seed") && na->num < 0)
-        return act_error_at(err, na->pos, ACT_ERR_ARG, "expected seed >= 0, found %s", num);
+    /* bounded so that engines can hold them in 64-bit integers */
+    if (is_op && !strcmp(pp->name, "k") && !(na->num >= 1 && na->num <= 2147483647.0))
+        return act_error_at(err, na->pos, ACT_ERR_ARG, "expected 1 <= k <= 2^31 - 1, found %s",
+                            num);
+    if (is_op && !strcmp(pp->name, "seed") && !(na->num >= 0 && na->num <= 9007199254740992.0))
+        return act_error_at(err, na->pos, ACT_ERR_ARG, "expected 0 <= seed <= 2^53, found %s",
+                            num);
     v->attr[i] = na->num;
     return 0;
 }

@@ -148,8 +148,6 @@ static int check_inputs(act_program *p, bool loss, act_error *err)
 
 int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
 {
-    rt_program_invalidate(p);
-    p->forward_done = p->loss_done = p->backward_done = false;
     bool loss_ready = p->g->loss && rt_inputs_ready(p, p->g->loss);
     cc_mode mode = !backward ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
                    : p->vjp  ? CC_VJP
@@ -157,8 +155,11 @@ int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
     int rc = check_inputs(p, mode == CC_BACKWARD, err);
     if (!rc)
         rc = rt_jit_prepare(p, mode, err);
-    if (!rc)
-        rc = call(p, mode, b, err);
+    if (rc) /* nothing changed: the previous results stay readable */
+        return rc;
+    rt_program_invalidate(p);
+    p->forward_done = p->loss_done = p->backward_done = false;
+    rc = call(p, mode, b, err);
     if (!rc && mode == CC_VJP && loss_ready) { /* the loss too, as the interpreter gives it */
         rc = rt_jit_prepare(p, CC_FORWARD_LOSS, err);
         if (!rc)

@@ -271,6 +271,15 @@ const float *act_get(act_program *p, const char *name, int64_t shape[4], int *ra
                                    : p->forward_done && rt_has_data(&p->t[v->id]);
     if (v == p->g->loss && !ready && p->forward_done)
         return (void)rt_run_missing_input(p, v, err), NULL;
+    bool kept = v->op == IR_INPUT || v->op == IR_PARAM || v == p->g->loss;
+    for (int j = 0; !kept && j < p->g->outputs.n; j++)
+        kept = p->g->outputs.items[j] == v;
+    if (!ready && !kept && p->engine == ACT_ENGINE_JIT && p->forward_done)
+        return act_error_at(err, v->pos, ACT_ERR_RUNTIME,
+                            "expected an output, the loss, an input or a param, found '%s', a "
+                            "value the JIT does not keep (make it an output, or use the "
+                            "interpreter)",
+                            name), NULL;
     if (!ready)
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
                              "expected act_forward before reading '%s', found none", name),

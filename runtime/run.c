@@ -250,6 +250,7 @@ int rt_differentiate(act_program *p, act_error *err)
                             p->g->name);
     if (p->g->differentiated && p->vjp == vjp)
         return 0;
+    p->backward_done = false; /* the gradients are about to be other values */
     int rc = ir_autodiff(p->mod, p->g, vjp, err);
     if (!rc) {
         p->vjp = vjp;
@@ -277,7 +278,10 @@ int rt_run(act_program *p, bool backward, act_error *err)
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     if (!rc)
         rc = plan(p, backward, need, err);
-    rt_program_invalidate(p);
+    if (!rc) { /* from here on the previous results are gone */
+        rt_program_invalidate(p);
+        p->forward_done = p->loss_done = p->backward_done = false;
+    }
     for (int i = 0; !rc && i < p->g->values.n; i++) {
         ir_value *v = p->g->values.items[i];
         if (!need[i] || v->op == IR_INPUT || v->op == IR_PARAM)
@@ -289,8 +293,6 @@ int rt_run(act_program *p, bool backward, act_error *err)
         p->forward_done = true;
         p->loss_done = p->g->loss && need[p->g->loss->id];
         p->backward_done = backward;
-    } else {
-        p->forward_done = p->loss_done = p->backward_done = false;
     }
     free(need);
     return rc;

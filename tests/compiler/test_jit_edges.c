@@ -206,6 +206,41 @@ static void test_gradient_of_unset_input(void **state)
     act_context_free(ctx);
 }
 
+/* A run that fails leaves the previous results readable; an intermediate
+   value the JIT does not keep is a clear error. */
+static void test_failed_run_keeps_results(void **state)
+{
+    (void)state;
+    static const char src[] = "graph g {\n input x : f32[N, 2]\n input t : f32[N, 2]\n"
+                              " h = tanh(x)\n y = scale(h, s = 2)\n output y\n"
+                              " loss L = mse(y, t)\n}\n";
+    act_context *ctx = act_context_new();
+    for (int e = 0; e < 2; e++) {
+        act_program *p = compile(ctx, src, engines[e]);
+        float x[6] = {0.5f, 1, 2, 3, 4, 5};
+        int64_t s2[2] = {2, 2}, s3[2] = {3, 2};
+        act_error err = {0};
+        assert_int_equal(act_set(p, "x", x, s2, 2, &err), 0);
+        assert_int_equal(act_set(p, "t", x, s2, 2, &err), 0);
+        assert_int_equal(act_forward(p, &err), 0);
+        float before = act_get(p, "y", NULL, NULL, &err)[0];
+        assert_int_equal(act_set_output_grad(p, "y", x, s3, 2, &err), 0); /* y is [2, 2] */
+        assert_int_equal(act_backward(p, &err), ACT_ERR_SHAPE);
+        const float *y = act_get(p, "y", NULL, NULL, &err);
+        assert_non_null(y);
+        assert_true(y[0] == before);
+        const float *h = act_get(p, "h", NULL, NULL, &err);
+        if (engines[e] == ACT_ENGINE_JIT) {
+            assert_null(h);
+            assert_non_null(strstr(err.message, "does not keep"));
+        } else {
+            assert_non_null(h);
+        }
+        act_program_free(p);
+    }
+    act_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_deep_derivative),
         cmocka_unit_test(test_long_sums_agree),
         cmocka_unit_test(test_gradient_of_unset_input),
+        cmocka_unit_test(test_failed_run_keeps_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

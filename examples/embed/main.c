@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     const int64_t sx[2] = {4, 2}, st[2] = {4, 1};
     act_error err;
     act_context *ctx = act_context_new();
-    act_program *p = act_compile_file(ctx, argv[1], NULL, ACT_ENGINE_INTERP, &err);
+    act_program *p = act_compile_file(ctx, argv[1], NULL, ACT_ENGINE_JIT, &err);
     if (!p || act_set(p, "x", x, sx, 2, &err) || act_set(p, "t", t, st, 2, &err))
         return fail(&err);
     for (int step = 0; step < 3000; step++)

@@ -220,3 +220,25 @@ double ts_ulps(float a, float b)
     int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
     return fabs((double)(ka - kb));
 }
+
+const char *const ts_other_calls[] = {
+    "leaky_relu(x, alpha = 0.2)",
+    "elu(x, alpha = 0.5)",
+    "celu(x, alpha = 2)",
+    "gelu(x, approximate = \"tanh\")",
+    "hard_tanh(x, min_val = -2, max_val = 3)",
+    "swish(x, beta = 1.7)",
+    "softplus(x, beta = 2, threshold = 5)",
+    "squareplus(x, b = 1)",
+    "rrelu(x)",
+    "rrelu(x, lower = 0.1, upper = 0.3, training = 1, seed = 3)",
+    "maxout(x)",
+    "maxout(x, k = 3)",
+    "softmax(x)",
+    "softmax(x, axis = 0)",
+    "log_softmax(x)",
+    "log_softmax(x, axis = 0)",
+    "scale(x, s = -1.5)",
+    "relu(scale(x, s = 3))",
+    NULL,
+};

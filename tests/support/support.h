@@ -65,6 +65,10 @@ void ts_check_df_at(const ir_activation *act, const double *p, double x);
    two NaNs, infinite for a NaN and a number. */
 double ts_ulps(float a, float b);
 
+/* Calls of the activations and ops with parameters other than the
+   defaults, on an input x whose last dim is a multiple of 6; NULL-terminated. */
+extern const char *const ts_other_calls[];
+
 /* |got - want| <= rtol |want| + atol */
 bool ts_close(double got, double want, double rtol, double atol);
 

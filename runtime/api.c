@@ -23,15 +23,13 @@ void act_context_free(act_context *ctx)
         return;
     ir_registry_free(ctx->reg);
     cc_cache_free(ctx->cache);
+    pl_unload(ctx->plugins); /* last: native activations will point into them */
     free(ctx);
 }
 
 int act_load_plugin(act_context *ctx, const char *path, act_error *err)
 {
-    (void)ctx;
-    return act_error_set(err, path, ACT_ERR_UNSUPPORTED,
-                         "expected a build with plugin support, found none (plugins are not "
-                         "implemented yet)");
+    return pl_load(ctx->reg, &ctx->plugins, path, err);
 }
 
 char *rt_read_file(const char *path, act_error *err)

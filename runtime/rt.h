@@ -15,6 +15,7 @@
 
 #include "../compiler/compile.h"
 #include "../ir/ir.h"
+#include "../plugins/pl.h"
 
 /* ---- .npy files (runtime/npy.c, npy_header.c) -------------------------- */
 
@@ -139,8 +140,9 @@ double rt_row_logsumexp(const double *z, int64_t c);
 /* ---- contexts and programs (runtime/context.c, program.c, run.c) -------- */
 
 struct act_context {
-    ir_registry *reg; /* built-ins, then plugins */
-    cc_cache *cache;  /* compiled entry points of every program of the context */
+    ir_registry *reg;    /* built-ins, then plugins */
+    cc_cache *cache;     /* compiled entry points of every program of the context */
+    pl_library *plugins; /* opened plugin libraries, closed with the context */
 };
 
 /* Size names bound for one run: each from the first given input that uses

@@ -2,6 +2,7 @@
    and a caret, results as text, result files written all or none. */
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,79 @@ int cli_report(const act_error *e)
     return EXIT_USER;
 }
 
+static int out_of_memory(void)
+{
+    fprintf(stderr, "actc: error: out of memory\n");
+    return EXIT_USER;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Loads every *.so of a folder, in sorted order so that clashes and
+   `actc list` do not depend on the file system's order. */
+static int load_folder(act_context *ctx, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "%s: error: cannot read the plugin folder: %s\n", dir, strerror(errno));
+        return EXIT_USER;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 3, ".so"))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **grown = realloc(names, cap * sizeof *names);
+            rc = grown ? 0 : out_of_memory();
+            names = grown ? grown : names;
+        }
+        if (!rc && !(names[n] = malloc(strlen(dir) + len + 2)))
+            rc = out_of_memory();
+        if (!rc)
+            sprintf(names[n], "%s/%s", dir, e->d_name);
+        n += !rc;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, compare_names);
+    act_error err = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && act_load_plugin(ctx, names[i], &err))
+            rc = cli_report(&err);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* ACT_PLUGIN_PATH: colon-separated plugin files and folders; empty entries
+   are skipped, as in PATH. */
+static int load_env_plugins(act_context *ctx, const char *list)
+{
+    char *copy = strdup(list);
+    if (!copy)
+        return out_of_memory();
+    int rc = 0;
+    for (char *save = NULL, *p = strtok_r(copy, ":", &save); !rc && p;
+         p = strtok_r(NULL, ":", &save)) {
+        struct stat st;
+        act_error err = {0};
+        if (!stat(p, &st) && S_ISDIR(st.st_mode))
+            rc = load_folder(ctx, p);
+        else if (act_load_plugin(ctx, p, &err))
+            rc = cli_report(&err);
+    }
+    free(copy);
+    return rc;
+}
+
 int cli_load_plugins(act_context *ctx, const cli_options *o)
 {
     act_error err = {0};
@@ -56,12 +130,7 @@ int cli_load_plugins(act_context *ctx, const cli_options *o)
         if (act_load_plugin(ctx, o->plugins[i], &err))
             return cli_report(&err);
     const char *env = getenv("ACT_PLUGIN_PATH");
-    if (env && *env) {
-        fprintf(stderr, "actc: error: ACT_PLUGIN_PATH is set, but this build has no plugin "
-                        "support yet\n");
-        return EXIT_USER;
-    }
-    return 0;
+    return env ? load_env_plugins(ctx, env) : 0;
 }
 
 act_program *cli_compile(act_context *ctx, const cli_options *o, act_engine engine)

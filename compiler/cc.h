@@ -156,7 +156,8 @@ typedef struct {
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK]);
 LLVMValueRef cc_numel(cc_lower *l, const ir_value *v);
 /* The expression tree of an activation on x (and y), lanes of double;
-   params are the call's constants. NULL for a native call (plugins). */
+   params are the call's constants. A native call (plugins) is a direct call
+   to its address, lane by lane. NULL when out of memory. */
 LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
                            const double *params);
 /* The signature of an entry (malloc'ed): inputs and params, seeds, outputs,
@@ -173,6 +174,9 @@ void cc_lower_dense(cc_lower *l, const ir_value *v);
 void cc_lower_matmul(cc_lower *l, const ir_value *v);
 void cc_lower_rows(cc_lower *l, const ir_value *v);
 void cc_lower_pointwise(cc_lower *l, const ir_value *v);
+/* A native array activation (IR_ACT) or its gradient (IR_ACT_GRAD): one
+   call of the plugin's fwd or bwd, at its address, on the stored arrays. */
+void cc_lower_native_array(cc_lower *l, const ir_value *v);
 /* Applies the fused consumers of v to val (v's lanes at flat index i) and
    stores what must be stored. */
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A native array activation is a call on whole arrays: never fused. */
 static bool is_unary_elementwise(const ir_value *v)
 {
-    return v->op == IR_ACT || v->op == IR_SCALE;
+    return (v->op == IR_ACT && !v->act->native) || v->op == IR_SCALE;
 }
 
 /* A kernel that produces its result lane by lane in registers, so the
@@ -69,7 +70,7 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
        dy's only reader: dy is then never stored */
     for (int i = 0; i < g->values.n; i++) {
         const ir_value *v = g->values.items[i], *dy = v->op == IR_ACT_GRAD ? v->args[2] : NULL;
-        if (l->need[i] && dy && dy->op == IR_MATMUL_NT && l->uses[dy->id] == 1)
+        if (l->need[i] && dy && dy->op == IR_MATMUL_NT && l->uses[dy->id] == 1 && !v->act->native)
             l->fused[i] = true;
     }
     /* stored: read from memory by someone that is not fused into it */
@@ -247,7 +248,10 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
         break;
     case IR_ACT:
     case IR_SCALE:
-        cc_lower_elementwise(l, v);
+        if (v->op == IR_ACT && v->act->native)
+            cc_lower_native_array(l, v);
+        else
+            cc_lower_elementwise(l, v);
         break;
     case IR_ADD:
     case IR_MUL:
@@ -256,8 +260,13 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
         else
             cc_lower_indexed(l, v);
         break;
-    case IR_ACCUM:
     case IR_ACT_GRAD:
+        if (v->act->native)
+            cc_lower_native_array(l, v);
+        else
+            cc_lower_pointwise(l, v);
+        break;
+    case IR_ACCUM:
     case IR_ONE:
         cc_lower_pointwise(l, v);
         break;

@@ -116,3 +116,48 @@ void cc_lower_pointwise(cc_lower *l, const ir_value *v)
     }
     vector_loop(l, v, cc_numel(l, v), v->op == IR_ACT_GRAD ? act_grad_body : binary_body);
 }
+
+/* The call's parameters as a private constant array (NULL when none). */
+static LLVMValueRef params_array(cc_lower *l, const ir_value *v)
+{
+    cc_ctx *c = l->c;
+    LLVMTypeRef f64p = LLVMPointerType(c->f64, 0);
+    int k = v->act->params.n;
+    if (!k)
+        return LLVMConstNull(f64p);
+    LLVMValueRef vals[IR_MAX_PARAMS];
+    for (int i = 0; i < k; i++)
+        vals[i] = LLVMConstReal(c->f64, v->attr[i]);
+    LLVMTypeRef at = LLVMArrayType(c->f64, (unsigned)k);
+    LLVMValueRef g = LLVMAddGlobal(c->mod, at, "act.params");
+    LLVMSetInitializer(g, LLVMConstArray(c->f64, vals, (unsigned)k));
+    LLVMSetGlobalConstant(g, true);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    return LLVMConstBitCast(g, f64p);
+}
+
+void cc_lower_native_array(cc_lower *l, const ir_value *v)
+{
+    cc_ctx *c = l->c;
+    const ir_array_fns *fns = v->act->native;
+    bool fwd = v->op == IR_ACT;
+    LLVMTypeRef f64p = LLVMPointerType(c->f64, 0);
+    LLVMTypeRef types[6] = {c->ptr, c->ptr, c->ptr, c->ptr, c->i64, f64p};
+    LLVMValueRef args[6];
+    int n = 0;
+    for (int i = 0; i < (fwd ? 1 : 3); i++)
+        args[n++] = l->buf[v->args[i]->id];
+    args[n++] = l->buf[v->id];
+    args[n++] = cc_numel(l, v);
+    args[n++] = params_array(l, v);
+    if (fwd) {
+        types[1] = c->ptr;
+        types[2] = c->i64;
+        types[3] = f64p;
+    }
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), types, (unsigned)n, false);
+    uintptr_t addr = fwd ? (uintptr_t)fns->fwd : (uintptr_t)fns->bwd;
+    LLVMValueRef callee =
+        LLVMConstIntToPtr(LLVMConstInt(c->i64, (uint64_t)addr, false), LLVMPointerType(fty, 0));
+    LLVMBuildCall2(c->b, fty, callee, args, (unsigned)n, "");
+}

@@ -159,6 +159,47 @@ static LLVMValueRef binary(lowerer *w, const ir_expr *e, LLVMValueRef a, LLVMVal
     }
 }
 
+/* A plugin's native scalar function, called at its address (the context
+   that compiled the program keeps the library loaded) once per lane: the
+   lane converted to the function's type, then the operands and the call's
+   parameters as constants, the result widened back. */
+static LLVMValueRef call_native(lowerer *w, const ir_expr *e)
+{
+    cc_ctx *c = w->c;
+    const ir_native *fn = e->fn;
+    LLVMTypeRef st = fn->type == 1 ? c->f32 : c->f64; /* ACT_F32 */
+    LLVMValueRef ops[3], args[3 + IR_MAX_PARAMS];
+    LLVMTypeRef types[3 + IR_MAX_PARAMS];
+    int n = e->nargs + fn->nparams;
+    for (int i = 0; i < e->nargs; i++)
+        if (!(ops[i] = lower(w, e->arg[i])))
+            return NULL;
+    for (int i = 0; i < n; i++) {
+        types[i] = st;
+        if (i >= e->nargs)
+            args[i] = LLVMConstReal(st, w->params[i - e->nargs]);
+    }
+    LLVMTypeRef fty = LLVMFunctionType(st, types, (unsigned)n, false);
+    LLVMValueRef addr = LLVMConstInt(c->i64, (uint64_t)(uintptr_t)fn->addr, false);
+    LLVMValueRef callee = LLVMConstIntToPtr(addr, LLVMPointerType(fty, 0));
+    LLVMTypeRef t = LLVMTypeOf(w->x);
+    bool vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
+    unsigned lanes = vec ? LLVMGetVectorSize(t) : 1;
+    LLVMValueRef out = vec ? LLVMGetUndef(t) : NULL;
+    for (unsigned k = 0; k < lanes; k++) {
+        LLVMValueRef lane = LLVMConstInt(c->i32, k, false);
+        for (int i = 0; i < e->nargs; i++) {
+            LLVMValueRef a = vec ? LLVMBuildExtractElement(c->b, ops[i], lane, "") : ops[i];
+            args[i] = st == c->f32 ? LLVMBuildFPTrunc(c->b, a, st, "") : a;
+        }
+        LLVMValueRef r = LLVMBuildCall2(c->b, fty, callee, args, (unsigned)n, "");
+        if (st == c->f32)
+            r = LLVMBuildFPExt(c->b, r, c->f64, "");
+        out = vec ? LLVMBuildInsertElement(c->b, out, r, lane, "") : r;
+    }
+    return out;
+}
+
 static LLVMValueRef emit(lowerer *w, const ir_expr *e)
 {
     switch (e->op) {
@@ -180,7 +221,7 @@ static LLVMValueRef emit(lowerer *w, const ir_expr *e)
         return min_max(w, v, lower(w, e->arg[2]), false);
     }
     case EX_CALL:
-        return NULL;
+        return call_native(w, e);
     default:
         break;
     }

@@ -142,6 +142,14 @@ struct ir_native {
     const char *name;
     double (*eval)(const ir_native *self, const double *args, int nargs, const double *params);
     const ir_native *grad;
+    /* For the JIT, which calls the function directly: its address, its
+       scalar type (1 float, 2 double: ACT_F32 and ACT_F64 of plugin.h) and
+       how many of the activation's parameters follow the call's operands.
+       addr is NULL for the one-element calls of a native array activation,
+       which the JIT calls on whole arrays instead (ir_activation.native). */
+    void (*addr)(void);
+    int type;
+    int nparams;
 };
 
 #define IR_PI 3.14159265358979323846 /* `pi` in formulas */
@@ -208,6 +216,10 @@ typedef struct {
    that is neither ',' nor a parameter; values are numbers with an optional
    leading '-'. Errors: bad syntax, a name given twice, too many. */
 int ir_params_parse(ir_arena *a, ir_token **cur, ir_params *out, act_error *err);
+/* The same on a whole string (a plugin's parameter list); positions are
+   columns of text on line 1 of file `origin`. Trailing tokens are an error. */
+int ir_params_from_text(ir_arena *a, const char *text, const char *origin, ir_params *out,
+                        act_error *err);
 
 /* Parses an expression at *cur (advanced past it). var names the input
    variable (usually "x"); `y` is allowed only when allow_y. Identifiers are
@@ -264,6 +276,17 @@ typedef enum {
     IR_ORIGIN_PLUGIN
 } ir_origin_kind;
 
+/* A plugin's native array activation (the signatures of act_array_fwd and
+   act_array_bwd in plugin.h): y[i] = f(x[i]) and dx[i] = dy[i] * f'(x[i])
+   over n floats, params in declaration order. Its activation's f (and df,
+   when bwd is not NULL) are calls of one element each, for the interpreter
+   and for messages; the JIT calls fwd and bwd on whole arrays. */
+typedef struct {
+    void (*fwd)(const float *x, float *y, int64_t n, const double *params);
+    void (*bwd)(const float *x, const float *y, const float *dy, float *dx, int64_t n,
+                const double *params);
+} ir_array_fns;
+
 /* One elementwise activation: one formula, from which every engine and the
    derivative are derived. */
 typedef struct ir_activation {
@@ -273,13 +296,13 @@ typedef struct ir_activation {
     ir_pos pos;         /* of the definition (IR_ORIGIN_FILE) */
     const char *var;    /* name of the input variable in the formula text */
     ir_params params;
-    const char *formula;      /* the formula as written */
-    const char *grad_formula; /* the derivative as written; NULL: derived */
-    ir_expr *f;               /* in x and params */
-    ir_expr *df;              /* df/dx in x, y, params, rewritten in y where it could be;
-                                 NULL when it cannot be formed */
-    const char *df_error;     /* why df is NULL: names the sub-expression */
-    void *native;             /* plugins/: native array functions, else NULL */
+    const char *formula;        /* the formula as written */
+    const char *grad_formula;   /* the derivative as written; NULL: derived */
+    ir_expr *f;                 /* in x and params */
+    ir_expr *df;                /* df/dx in x, y, params, rewritten in y where it could be;
+                                   NULL when it cannot be formed */
+    const char *df_error;       /* why df is NULL: names the sub-expression */
+    const ir_array_fns *native; /* a plugin's native array functions, else NULL */
 } ir_activation;
 
 /* The built-in table row: adding an activation is adding a row. */

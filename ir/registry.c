@@ -14,9 +14,8 @@ struct ir_registry {
     ir_vec acts; /* ir_activation * */
 };
 
-/* A parameter list in .act syntax, alone in a string. */
-static int params_from_text(ir_arena *a, const char *text, const char *origin, ir_params *out,
-                            act_error *err)
+int ir_params_from_text(ir_arena *a, const char *text, const char *origin, ir_params *out,
+                        act_error *err)
 {
     ir_arena *tokens = ir_arena_new();
     if (!tokens)
@@ -72,7 +71,7 @@ ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char 
     act->origin = where;
     act->pos = (ir_pos){where, 0, 0};
     act->var = "x";
-    if (params_from_text(a, params, where, &act->params, err) ||
+    if (ir_params_from_text(a, params, where, &act->params, err) ||
         (words && add_words(a, words, where, &act->params, err)))
         return NULL;
     if (!(act->f = ir_expr_parse_string(p, formula, where, &act->params, false, err)))

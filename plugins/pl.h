@@ -35,6 +35,24 @@ int pl_load(ir_registry *reg, pl_library **loaded, const char *path, act_error *
    registered may be freed before or after: formula activations keep copies. */
 void pl_unload(pl_library *loaded);
 
+/* ---- native scalar activations (plugins/native.c) ---------------------- */
+
+/* Builds, in reg's arena and pool, the activation `name` with the parameter
+   list params (.act syntax) whose f is a call of the plugin's f(x, p1..pk)
+   and whose df, when df is not NULL, a call of df(x, y, p1..pk); type is
+   ACT_F32 or ACT_F64. Without df, act->df is NULL and df_error names the
+   call. The functions must stay loaded as long as reg uses them. NULL with
+   err on a parameter list that does not parse (its column in err->col) or
+   out of memory. */
+ir_activation *pl_native_scalar(ir_registry *reg, const char *path, const char *name,
+                                const char *params, int type, act_fn f, act_fn df, act_error *err);
+
+/* The same for native array functions: act->native holds fwd and bwd, f and
+   df call them on one element (df only when bwd is not NULL). */
+ir_activation *pl_native_array(ir_registry *reg, const char *path, const char *name,
+                               const char *params, act_array_fwd fwd, act_array_bwd bwd,
+                               act_error *err);
+
 /* ---- staging (plugins/stage.c) ----------------------------------------- */
 
 /* What one act_plugin_register call has registered so far. The plugin's

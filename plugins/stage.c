@@ -63,22 +63,34 @@ static int formula_error(pl_stage *s, const char *name, const act_error *why)
     return fail(s, &e);
 }
 
+static int bad_name(pl_stage *s, const char *name)
+{
+    return fail_text(s, ACT_ERR_PLUGIN, name,
+                     "expected a name made of letters, digits and '_', found another");
+}
+
+/* Stages a built activation, or fails with why it could not be built. */
+static int stage(pl_stage *s, const char *name, ir_activation *act, const act_error *why)
+{
+    if (!act)
+        return formula_error(s, name, why);
+    act->origin_kind = IR_ORIGIN_PLUGIN;
+    return push(s, act);
+}
+
 static int register_formula(act_registry *reg, const char *name, const char *params,
                             const char *formula, const char *derivative)
 {
     pl_stage *s = stage_of(reg);
     if (!is_identifier(name))
-        return fail_text(s, ACT_ERR_PLUGIN, name,
-                         "expected a name made of letters, digits and '_', found another");
+        return bad_name(s, name);
     if (!formula)
         return fail_text(s, ACT_ERR_PLUGIN, name, "expected a formula, found NULL");
     act_error why = {0};
     ir_activation *act =
         ir_activation_from_text(ir_registry_arena(s->reg), ir_registry_pool(s->reg), name,
                                 params ? params : "", NULL, formula, derivative, s->path, &why);
-    if (!act)
-        return formula_error(s, name, &why);
-    if (!act->df) {
+    if (act && !act->df) {
         act_error e = {0};
         act_error_set(&e, s->path, ACT_ERR_PLUGIN,
                       "activation '%s': expected a formula with a derivative, found %s (give "
@@ -86,24 +98,38 @@ static int register_formula(act_registry *reg, const char *name, const char *par
                       name, act->df_error);
         return fail(s, &e);
     }
-    act->origin_kind = IR_ORIGIN_PLUGIN;
-    return push(s, act);
+    return stage(s, name, act, &why);
 }
 
 static int register_scalar(act_registry *reg, const char *name, const char *params, int type,
                            act_fn f, act_fn df)
 {
-    (void)params, (void)type, (void)f, (void)df;
-    return fail_text(stage_of(reg), ACT_ERR_UNSUPPORTED, name,
-                     "native scalar activations are not supported yet; register a formula");
+    pl_stage *s = stage_of(reg);
+    if (!is_identifier(name))
+        return bad_name(s, name);
+    if (type != ACT_F32 && type != ACT_F64)
+        return fail_text(s, ACT_ERR_PLUGIN, name,
+                         "expected the type ACT_F32 or ACT_F64, found another");
+    if (!f)
+        return fail_text(s, ACT_ERR_PLUGIN, name, "expected a function, found NULL");
+    act_error why = {0};
+    ir_activation *act =
+        pl_native_scalar(s->reg, s->path, name, params ? params : "", type, f, df, &why);
+    return stage(s, name, act, &why);
 }
 
 static int register_array(act_registry *reg, const char *name, const char *params,
                           act_array_fwd fwd, act_array_bwd bwd)
 {
-    (void)params, (void)fwd, (void)bwd;
-    return fail_text(stage_of(reg), ACT_ERR_UNSUPPORTED, name,
-                     "native array activations are not supported yet; register a formula");
+    pl_stage *s = stage_of(reg);
+    if (!is_identifier(name))
+        return bad_name(s, name);
+    if (!fwd)
+        return fail_text(s, ACT_ERR_PLUGIN, name, "expected a function, found NULL");
+    act_error why = {0};
+    ir_activation *act =
+        pl_native_array(s->reg, s->path, name, params ? params : "", fwd, bwd, &why);
+    return stage(s, name, act, &why);
 }
 
 static const char *registry_error(const act_registry *reg)

@@ -213,9 +213,9 @@ static double cube_grad_eval(const ir_native *self, const double *args, int narg
     return 3 * args[0] * args[0];
 }
 
-static const ir_native cube_grad = {"cube_grad", cube_grad_eval, NULL};
-static const ir_native cube = {"cube", cube_eval, &cube_grad};
-static const ir_native opaque = {"myfn", cube_eval, NULL};
+static const ir_native cube_grad = {.name = "cube_grad", .eval = cube_grad_eval};
+static const ir_native cube = {.name = "cube", .eval = cube_eval, .grad = &cube_grad};
+static const ir_native opaque = {.name = "myfn", .eval = cube_eval};
 
 static ir_expr *call(ctx *c, const ir_native *fn, ir_expr *arg0, ir_expr *arg1)
 {

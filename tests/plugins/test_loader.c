@@ -133,10 +133,10 @@ static const struct {
     {"returns_3",
      ABI REG "{ act_register_formula(reg, \"pl_ok\", \"\", \"x\", NULL);\n"
              "  act_register_scalar(reg, \"pl_s\", \"\", ACT_F64, 0, 0);\n  return 3; }\n",
-     {"return 0, found 3", "native scalar activations are not supported yet"}},
+     {"return 0, found 3", "'pl_s': expected a function, found NULL"}},
     {"array",
      ABI REG "{ act_register_array(reg, \"pl_a\", \"\", 0, 0);\n  return 0; }\n",
-     {"'pl_a'", "native array activations are not supported yet"}},
+     {"'pl_a'", "expected a function, found NULL"}},
     {"bad_formula",
      ABI REG "{ act_register_formula(reg, \"pl_ok\", \"\", \"x\", NULL);\n"
              "  act_register_formula(reg, \"pl_bad\", \"\", \"x + * 2\", NULL);\n  return 0; }\n",

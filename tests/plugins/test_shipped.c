@@ -90,8 +90,8 @@ static void test_example_plugin_as_a_user_builds_it(void **state)
     (void)state;
     char *dir = ts_tmpdir(), cmd[4096], *out, *err;
     snprintf(cmd, sizeof cmd,
-             "cc -shared -fPIC -I'%s/include' '%s/examples/plugin/softclip.c' -o "
-             "'%s/softclip.so'",
+             "cc -shared -fPIC -I'%s/include' '%s/examples/plugin/myplugin.c' -o "
+             "'%s/myplugin.so'",
              ACT_SOURCE_DIR, ACT_SOURCE_DIR, dir);
     if (ts_run(cmd, NULL, &err))
         fail_msg("%s", err);
@@ -107,7 +107,7 @@ static void test_example_plugin_as_a_user_builds_it(void **state)
     float y[2][8], d[2][8];
     for (int e = 0; e < 2; e++) {
         snprintf(cmd, sizeof cmd,
-                 "'%s' grad '%s/examples/plugin/clip.act' --plugin '%s/softclip.so' "
+                 "'%s' grad '%s/examples/plugin/clip.act' --plugin '%s/myplugin.so' "
                  "--input x='%s/x.npy' --output-grad y='%s/dy.npy' --out '%s/%s' --engine %s",
                  ACTC_PATH, ACT_SOURCE_DIR, dir, dir, dir, dir, engines_text[e], engines_text[e]);
         if (ts_run(cmd, &out, &err))

@@ -101,3 +101,29 @@ int ir_vec_push(ir_arena *a, ir_vec *v, void *item)
     v->items[v->n++] = item;
     return 0;
 }
+
+void ir_text_printf(ir_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->oom || n < 0) {
+        t->oom = true;
+        return;
+    }
+    if (t->n + (size_t)n + 1 > t->cap) {
+        size_t cap = 2 * (t->n + (size_t)n + 1);
+        char *bigger = realloc(t->buf, cap);
+        if (!bigger) {
+            t->oom = true;
+            return;
+        }
+        t->buf = bigger;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->n += (size_t)n;
+}

@@ -38,30 +38,14 @@ void ir_format_number(char buf[32], double v)
 }
 
 typedef struct {
-    char *s;
-    size_t n, cap;
-    bool failed; /* out of memory */
+    ir_text out;
     const char *var;
     const ir_params *params;
 } text;
 
 static void put(text *t, const char *s)
 {
-    size_t len = strlen(s);
-    if (t->failed)
-        return;
-    if (t->n + len + 1 > t->cap) {
-        size_t cap = (t->n + len + 1) * 2;
-        char *bigger = realloc(t->s, cap);
-        if (!bigger) {
-            t->failed = true;
-            return;
-        }
-        t->s = bigger;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->n, s, len + 1);
-    t->n += len;
+    ir_text_printf(&t->out, "%s", s);
 }
 
 /* Binding levels, loosest first: 1 comparisons, 2 + -, 3 * /, 4 unary minus,
@@ -178,9 +162,9 @@ char *ir_expr_to_string(const ir_expr *e, const char *var, const ir_params *para
 {
     text t = {.var = var, .params = params};
     emit(&t, e, 1);
-    if (t.failed) {
-        free(t.s);
+    if (t.out.oom) {
+        free(t.out.buf);
         return NULL;
     }
-    return t.s;
+    return t.out.buf;
 }

@@ -39,6 +39,16 @@ char *ir_strdup(ir_arena *a, const char *s);
 /* printf into the arena. */
 char *ir_sprintf(ir_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A growable malloc'ed string (buf NUL-terminated once anything is
+   written). On allocation failure oom is set and later appends do nothing;
+   the owner frees buf. */
+typedef struct {
+    char *buf;
+    size_t n, cap;
+    bool oom;
+} ir_text;
+void ir_text_printf(ir_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Growable array of pointers in an arena (old storage is left to the arena). */
 typedef struct {
     void **items;

@@ -74,11 +74,26 @@ void cc_jit_free(cc_jit *j);
 /* A fresh LLVM context owned by the JIT's thread-safe context, for building
    the next module to add. */
 LLVMContextRef cc_jit_context(cc_jit *j);
-/* Optimises mod for t and adds it to the JIT, which takes it (also on
-   failure). */
+/* Optimises mod for t and compiles it to an object file in memory; mod is
+   disposed (also on failure). The caller frees *obj (free). */
+int cc_codegen(LLVMModuleRef mod, const cc_target *t, char **obj, size_t *size, act_error *err);
+/* Adds an object file (copied) to the JIT. */
+int cc_jit_add_object(cc_jit *j, const char *obj, size_t size, act_error *err);
+/* Both: mod compiled for t into the JIT, which disposes mod (also on failure). */
 int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err);
 /* The address of a function added before, or NULL with err set. */
 void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err);
+
+/* ---- the on-disk cache (compiler/disk_cache.c) -------------------------- */
+
+/* The whole key of an entry on disk (key + LLVM, target, act build), and in
+   name the entry's symbol, "act_" and 32 hex digits of its hash. Caller frees. */
+char *cc_disk_key(const char *key, const cc_target *t, char name[40]);
+/* The object code stored under full_key, or NULL (no cache, absent, stale or
+   damaged). Caller frees. */
+char *cc_disk_load(const char *full_key, const char *name, size_t *size);
+/* Stores it, whole or not at all; failures are silent (a later miss). */
+void cc_disk_store(const char *full_key, const char *name, const char *obj, size_t size);
 
 /* ---- vector math (compiler/vmath*.c) ------------------------------------
    Each emits branch-free IR computing the function lane-wise on x, a value

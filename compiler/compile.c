@@ -1,6 +1,7 @@
 /* compile.c -- entry points on demand: the typed signature of each mode,
    lowering, the JIT, and the context's cache, so that a graph compiled
-   once is never compiled again in that context. */
+   once is never compiled again in that context (nor, with ACT_CACHE_DIR,
+   in another process: disk_cache.c). */
 #include "cc.h"
 
 #include <stdio.h>
@@ -129,18 +130,15 @@ static double now_ms(void)
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
 }
 
-/* Lowers, adds to the JIT and looks up one entry; fills e. */
-static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, cc_entry *e, act_error *err)
+/* The entry's signature, with its own copies of the size names (the entry
+   outlives the module it was compiled from), and its symbol. */
+static int describe(const ir_graph *g, cc_mode mode, const char *name, cc_entry *e, act_error *err)
 {
-    double t0 = now_ms();
     int nargs = 0;
     e->args = cc_signature(g, mode, &nargs);
-    char name[64]; /* unique in the JIT whatever the graph is called */
-    snprintf(name, sizeof name, "act_entry_%d", cache->n);
     e->nargs = e->args ? nargs : 0;
     if (!e->args)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
-    /* the entry outlives the module it was compiled from: own the size names */
     for (int a = 0; a < nargs; a++) {
         char *copy = e->args[a].kind == CC_ARG_SIZE ? strdup(e->args[a].size) : NULL;
         if (e->args[a].kind == CC_ARG_SIZE && !copy) {
@@ -154,15 +152,37 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, cc_entry *e, 
     }
     if (!(e->name = strdup(name)))
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
-    cc_ctx c;
-    cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
-    int rc = cc_lower_entry(&c, g, name, e->args, nargs, err);
-    cc_ctx_fini(&c);
-    if (rc) {
-        LLVMDisposeModule(c.mod);
+    return 0;
+}
+
+/* Fills e with the entry named name: from the disk cache when it holds
+   full_key, else lowered and compiled (and stored there). */
+static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *full_key,
+                 const char *name, cc_entry *e, act_error *err)
+{
+    double t0 = now_ms();
+    int rc = describe(g, mode, name, e, err);
+    if (rc)
         return rc;
+    size_t size = 0;
+    char *obj = cc_disk_load(full_key, name, &size);
+    e->from_disk = obj != NULL;
+    if (!obj) {
+        cc_ctx c;
+        cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
+        rc = cc_lower_entry(&c, g, name, e->args, e->nargs, err);
+        cc_ctx_fini(&c);
+        if (rc) {
+            LLVMDisposeModule(c.mod);
+            return rc;
+        }
+        if ((rc = cc_codegen(c.mod, &cache->target, &obj, &size, err)))
+            return rc;
+        cc_disk_store(full_key, name, obj, size);
     }
-    if ((rc = cc_jit_add(cache->jit, c.mod, &cache->target, err)))
+    rc = cc_jit_add_object(cache->jit, obj, size, err);
+    free(obj);
+    if (rc)
         return rc;
     if (!(e->fn = (void (*)(void))cc_jit_lookup(cache->jit, name, err)))
         return ACT_ERR_UNSUPPORTED;
@@ -206,7 +226,10 @@ const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *
     cached *slot = found || cache->n == cache->cap ? NULL : calloc(1, sizeof *slot);
     if (!found && !slot)
         act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
-    if (slot && !prepare(cache, err) && !build(cache, g, mode, &slot->entry, err)) {
+    char name[40], *full_key = NULL;
+    if (slot && !prepare(cache, err) && !(full_key = cc_disk_key(key, &cache->target, name)))
+        act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    if (full_key && !build(cache, g, mode, full_key, name, &slot->entry, err)) {
         slot->key = key;
         key = NULL;
         found = &slot->entry;
@@ -216,6 +239,7 @@ const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *
         free(slot);
     }
     mtx_unlock(&cache->lock);
+    free(full_key);
     free(key);
     return found;
 }

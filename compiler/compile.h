@@ -38,11 +38,13 @@ typedef struct {
     int nargs;
     cc_arg *args;
     double compile_ms; /* of the first compilation */
+    bool from_disk;    /* loaded from ACT_CACHE_DIR rather than compiled */
 } cc_entry;
 
 /* The compile cache of a context: compiled entry points, keyed by the
    canonical text of the module, the graph, the mode and the target. Safe to
-   use from several threads. */
+   use from several threads. When the environment variable ACT_CACHE_DIR
+   names a folder, entries are also kept there for other processes. */
 typedef struct cc_cache cc_cache;
 cc_cache *cc_cache_new(void);
 void cc_cache_free(cc_cache *c);

@@ -1,10 +1,13 @@
-/* jit.c -- ORC LLJIT: optimised modules in, function addresses out. The
-   process's own symbols (libc, libm) resolve calls the generated code makes. */
+/* jit.c -- modules to object code with the target's machine, object code
+   into ORC LLJIT, function addresses out. Going through object code lets the
+   same bytes be kept on disk (disk_cache.c). The process's own symbols (libc,
+   libm) resolve calls the generated code makes. */
 #include "cc.h"
 
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct cc_jit {
     LLVMOrcLLJITRef jit;
@@ -62,18 +65,47 @@ LLVMContextRef cc_jit_context(cc_jit *j)
     return LLVMOrcThreadSafeContextGetContext(j->tsc);
 }
 
-int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
+int cc_codegen(LLVMModuleRef mod, const cc_target *t, char **obj, size_t *size, act_error *err)
 {
     int rc = cc_optimize(mod, t, err);
-    if (rc) {
-        LLVMDisposeModule(mod);
-        return rc;
+    char *msg = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    if (!rc && LLVMTargetMachineEmitToMemoryBuffer(t->tm, mod, LLVMObjectFile, &msg, &buf)) {
+        rc = act_error_set(err, NULL, ACT_ERR_UNSUPPORTED,
+                           "expected LLVM to generate code, found: %s", msg ? msg : "");
+        buf = NULL;
     }
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, j->tsc);
-    LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm);
-    if (e) /* the JIT owns tsm even when adding fails */
-        return llvm_error(e, "the JIT to take the module", err);
+    LLVMDisposeMessage(msg);
+    LLVMDisposeModule(mod);
+    if (rc)
+        return rc;
+    *size = LLVMGetBufferSize(buf);
+    if ((*obj = malloc(*size ? *size : 1)))
+        memcpy(*obj, LLVMGetBufferStart(buf), *size);
+    LLVMDisposeMemoryBuffer(buf);
+    return *obj ? 0 : act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+}
+
+int cc_jit_add_object(cc_jit *j, const char *obj, size_t size, act_error *err)
+{
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(obj, size, "act entry");
+    if (!buf)
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), buf);
+    if (e) /* the JIT owns buf even when adding fails */
+        return llvm_error(e, "the JIT to take the object code", err);
     return 0;
+}
+
+int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
+{
+    char *obj = NULL;
+    size_t size = 0;
+    int rc = cc_codegen(mod, t, &obj, &size, err);
+    if (!rc)
+        rc = cc_jit_add_object(j, obj, size, err);
+    free(obj);
+    return rc;
 }
 
 void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err)

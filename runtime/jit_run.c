@@ -99,13 +99,11 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
             ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]
                                        : (zeros[a] = calloc((size_t)shape.n + 1, sizeof(float)));
             break;
-        case CC_ARG_GRAD: {
-            int64_t have = -1;
-            free(p->grad32[arg->id]);
-            p->grad32[arg->id] = NULL;
-            ptrs[a] = sized(&p->grad32[arg->id], shape.n, &have);
+        case CC_ARG_GRAD: /* kept from the last call when it fits: no page faults per step */
+            ptrs[a] = sized(&p->grad32[arg->id], shape.n, &p->grad32_n[arg->id]);
+            if (ptrs[a])
+                memset(ptrs[a], 0, (size_t)shape.n * sizeof(float));
             break;
-        }
         default: {
             rt_tensor *t = &p->t[arg->id];
             if (arg->written) {

@@ -36,11 +36,12 @@ act_program *rt_program_compile(act_context *ctx, const char *source, const char
     p->given = calloc((size_t)n, sizeof *p->given);
     p->grad_view = calloc((size_t)n, sizeof *p->grad_view);
     p->grad32 = calloc((size_t)n, sizeof *p->grad32);
+    p->grad32_n = calloc((size_t)n, sizeof *p->grad32_n);
     p->seed = calloc((size_t)nout + 1, sizeof *p->seed);
     p->seed_shape = calloc((size_t)nout + 1, sizeof *p->seed_shape);
     p->threads = 0;
-    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->grad32 || !p->seed ||
-        !p->seed_shape) {
+    if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->grad32 || !p->grad32_n ||
+        !p->seed || !p->seed_shape) {
         act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -78,6 +79,7 @@ void act_program_free(act_program *p)
     for (int i = 0; p->grad32 && i < p->g->nforward; i++)
         free(p->grad32[i]);
     free(p->grad32);
+    free(p->grad32_n);
     rt_jit_free(p);
     if (p->seed)
         for (int j = 0; j < p->g->outputs.n; j++)
@@ -279,7 +281,8 @@ const float *act_get(act_program *p, const char *name, int64_t shape[4], int *ra
                             "expected an output, the loss, an input or a param, found '%s', a "
                             "value the JIT does not keep (make it an output, or use the "
                             "interpreter)",
-                            name), NULL;
+                            name),
+               NULL;
     if (!ready)
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
                              "expected act_forward before reading '%s', found none", name),

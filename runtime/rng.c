@@ -62,8 +62,11 @@ double rt_rand_normal(uint64_t seed, uint64_t i)
    rounding to float may reach hi itself. */
 static void fill_uniform(float *out, int64_t n, uint64_t seed, double lo, double hi)
 {
-    for (int64_t i = 0; i < n; i++)
-        out[i] = (float)(lo + (hi - lo) * rt_rand_uniform(seed, (uint64_t)i));
+    uint64_t state = mix64(seed ^ SEED_SALT); /* rt_rand_u64's first step, once per tensor */
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)(mix64(state + (uint64_t)i * GOLDEN_GAMMA) >> 11) * 0x1p-53;
+        out[i] = (float)(lo + (hi - lo) * u);
+    }
 }
 
 /* Glorot & Bengio (2010)'s limit sqrt(6 / (fan_in + fan_out)) for a tensor of

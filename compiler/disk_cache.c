@@ -1,0 +1,123 @@
+/* disk_cache.c -- compiled entry points kept on disk between processes, in
+   the folder named by the environment variable ACT_CACHE_DIR (off when it is
+   unset or empty). A file holds one entry's object code with its whole key:
+   the canonical module text, graph and mode, plus LLVM's version, the
+   target's triple, CPU and features and the identity of the act library
+   itself, so code from another act build, LLVM or CPU is never loaded. The
+   file name is a 128-bit hash of that key and the full key is compared on
+   load, so a hash collision is a miss. Files are written whole (a temporary
+   file renamed over), and every failure is a miss: the cache can only make
+   compiling faster, never fail it. The folder is trusted like a library
+   path: its files are executed. */
+#define _GNU_SOURCE /* dladdr */
+#include "cc.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <llvm/Config/llvm-config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char MAGIC[16] = "act-cache 1\n\0\0\0";
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* This library's file and its size and time: a rebuilt act is another act. */
+static void library_identity(char *out, size_t size)
+{
+    Dl_info info;
+    struct stat st;
+    if (dladdr((void *)cc_disk_key, &info) && info.dli_fname && !stat(info.dli_fname, &st))
+        snprintf(out, size, "%s %lld %lld", info.dli_fname, (long long)st.st_size,
+                 (long long)st.st_mtime);
+    else
+        snprintf(out, size, "unknown build");
+}
+
+char *cc_disk_key(const char *key, const cc_target *t, char name[40])
+{
+    char lib[1200];
+    library_identity(lib, sizeof lib);
+    size_t n =
+        strlen(key) + strlen(t->triple) + strlen(t->cpu) + strlen(t->features) + strlen(lib) + 128;
+    char *full = malloc(n);
+    if (!full)
+        return NULL;
+    snprintf(full, n, "%s# act %s, %s, LLVM %s, %s %s %s\n", key, ACT_VERSION_STRING, lib,
+             LLVM_VERSION_STRING, t->triple, t->cpu, t->features);
+    /* two FNV-1a streams with different offsets: 128 bits of name */
+    snprintf(name, 40, "act_%016llx%016llx",
+             (unsigned long long)fnv1a(full, UINT64_C(0xcbf29ce484222325)),
+             (unsigned long long)fnv1a(full, UINT64_C(0x84222325cbf29ce4)));
+    return full;
+}
+
+static const char *cache_dir(void)
+{
+    const char *d = getenv("ACT_CACHE_DIR");
+    return d && *d ? d : NULL;
+}
+
+static int path_of(char *path, size_t size, const char *dir, const char *name, const char *suffix)
+{
+    int n = snprintf(path, size, "%s/%s%s", dir, name, suffix);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+char *cc_disk_load(const char *full_key, const char *name, size_t *size)
+{
+    const char *dir = cache_dir();
+    char path[4096];
+    if (!dir || path_of(path, sizeof path, dir, name, ".o"))
+        return NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char magic[sizeof MAGIC];
+    uint64_t nkey = 0, nobj = 0;
+    size_t want = strlen(full_key);
+    char *key = NULL, *obj = NULL;
+    bool ok = fread(magic, sizeof magic, 1, f) == 1 && !memcmp(magic, MAGIC, sizeof magic) &&
+              fread(&nkey, sizeof nkey, 1, f) == 1 && nkey == want && (key = malloc(want + 1)) &&
+              fread(key, 1, want, f) == want && !memcmp(key, full_key, want) &&
+              fread(&nobj, sizeof nobj, 1, f) == 1 && nobj > 0 && nobj < (UINT64_C(1) << 32) &&
+              (obj = malloc((size_t)nobj)) && fread(obj, 1, (size_t)nobj, f) == nobj &&
+              fgetc(f) == EOF;
+    fclose(f);
+    free(key);
+    if (!ok) {
+        free(obj);
+        return NULL;
+    }
+    *size = (size_t)nobj;
+    return obj;
+}
+
+void cc_disk_store(const char *full_key, const char *name, const char *obj, size_t size)
+{
+    const char *dir = cache_dir();
+    char path[4096], tmp[4200];
+    if (!dir || path_of(path, sizeof path, dir, name, ".o"))
+        return;
+    if (mkdir(dir, 0700) && errno != EEXIST)
+        return;
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return;
+    uint64_t nkey = strlen(full_key), nobj = size;
+    bool ok = fwrite(MAGIC, sizeof MAGIC, 1, f) == 1 && fwrite(&nkey, sizeof nkey, 1, f) == 1 &&
+              fwrite(full_key, 1, nkey, f) == nkey && fwrite(&nobj, sizeof nobj, 1, f) == 1 &&
+              fwrite(obj, 1, size, f) == size;
+    ok = !fclose(f) && ok;
+    if (!ok || rename(tmp, path))
+        remove(tmp);
+}

@@ -84,6 +84,11 @@ int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
 /* The address of a function added before, or NULL with err set. */
 void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err);
 
+/* Whether v calls a plugin's native function (forward or derivative): its
+   address belongs to this process, so the code cannot be kept in an object
+   file for another (compiler/lower_expr.c). */
+bool cc_value_calls_native(const ir_value *v);
+
 /* ---- the on-disk cache (compiler/disk_cache.c) -------------------------- */
 
 /* The whole key of an entry on disk (key + LLVM, target, act build), and in

@@ -164,8 +164,11 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
     int rc = describe(g, mode, name, e, err);
     if (rc)
         return rc;
+    bool portable = true; /* code calling natives at their addresses stays in this process */
+    for (int i = 0; i < g->values.n; i++)
+        portable = portable && !cc_value_calls_native(g->values.items[i]);
     size_t size = 0;
-    char *obj = cc_disk_load(full_key, name, &size);
+    char *obj = portable ? cc_disk_load(full_key, name, &size) : NULL;
     e->from_disk = obj != NULL;
     if (!obj) {
         cc_ctx c;
@@ -178,7 +181,8 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
         }
         if ((rc = cc_codegen(c.mod, &cache->target, &obj, &size, err)))
             return rc;
-        cc_disk_store(full_key, name, obj, size);
+        if (portable)
+            cc_disk_store(full_key, name, obj, size);
     }
     rc = cc_jit_add_object(cache->jit, obj, size, err);
     free(obj);

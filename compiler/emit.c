@@ -146,23 +146,11 @@ static char *temp_name(const char *path)
     return s;
 }
 
-/* Whether e calls a plugin's native function: its address belongs to this
-   process, meaningless in an object file run elsewhere. */
-static bool calls_native(const ir_expr *e)
-{
-    if (e->op == EX_CALL)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (calls_native(e->arg[i]))
-            return true;
-    return false;
-}
-
 static int check_formulas(const ir_graph *g, act_error *err)
 {
     for (int i = 0; i < g->nforward; i++) {
         const ir_value *v = g->values.items[i];
-        if (v->op == IR_ACT && v->act && calls_native(v->act->f))
+        if (cc_value_calls_native(v))
             return act_error_at(err, v->callee_pos, ACT_ERR_UNSUPPORTED,
                                 "expected formula activations for ahead-of-time output, found "
                                 "native '%s'",

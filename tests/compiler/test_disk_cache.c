@@ -2,9 +2,10 @@
    compiled by one context is loaded, not compiled, by another and gives the
    same bits; damaged or foreign files are misses that get rewritten; an
    unusable folder only costs the cache; without the variable nothing is
-   written. */
+   written; code calling native plugin functions is never written. */
 #include "support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,11 +135,42 @@ static void test_unusable_folder_or_none(void **state)
     free(dir);
 }
 
+/* A native plugin function is called at its address in this process: such
+   code is never written to disk, and runs as before. */
+static void test_native_code_stays_in_the_process(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir();
+    setenv("ACT_CACHE_DIR", dir, 1);
+    act_context *ctx = act_context_new();
+    act_error err = {0};
+    assert_int_equal(act_load_plugin(ctx, ACT_SCALAR_PLUGIN, &err), 0);
+    act_program *p = act_compile_string(
+        ctx, "act 1\ngraph g {\n input x : f32[N]\n y = isrlu(x)\n output y\n}\n", "t.act", NULL,
+        ACT_ENGINE_JIT, &err);
+    assert_non_null(p);
+    float in[2] = {-3, 2}, ones[2] = {1, 1};
+    int64_t n = 2;
+    assert_int_equal(act_set(p, "x", in, &n, 1, &err), 0);
+    assert_int_equal(act_set_output_grad(p, "y", ones, &n, 1, &err), 0);
+    assert_int_equal(act_backward(p, &err), 0);
+    const float *y = act_get(p, "y", NULL, NULL, &err);
+    assert_float_equal(y[0], -3 / sqrt(10.0), 1e-6); /* x / sqrt(1 + x^2) below 0 */
+    assert_float_equal(y[1], 2, 0);
+    assert_int_equal(ts_count_entries(dir), 0);
+    act_program_free(p);
+    act_context_free(ctx);
+    unsetenv("ACT_CACHE_DIR");
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_context_loads_the_same_code),
         cmocka_unit_test(test_unusable_folder_or_none),
+        cmocka_unit_test(test_native_code_stays_in_the_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

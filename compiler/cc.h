@@ -36,6 +36,7 @@ typedef struct {
     LLVMBuilderRef b;
     unsigned width; /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
     bool fma;       /* the target has fused multiply-add */
+    bool jit;       /* for the JIT (memory from its pool), not ahead of time */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
     LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
 } cc_ctx;
@@ -88,6 +89,17 @@ void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err);
    address belongs to this process, so the code cannot be kept in an object
    file for another (compiler/lower_expr.c). */
 bool cc_value_calls_native(const ir_value *v);
+
+/* ---- memory of JIT-compiled code (compiler/pool.c) ---------------------- */
+
+/* Generated code running in the JIT takes intermediates from its JIT's pool
+   (symbols act_jit_pool, act_jit_take, act_jit_give, defined in each JIT);
+   ahead-of-time code calls malloc and free. */
+typedef struct cc_pool cc_pool;
+cc_pool *cc_pool_new(void);
+void cc_pool_free(cc_pool *p);
+void *cc_pool_take(cc_pool *p, int64_t bytes); /* NULL when out of memory */
+void cc_pool_give(cc_pool *p, void *data);
 
 /* ---- the on-disk cache (compiler/disk_cache.c) -------------------------- */
 
@@ -168,9 +180,14 @@ typedef struct {
     const char **sizes;   /* size names, in argument order */
     LLVMValueRef *size_v; /* their values */
     int nsizes;
-    LLVMValueRef malloc_fn, free_fn;
+    LLVMValueRef malloc_fn, free_fn, pool; /* see cc_mem_take */
     LLVMTypeRef malloc_ty, free_ty;
 } cc_lower;
+
+/* Memory for intermediates, raw i8* (n bytes), and its release: from the
+   JIT's pool, or malloc and free ahead of time. */
+LLVMValueRef cc_mem_take(cc_lower *l, LLVMValueRef bytes);
+void cc_mem_give(cc_lower *l, LLVMValueRef raw);
 
 /* Dims and element count of a value, as i64 values of this function. */
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK]);

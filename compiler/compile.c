@@ -173,6 +173,7 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
     if (!obj) {
         cc_ctx c;
         cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
+        c.jit = true;
         rc = cc_lower_entry(&c, g, name, e->args, e->nargs, err);
         cc_ctx_fini(&c);
         if (rc) {

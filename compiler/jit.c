@@ -11,6 +11,7 @@
 
 struct cc_jit {
     LLVMOrcLLJITRef jit;
+    cc_pool *pool;                   /* memory of the code's intermediates: act_jit_pool */
     LLVMOrcThreadSafeContextRef tsc; /* owns the LLVM context modules are built in */
 };
 
@@ -20,6 +21,26 @@ static int llvm_error(LLVMErrorRef e, const char *what, act_error *err)
     act_error_set(err, NULL, ACT_ERR_UNSUPPORTED, "expected %s, found: %s", what, m);
     LLVMDisposeErrorMessage(m);
     return ACT_ERR_UNSUPPORTED;
+}
+
+/* The symbols generated code finds its memory by (cc_mem_take): this JIT's
+   pool and the two functions taking it, by name, so that object code kept
+   on disk works in any process. */
+static int define_pool(cc_jit *j, act_error *err)
+{
+    static const char *const names[3] = {"act_jit_pool", "act_jit_take", "act_jit_give"};
+    const void *where[3] = {j->pool, (const void *)cc_pool_take, (const void *)cc_pool_give};
+    LLVMJITCSymbolMapPair sym[3];
+    for (int i = 0; i < 3; i++) {
+        sym[i].Name = LLVMOrcLLJITMangleAndIntern(j->jit, names[i]);
+        sym[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)where[i];
+        sym[i].Sym.Flags.GenericFlags =
+            LLVMJITSymbolGenericFlagsExported | (i ? LLVMJITSymbolGenericFlagsCallable : 0);
+        sym[i].Sym.Flags.TargetFlags = 0;
+    }
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(sym, 3);
+    LLVMErrorRef e = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu);
+    return e ? llvm_error(e, "the JIT to define its memory pool", err) : 0;
 }
 
 cc_jit *cc_jit_new(act_error *err)
@@ -46,6 +67,12 @@ cc_jit *cc_jit_new(act_error *err)
     }
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->jit), gen);
     j->tsc = LLVMOrcCreateNewThreadSafeContext();
+    if (!(j->pool = cc_pool_new()) || define_pool(j, err)) {
+        if (!j->pool)
+            act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+        cc_jit_free(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -57,6 +84,7 @@ void cc_jit_free(cc_jit *j)
         LLVMOrcDisposeThreadSafeContext(j->tsc);
     if (j->jit)
         LLVMOrcDisposeLLJIT(j->jit);
+    cc_pool_free(j->pool); /* after the code that gives blocks back */
     free(j);
 }
 

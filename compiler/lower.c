@@ -114,26 +114,58 @@ LLVMValueRef cc_numel(cc_lower *l, const ir_value *v)
     return n;
 }
 
-/* n floats (and a vector of slack); *raw is what free takes. */
+LLVMValueRef cc_mem_take(cc_lower *l, LLVMValueRef bytes)
+{
+    cc_ctx *c = l->c;
+    if (!c->jit)
+        return LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, &bytes, 1, "");
+    LLVMValueRef args[2] = {l->pool, bytes};
+    return LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, args, 2, "");
+}
+
+void cc_mem_give(cc_lower *l, LLVMValueRef raw)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef args[2] = {l->pool, raw};
+    LLVMBuildCall2(c->b, l->free_ty, l->free_fn, c->jit ? args : &raw, c->jit ? 2 : 1, "");
+}
+
+/* n floats (and a vector of slack); *raw is what cc_mem_give takes. */
 static LLVMValueRef call_malloc(cc_lower *l, LLVMValueRef n, LLVMValueRef *raw)
 {
     cc_ctx *c = l->c;
     LLVMValueRef bytes =
         LLVMBuildMul(c->b, LLVMBuildAdd(c->b, n, cc_i64(c, c->width), ""), cc_i64(c, 4), "");
-    *raw = LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, &bytes, 1, "");
+    *raw = cc_mem_take(l, bytes);
     return LLVMBuildBitCast(c->b, *raw, c->ptr, "");
 }
 
-static void declare_libc(cc_lower *l)
+static LLVMValueRef declare(cc_ctx *c, const char *name, LLVMTypeRef type)
+{
+    LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
+    return f ? f : LLVMAddFunction(c->mod, name, type);
+}
+
+/* The JIT's pool (pool.c, symbols the JIT defines), or malloc and free. */
+static void declare_memory(cc_lower *l)
 {
     cc_ctx *c = l->c;
-    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->ctx), i8p = LLVMPointerType(i8, 0);
+    LLVMTypeRef take[2] = {i8p, c->i64}, give[2] = {i8p, i8p};
+    LLVMTypeRef v = LLVMVoidTypeInContext(c->ctx);
+    if (c->jit) {
+        if (!(l->pool = LLVMGetNamedGlobal(c->mod, "act_jit_pool")))
+            l->pool = LLVMAddGlobal(c->mod, i8, "act_jit_pool");
+        l->malloc_ty = LLVMFunctionType(i8p, take, 2, false);
+        l->free_ty = LLVMFunctionType(v, give, 2, false);
+        l->malloc_fn = declare(c, "act_jit_take", l->malloc_ty);
+        l->free_fn = declare(c, "act_jit_give", l->free_ty);
+        return;
+    }
     l->malloc_ty = LLVMFunctionType(i8p, &c->i64, 1, false);
-    l->free_ty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), &i8p, 1, false);
-    if (!(l->malloc_fn = LLVMGetNamedFunction(c->mod, "malloc")))
-        l->malloc_fn = LLVMAddFunction(c->mod, "malloc", l->malloc_ty);
-    if (!(l->free_fn = LLVMGetNamedFunction(c->mod, "free")))
-        l->free_fn = LLVMAddFunction(c->mod, "free", l->free_ty);
+    l->free_ty = LLVMFunctionType(v, &i8p, 1, false);
+    l->malloc_fn = declare(c, "malloc", l->malloc_ty);
+    l->free_fn = declare(c, "free", l->free_ty);
 }
 
 /* Copies n floats (an output that is an input, a gradient that is another
@@ -175,7 +207,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
         types[a] = args[a].kind == CC_ARG_SIZE ? c->i64 : c->ptr;
     LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), types, (unsigned)nargs, 0);
     l.fn = LLVMAddFunction(c->mod, name, fty);
-    declare_libc(&l);
+    declare_memory(&l);
     LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, l.fn, "entry"));
     plan(&l, args, nargs);
     for (int a = 0; a < nargs; a++) {
@@ -212,7 +244,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     }
     for (int i = 0; i < n; i++)
         if (owned[i])
-            LLVMBuildCall2(c->b, l.free_ty, l.free_fn, &owned[i], 1, "");
+            cc_mem_give(&l, owned[i]);
     LLVMBuildRetVoid(c->b);
 done:
     free(extra);

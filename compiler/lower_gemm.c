@@ -107,14 +107,14 @@ void cc_lower_dense(cc_lower *l, const ir_value *v)
     run_gemm(l, v, &g, cc_div0(c, cc_numel(l, v->args[0]), g.k, false));
 }
 
-/* A malloc'ed transpose of the rows x cols matrix at src. */
+/* A transpose, in memory from cc_mem_take, of the rows x cols matrix at src. */
 static LLVMValueRef transpose(cc_lower *l, LLVMValueRef src, LLVMValueRef rows, LLVMValueRef cols,
                               LLVMValueRef *raw)
 {
     cc_ctx *c = l->c;
     LLVMValueRef bytes = LLVMBuildMul(c->b, LLVMBuildMul(c->b, rows, cols, ""), cc_i64(c, 4), "");
     bytes = LLVMBuildAdd(c->b, bytes, cc_i64(c, 4 * c->width), "");
-    *raw = LLVMBuildCall2(c->b, l->malloc_ty, l->malloc_fn, &bytes, 1, "");
+    *raw = cc_mem_take(l, bytes);
     LLVMValueRef dst = LLVMBuildBitCast(c->b, *raw, c->ptr, "");
     cc_loop r, k;
     cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
@@ -156,5 +156,5 @@ void cc_lower_matmul(cc_lower *l, const ir_value *v)
         rows = dims[0];
     }
     run_gemm(l, v, &g, rows);
-    LLVMBuildCall2(c->b, l->free_ty, l->free_fn, &raw, 1, "");
+    cc_mem_give(l, raw);
 }

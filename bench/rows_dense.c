@@ -1,0 +1,138 @@
+/* rows_dense.c -- row 4 (dense + bias + activation: act's fused kernel
+   against oneDNN's fused matmul, LIBXSMM and OpenBLAS each with a separate
+   pass), row 5 (an MLP training step) and row 8 (two threads against one). */
+#include "driver.h"
+#include "peers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*dense_peer)(long, long, long, bench_func, const float *, const float *, const float *,
+                          float *, bench_kernel *);
+static const dense_peer dense_peers[P_COUNT] = {
+    [P_DNNL] = peer_dnnl_dense, [P_XSMM] = peer_xsmm_dense, [P_OPENBLAS] = peer_openblas_dense};
+
+void row_dense(const bench_options *o, const bench_machine *m, act_context *ctx)
+{
+    static const long shape[4][3] = {
+        {1, 512, 512}, {32, 128, 128}, {64, 784, 256}, {256, 1024, 1024}};
+    static const bench_func acts[2] = {BF_RELU, BF_GELU_ERF};
+    for (int s = 0; s < 4; s++) {
+        long M = shape[s][0], K = shape[s][1], N = shape[s][2];
+        float *x = bench_alloc((size_t)(M * K)), *w = bench_alloc((size_t)(K * N)),
+              *b = bench_alloc((size_t)N), *y = bench_alloc((size_t)(M * N));
+        bench_fill(x, (size_t)(M * K), -1, 1, 31);
+        bench_fill(w, (size_t)(K * N), -0.1f, 0.1f, 32);
+        bench_fill(b, (size_t)N, -0.1f, 0.1f, 33);
+        for (int a = 0; a < 2; a++) {
+            char src[512];
+            snprintf(src, sizeof src,
+                     "act 1\ngraph g {\n input x : f32[M, %ld]\n param W : f32[%ld, %ld] = zeros\n"
+                     " param b : f32[%ld] = zeros\n y = %s(dense(x, W, b))\n output y\n}\n",
+                     K, K, N, N, acts[a] == BF_RELU ? "relu" : "gelu");
+            ak_tensor t[3] = {
+                {"x", x, {M, K}, 2, false}, {"W", w, {K, N}, 2, false}, {"b", b, {N}, 1, false}};
+            double flops = 2.0 * (double)M * (double)K * (double)N;
+            bench_line l = line_new(4, "GFLOP/s", "dense + bias + %s, %ld x %ld x %ld",
+                                    bench_func_name[acts[a]], M, K, N);
+            l.ceiling = m->fma_gflops;
+            bench_kernel k;
+            if (!ak_new(ctx, src, t, 3, AK_FORWARD, 1, &k))
+                l.act = bench_rate(o, &k, flops);
+            for (int p = 0; p < P_COUNT; p++)
+                if (dense_peers[p] && !dense_peers[p](M, K, N, acts[a], x, w, b, y, &k))
+                    l.peer[p] = bench_rate(o, &k, flops);
+            table_add(&l);
+        }
+        bench_free(x);
+        bench_free(w);
+        bench_free(b);
+        bench_free(y);
+    }
+}
+
+char *bench_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *s = f ? calloc(1, 1 << 16) : NULL;
+    if (s)
+        fread(s, 1, (1 << 16) - 1, f);
+    if (f)
+        fclose(f);
+    if (!s) {
+        fprintf(stderr, "bench: cannot read %s\n", path);
+        exit(1);
+    }
+    return s;
+}
+
+/* The act MLP step at batch `batch`: data as the peers make theirs (x
+   uniform in [-1, 1), one-hot targets), weights from the graph's initialisers. */
+int act_mlp_step(const bench_options *o, act_context *ctx, long batch, int threads, bench_kernel *k)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bench/mlp784.act", o->source_dir);
+    char *src = bench_read_text(path);
+    float *x = bench_alloc((size_t)(batch * 784)), *t = bench_alloc((size_t)(batch * 10));
+    bench_fill(x, (size_t)(batch * 784), -1, 1, 41);
+    for (long i = 0; i < batch; i++)
+        t[i * 10 + (i * 7 + 3) % 10] = 1;
+    ak_tensor in[2] = {{"x", x, {batch, 784}, 2, false}, {"t", t, {batch, 10}, 2, false}};
+    int rc = ak_new(ctx, src, in, 2, AK_SGD, threads, k);
+    free(src);
+    bench_free(x);
+    bench_free(t);
+    return rc;
+}
+
+void row_mlp(const bench_options *o, act_context *ctx)
+{
+    static const long batches[2] = {64, 256};
+    for (int i = 0; i < 2; i++) {
+        bench_line l =
+            line_new(5, "steps/s", "MLP 784-256-256-10 training step, batch %ld", batches[i]);
+        bench_kernel k;
+        if (!act_mlp_step(o, ctx, batches[i], 1, &k))
+            l.act = bench_rate(o, &k, 1e9);
+        if (!peer_dnnl_mlp_step(batches[i], 1, &k))
+            l.peer[P_DNNL] = bench_rate(o, &k, 1e9);
+        if (!peer_openblas_mlp_step(batches[i], 1, &k))
+            l.peer[P_OPENBLAS] = bench_rate(o, &k, 1e9);
+        table_add(&l);
+    }
+}
+
+void row_threads(const bench_options *o, act_context *ctx)
+{
+    bench_line l = line_new(8, "steps/s", "MLP training step, batch 256, 2 threads");
+    bench_kernel k;
+    if (!act_mlp_step(o, ctx, 256, 2, &k))
+        l.act = bench_rate(o, &k, 1e9);
+    if (!act_mlp_step(o, ctx, 256, 1, &k))
+        l.ref = bench_rate(o, &k, 1e9);
+    l.ref_name = "act, 1 thread";
+    if (!peer_dnnl_mlp_step(256, 2, &k))
+        l.peer[P_DNNL] = bench_rate(o, &k, 1e9);
+    if (!peer_openblas_mlp_step(256, 2, &k))
+        l.peer[P_OPENBLAS] = bench_rate(o, &k, 1e9);
+    table_add(&l);
+    static const char *const fns[2] = {"sigmoid(x)", "gelu(x)"};
+    long n = o->quick ? 262144 : 16777216;
+    float *x = bench_alloc((size_t)n);
+    bench_fill(x, (size_t)n, -8, 8, 51);
+    for (int f = 0; f < 2; f++) {
+        char src[256];
+        snprintf(src, sizeof src, "act 1\ngraph g {\n input x : f32[N]\n y = %s\n output y\n}\n",
+                 fns[f]);
+        ak_tensor t = {"x", x, {n}, 1, false};
+        l = line_new(8, "Gelem/s", "%.*s forward, %ld floats, 2 threads", (int)strcspn(fns[f], "("),
+                     fns[f], n);
+        l.ref_name = "act, 1 thread";
+        if (!ak_new(ctx, src, &t, 1, AK_FORWARD, 2, &k))
+            l.act = bench_rate(o, &k, (double)n);
+        if (!ak_new(ctx, src, &t, 1, AK_FORWARD, 1, &k))
+            l.ref = bench_rate(o, &k, (double)n);
+        table_add(&l);
+    }
+    bench_free(x);
+}

@@ -1,0 +1,158 @@
+/* rows_latency.c -- row 6: how long a user waits for code. Each first
+   compile runs in a new process (this program re-executed with
+   --latency-child), as an application's first compile would; an in-process
+   cache hit compiles the same file again; an on-disk hit is a new process
+   whose ACT_CACHE_DIR already holds the code. Forward and backward entries
+   both count: the program is run once at batch 1, and that run's own time
+   (measured again afterwards) is subtracted. */
+#include "driver.h"
+#include "peers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Every input set to zeros of its declared shape, size names = 1. */
+static int set_inputs(act_program *p)
+{
+    const char **names;
+    int n = act_program_names(p, 0, &names);
+    static const float zeros[4096];
+    for (int i = 0; i < n; i++) {
+        const char *type = act_program_type(p, names[i]);
+        int64_t shape[4];
+        int rank = 0;
+        for (const char *c = strchr(type, '['); c && *c && *c != ']' && rank < 4; rank++) {
+            c += strspn(c, "[, ");
+            shape[rank] = *c >= '0' && *c <= '9' ? strtoll(c, NULL, 10) : 1;
+            c += strcspn(c, ",]");
+        }
+        act_error err = {0};
+        if (act_set(p, names[i], zeros, shape, rank, &err))
+            return fprintf(stderr, "bench: %s\n", err.message), -1;
+    }
+    return 0;
+}
+
+/* Seconds for compile + first fwd+bwd run, minus one more run. */
+static double get_code(act_context *ctx, const char *path, double *forward_only)
+{
+    act_error err = {0};
+    double t0 = now();
+    act_program *p = act_compile_file(ctx, path, NULL, ACT_ENGINE_JIT, &err);
+    double t1 = now();
+    if (!p || set_inputs(p))
+        return fprintf(stderr, "bench: %s: %s\n", path, err.message), NAN;
+    double t2 = now();
+    act_backward(p, &err);
+    double t3 = now();
+    act_backward(p, &err);
+    double t4 = now();
+    act_program_free(p);
+    if (forward_only)
+        *forward_only = t1 - t0;
+    return (t1 - t0) + (t3 - t2) - (t4 - t3);
+}
+
+int latency_child(const char *path)
+{
+    act_context *ctx = act_context_new();
+    double fwd, first = get_code(ctx, path, &fwd);
+    double hit = 1e30;
+    for (int i = 0; i < 20; i++) {
+        double h = get_code(ctx, path, NULL);
+        hit = h < hit ? h : hit;
+    }
+    printf("%.6f %.6f %.6f\n", fwd * 1e3, first * 1e3, hit * 1e3);
+    act_context_free(ctx);
+    return 0;
+}
+
+/* Runs the child on path; env is "" or "ACT_CACHE_DIR=... ". */
+static int child(const bench_options *o, const char *env, const char *path, double out[3])
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s'%s' --latency-child '%s'", env, o->self, path);
+    FILE *f = popen(cmd, "r");
+    int got = f ? fscanf(f, "%lf %lf %lf", &out[0], &out[1], &out[2]) : 0;
+    if (f)
+        pclose(f);
+    return got == 3 ? 0 : -1;
+}
+
+static double median3(double a, double b, double c)
+{
+    return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+}
+
+void row_latency(const bench_options *o, act_context *ctx)
+{
+    (void)ctx;
+    static const char *const files[4] = {"examples/xor.act", "examples/mlp.act",
+                                         "examples/custom.act", "bench/mlp784.act"};
+    double dnnl_cold = NAN, dnnl_hit = NAN, xsmm = NAN;
+    peer_dnnl_create_latency(0, &dnnl_cold);
+    peer_dnnl_create_latency(1, &dnnl_hit);
+    peer_xsmm_dispatch_latency(&xsmm);
+    char dir[] = "/tmp/act-bench-cache-XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    for (int i = 0; i < 4; i++) {
+        char path[1024], env[1200];
+        snprintf(path, sizeof path, "%s/%s", o->source_dir, files[i]);
+        double r[3][3], disk[3][3];
+        bool ok = true;
+        for (int rep = 0; rep < 3; rep++) /* the median of three new processes */
+            ok = ok && !child(o, "", path, r[rep]);
+        snprintf(env, sizeof env, "ACT_CACHE_DIR='%s' ", dir);
+        ok = ok && !child(o, env, path, disk[0]); /* fills the disk cache */
+        for (int rep = 0; rep < 3; rep++)
+            ok = ok && !child(o, env, path, disk[rep]);
+        bool mlp = i == 3;
+        bench_line l =
+            line_new(6, "ms", "first compile, forward + backward, %s, new process", files[i]);
+        l.lower_better = true;
+        l.ceiling = 30;
+        if (ok)
+            l.act = median3(r[0][1], r[1][1], r[2][1]);
+        if (mlp) {
+            l.peer[P_DNNL] = dnnl_cold * 1e3;
+            l.peer[P_XSMM] = xsmm * 1e3;
+        }
+        table_add(&l);
+        if (!mlp)
+            continue;
+        l = line_new(6, "ms", "first compile, forward only, %s, new process", files[i]);
+        l.lower_better = true;
+        if (ok)
+            l.act = median3(r[0][0], r[1][0], r[2][0]);
+        l.peer[P_DNNL] = dnnl_cold * 1e3;
+        l.peer[P_XSMM] = xsmm * 1e3;
+        table_add(&l);
+        l = line_new(6, "ms", "cache hit in the process, forward + backward, %s", files[i]);
+        l.lower_better = true;
+        l.ceiling = 0.05;
+        if (ok)
+            l.act = median3(r[0][2], r[1][2], r[2][2]);
+        l.peer[P_DNNL] = dnnl_hit * 1e3;
+        table_add(&l);
+        l = line_new(6, "ms", "on-disk cache hit, forward + backward, %s, new process", files[i]);
+        l.lower_better = true;
+        l.ceiling = 2;
+        if (ok)
+            l.act = median3(disk[0][1], disk[1][1], disk[2][1]);
+        l.peer[P_DNNL] = dnnl_cold * 1e3;
+        table_add(&l);
+    }
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "bench: could not remove %s\n", dir);
+}

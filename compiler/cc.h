@@ -126,6 +126,10 @@ LLVMValueRef cc_vm_log(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_log1p(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_tanh(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_sigmoid(cc_ctx *c, LLVMValueRef x);
+/* sigmoid in two steps, e = exp(-|x|) then e or 1 over 1 + e: sigmoid(x)
+   and sigmoid(-x) (a derivative) then share one exp. */
+LLVMValueRef cc_vm_sigmoid_exp_arg(cc_ctx *c, LLVMValueRef x);
+LLVMValueRef cc_vm_sigmoid_of(cc_ctx *c, LLVMValueRef x, LLVMValueRef e);
 LLVMValueRef cc_vm_erf(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_erfc(cc_ctx *c, LLVMValueRef x);
 
@@ -176,6 +180,8 @@ typedef struct {
     bool *need;           /* per value id: computed by this entry */
     int *uses;            /* per value id: readers among needed values, +1 if a target */
     bool *fused;          /* per value id: computed in its argument's kernel */
+    bool *with_forward;   /* per IR_ACT_GRAD: computed in the kernel of its y */
+    LLVMValueRef *lanes;  /* per value id: its float lanes in the vector being made, or NULL */
     bool *stored;         /* per value id: written to memory */
     const char **sizes;   /* size names, in argument order */
     LLVMValueRef *size_v; /* their values */

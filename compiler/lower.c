@@ -73,13 +73,24 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
         if (l->need[i] && dy && dy->op == IR_MATMUL_NT && l->uses[dy->id] == 1 && !v->act->native)
             l->fused[i] = true;
     }
+    /* f'(x, y) * dy in the kernel computing y, when dy is given (a seed):
+       one pass makes y and the gradient, and the formula and its derivative
+       share their subexpressions (pure vector-math calls are merged) */
+    for (int i = 0; i < g->values.n; i++) {
+        const ir_value *u = g->values.items[i], *y = u->args[1];
+        if (l->need[i] && !l->fused[i] && u->op == IR_ACT_GRAD && !u->act->native &&
+            u->args[2]->op == IR_SEED && l->need[y->id] && is_unary_elementwise(y) &&
+            y->op == IR_ACT && y->args[0] == u->args[0])
+            l->fused[i] = l->with_forward[i] = true;
+    }
     /* stored: read from memory by someone that is not fused into it */
     for (int i = 0; i < g->values.n; i++) {
         const ir_value *v = g->values.items[i];
         int in_kernel = 0;
         for (int j = i + 1; j < g->values.n; j++) {
             const ir_value *u = g->values.items[j];
-            if (l->need[j] && l->fused[j] && u->args[u->op == IR_ACT_GRAD ? 2 : 0] == v)
+            int in_lanes = l->with_forward[j] ? 1 : u->op == IR_ACT_GRAD ? 2 : 0;
+            if (l->need[j] && l->fused[j] && u->args[in_lanes] == v)
                 in_kernel++;
         }
         l->stored[i] = l->need[i] && l->uses[i] > in_kernel;
@@ -193,13 +204,15 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.need = calloc((size_t)n, sizeof *l.need);
     l.uses = calloc((size_t)n, sizeof *l.uses);
     l.fused = calloc((size_t)n, sizeof *l.fused);
+    l.with_forward = calloc((size_t)n, sizeof *l.with_forward);
+    l.lanes = calloc((size_t)n, sizeof *l.lanes);
     l.stored = calloc((size_t)n, sizeof *l.stored);
     l.sizes = calloc((size_t)nargs + 1, sizeof *l.sizes);
     l.size_v = calloc((size_t)nargs + 1, sizeof *l.size_v);
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
-    if (!extra || !owned || !l.buf || !l.need || !l.uses || !l.fused || !l.stored || !l.sizes ||
-        !l.size_v || !types) {
+    if (!extra || !owned || !l.buf || !l.need || !l.uses || !l.fused || !l.with_forward ||
+        !l.lanes || !l.stored || !l.sizes || !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -220,6 +233,10 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
             l.buf[((ir_value *)g->seeds[arg->id])->id] = p;
         } else if (arg->kind == CC_ARG_VALUE && !l.buf[arg->id]) {
             l.buf[arg->id] = p;
+        } else if (arg->kind == CC_ARG_GRAD && g->grad[arg->id] && !l.buf[g->grad[arg->id]->id] &&
+                   g->grad[arg->id]->op != IR_INPUT && g->grad[arg->id]->op != IR_PARAM &&
+                   g->grad[arg->id]->op != IR_SEED) {
+            l.buf[g->grad[arg->id]->id] = p; /* the gradient is made in place */
         } else {
             extra[a] = p; /* a gradient, or a value bound twice: copied at the end */
         }
@@ -253,6 +270,8 @@ done:
     free(l.need);
     free(l.uses);
     free(l.fused);
+    free(l.with_forward);
+    free(l.lanes);
     free(l.stored);
     free(l.sizes);
     free(l.size_v);

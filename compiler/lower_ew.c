@@ -48,16 +48,20 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
     return narrow(c, cc_lower_expr(c, v->act->f, d, NULL, v->attr));
 }
 
-/* df(x, y) * dy for activation gradient v at lanes i, dy given; x or y
-   loaded only when the derivative reads it. In double, rounded once. */
-static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy, LLVMValueRef i,
-                                   LLVMValueRef mask)
+/* df(x, y) * dy for activation gradient v at lanes i, dy given, and y
+   given or NULL; x or y loaded only when the derivative reads it. In double,
+   rounded once. */
+static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy,
+                                   LLVMValueRef y_lanes, LLVMValueRef i, LLVMValueRef mask)
 {
     cc_ctx *c = l->c;
     LLVMValueRef zero = cc_const(c, c->vf64, 0), x = zero, y = zero;
+    LLVMValueRef x_lanes = l->lanes[v->args[0]->id]; /* in registers, in a fused pass */
     if (ir_expr_uses_x(v->act->df))
-        x = widen(c, cc_load(c, l->buf[v->args[0]->id], i, mask));
-    if (l->buf[v->args[1]->id])
+        x = widen(c, x_lanes ? x_lanes : cc_load(c, l->buf[v->args[0]->id], i, mask));
+    if (y_lanes)
+        y = widen(c, y_lanes);
+    else if (l->buf[v->args[1]->id])
         y = widen(c, cc_load(c, l->buf[v->args[1]->id], i, mask));
     LLVMValueRef d = cc_lower_expr(c, v->act->df, x, y, v->attr);
     return narrow(c, LLVMBuildFMul(c->b, d, widen(c, dy), ""));
@@ -68,21 +72,30 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
 {
     if (l->stored[v->id])
         cc_store(l->c, val, l->buf[v->id], i, mask);
+    l->lanes[v->id] = val; /* for the values made from it in this pass */
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];
         if (!l->need[j] || !l->fused[j])
             continue;
-        if (u->op == IR_ACT_GRAD && u->args[2] == v) /* f'·dy in the product making dy */
-            cc_lower_chain(l, u, act_grad_lanes(l, u, val, i, mask), i, mask);
-        else if (u->op != IR_ACT_GRAD && u->args[0] == v)
+        if (l->with_forward[j] && u->args[1] == v) { /* f'·dy where y is made */
+            LLVMValueRef dy = cc_load(l->c, l->buf[u->args[2]->id], i, mask);
+            cc_lower_chain(l, u, act_grad_lanes(l, u, dy, val, i, mask), i, mask);
+        } else if (u->op == IR_ACT_GRAD && !l->with_forward[j] && u->args[2] == v) {
+            /* f'·dy in the product making dy */
+            cc_lower_chain(l, u, act_grad_lanes(l, u, val, NULL, i, mask), i, mask);
+        } else if (u->op != IR_ACT_GRAD && u->args[0] == v) {
             cc_lower_chain(l, u, apply(l, u, val), i, mask);
+        }
     }
+    l->lanes[v->id] = NULL;
 }
 
 static void elementwise_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
 {
     LLVMValueRef x = cc_load(l->c, l->buf[v->args[0]->id], i, mask);
+    l->lanes[v->args[0]->id] = x;
     cc_lower_chain(l, v, apply(l, v, x), i, mask);
+    l->lanes[v->args[0]->id] = NULL;
 }
 
 void cc_lower_elementwise(cc_lower *l, const ir_value *v)
@@ -93,7 +106,7 @@ void cc_lower_elementwise(cc_lower *l, const ir_value *v)
 static void act_grad_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
 {
     LLVMValueRef dy = cc_load(l->c, l->buf[v->args[2]->id], i, mask);
-    cc_lower_chain(l, v, act_grad_lanes(l, v, dy, i, mask), i, mask);
+    cc_lower_chain(l, v, act_grad_lanes(l, v, dy, NULL, i, mask), i, mask);
 }
 
 /* a + b or a * b of equal shapes, and the sum of two gradients. */

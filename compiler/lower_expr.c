@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     const ir_expr *key;
@@ -80,9 +81,14 @@ static LLVMValueRef outlined(lowerer *w, const char *name,
     if (!fn) {
         fn = LLVMAddFunction(c->mod, sym, fty);
         LLVMSetLinkage(fn, LLVMInternalLinkage);
-        unsigned kind = LLVMGetEnumAttributeKindForName("noinline", 8);
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateEnumAttribute(c->ctx, kind, 0));
+        /* pure: LLVM may merge equal calls, e.g. the exp a forward formula
+           and its derivative share in a fused forward + backward pass */
+        static const char *const attrs[] = {"noinline", "readnone", "nounwind", "willreturn"};
+        for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++) {
+            unsigned kind = LLVMGetEnumAttributeKindForName(attrs[i], strlen(attrs[i]));
+            LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                    LLVMCreateEnumAttribute(c->ctx, kind, 0));
+        }
         LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
         LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
         LLVMBuildRet(c->b, emit_fn(c, LLVMGetParam(fn, 0)));
@@ -116,8 +122,8 @@ static LLVMValueRef unary(lowerer *w, const ir_expr *e, LLVMValueRef a)
         return intrinsic1(w, "llvm.fabs", a);
     case EX_TANH:
         return outlined(w, "tanh", cc_vm_tanh, a);
-    case EX_SIGMOID:
-        return outlined(w, "sigmoid", cc_vm_sigmoid, a);
+    case EX_SIGMOID: /* the exp outlined, so that sigmoid(x) and sigmoid(-x) share it */
+        return cc_vm_sigmoid_of(c, a, outlined(w, "exp", cc_vm_exp, cc_vm_sigmoid_exp_arg(c, a)));
     case EX_ERF:
         return outlined(w, "erf", cc_vm_erf, a);
     case EX_ERFC:

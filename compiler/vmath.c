@@ -274,11 +274,22 @@ LLVMValueRef cc_vm_tanh(cc_ctx *c, LLVMValueRef x)
 /* With e = exp(-|x|) in [0, 1]: 1/(1 + e) for x >= 0, e/(1 + e) for x < 0.
    Nothing overflows, and the left tail keeps full relative accuracy
    (sigmoid(-100) = 3.7e-44, not 1 - 1). */
-LLVMValueRef cc_vm_sigmoid(cc_ctx *c, LLVMValueRef x)
+LLVMValueRef cc_vm_sigmoid_exp_arg(cc_ctx *c, LLVMValueRef x)
+{
+    if (LLVMIsAInstruction(x) && LLVMGetInstructionOpcode(x) == LLVMFNeg)
+        x = LLVMGetOperand(x, 0); /* |-u| = |u|: the same call as sigmoid(u)'s */
+    LLVMValueRef a = cc_intrinsic(c, "llvm.fabs", &x, 1);
+    return LLVMBuildFNeg(c->b, a, "");
+}
+
+LLVMValueRef cc_vm_sigmoid_of(cc_ctx *c, LLVMValueRef x, LLVMValueRef e)
 {
     LLVMTypeRef t = LLVMTypeOf(x);
-    LLVMValueRef a = cc_intrinsic(c, "llvm.fabs", &x, 1);
-    LLVMValueRef e = cc_vm_exp(c, LLVMBuildFNeg(c->b, a, ""));
     LLVMValueRef num = cc_select(c, fcmp(c, LLVMRealOLT, x, 0), e, cc_const(c, t, 1));
     return LLVMBuildFDiv(c->b, num, LLVMBuildFAdd(c->b, e, cc_const(c, t, 1), ""), "");
+}
+
+LLVMValueRef cc_vm_sigmoid(cc_ctx *c, LLVMValueRef x)
+{
+    return cc_vm_sigmoid_of(c, x, cc_vm_exp(c, cc_vm_sigmoid_exp_arg(c, x)));
 }

@@ -54,7 +54,7 @@ static const ir_builtin_row rows[] = {
      "where(x < -40, 0, where(x > 40, 1, where(approximate == 1,"
      " sigmoid(2 * sqrt(2 / pi) * (x + 0.044715 * x^3))"
      " + 2 * x * sigmoid(2 * sqrt(2 / pi) * (x + 0.044715 * x^3))"
-     " * sigmoid(-2 * sqrt(2 / pi) * (x + 0.044715 * x^3))"
+     " * sigmoid(-(2 * sqrt(2 / pi) * (x + 0.044715 * x^3)))"
      " * sqrt(2 / pi) * (1 + 3 * 0.044715 * x^2),"
      " erfc(-x / sqrt(2)) / 2 + x * exp(-x^2 / 2) / sqrt(2 * pi))))",
      "gaussian error linear unit: x*Phi(x), or with approximate = \"tanh\" "
@@ -63,14 +63,14 @@ static const ir_builtin_row rows[] = {
     {"hard_sigmoid", "", NULL, "clamp((x + 3) / 6, 0, 1)",
      "where(abs(x) < 3, 1 / 6, where(abs(x) >= 3, 0, x))",
      "piecewise linear sigmoid: clamp(x/6 + 1/2, 0, 1)"},
-    {"tanh", "", NULL, "tanh(x)", "4 * sigmoid(2 * x) * sigmoid(-2 * x)", "hyperbolic tangent"},
+    {"tanh", "", NULL, "tanh(x)", "4 * sigmoid(2 * x) * sigmoid(-(2 * x))", "hyperbolic tangent"},
     {"hard_tanh", "min_val = -1, max_val = 1", NULL, "clamp(x, min_val, max_val)",
      "where(x > min_val, where(x < max_val, 1, 0), where(x <= min_val, 0, x))",
      "clamp(x, min_val, max_val)"},
     /* 0 / x is a zero with the sign of x: the limit whichever sign beta has */
     {"swish", "beta = 1", NULL, "where(beta * x < -1000, 0 / x, x * sigmoid(beta * x))",
      "where(beta * x < -1000, 0, where(beta * x > 1000, 1,"
-     " sigmoid(beta * x) * (1 + beta * x * sigmoid(-beta * x))))",
+     " sigmoid(beta * x) * (1 + beta * x * sigmoid(-(beta * x)))))",
      "x*sigmoid(beta*x)"},
     {"silu", "", NULL, "where(x < -1000, -0, x * sigmoid(x))",
      "where(x < -1000, 0, where(x > 1000, 1, sigmoid(x) * (1 + x * sigmoid(-x))))",

@@ -42,6 +42,8 @@ extern const char *const bench_func_name[BF_COUNT]; /* "sigmoid", "tanh", "gelu_
 /* Median seconds of one run: 3 warm-up runs, then samples until at least
    min_samples and min_seconds of samples. */
 double bench_time(const bench_kernel *k, int min_samples, double min_seconds);
+/* Seconds of CLOCK_MONOTONIC. */
+double bench_now(void);
 void bench_kernel_free(bench_kernel *k);
 
 /* Memory: 64-byte aligned, zeroed, NULL when out of memory; free with bench_free. */

@@ -10,7 +10,7 @@
 const char *const bench_func_name[BF_COUNT] = {
     "sigmoid", "tanh", "gelu_erf", "gelu_tanh", "swish", "elu", "softplus", "mish", "relu"};
 
-static double now(void)
+double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -31,11 +31,11 @@ double bench_time(const bench_kernel *k, int min_samples, double min_seconds)
     for (int w = 0; w < 3; w++)
         k->run(k->state);
     int n = 0;
-    for (double start = now(); n < MAX_SAMPLES && (n < min_samples || now() - start < min_seconds);
-         n++) {
-        double t0 = now();
+    for (double start = bench_now();
+         n < MAX_SAMPLES && (n < min_samples || bench_now() - start < min_seconds); n++) {
+        double t0 = bench_now();
         k->run(k->state);
-        t[n] = now() - t0;
+        t[n] = bench_now() - t0;
     }
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     return t[n / 2];

@@ -359,13 +359,6 @@ int peer_dnnl_mlp_step(long batch, int threads, bench_kernel *k)
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 enum { LATENCY_SAMPLES = 51, DEFAULT_CACHE_CAPACITY = 1024 };
 
 /* Median time of primitive descriptor + primitive creation (destroying
@@ -376,10 +369,10 @@ static int time_creation(dnnl_engine_t eng, double *seconds)
     for (int i = 0; i < LATENCY_SAMPLES; i++) {
         dnnl_primitive_desc_t pd = NULL;
         dnnl_primitive_t prim = NULL;
-        double t0 = now();
+        double t0 = bench_now();
         if (dense_pd(&pd, eng, 64, 784, 256, dnnl_eltwise_relu) == dnnl_success)
             dnnl_primitive_create(&prim, pd);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         dnnl_primitive_destroy(prim);
         dnnl_primitive_desc_destroy(pd);
         if (!prim)

@@ -65,13 +65,6 @@ int peer_xsmm_dense(long M, long K, long N, bench_func act, const float *x, cons
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 enum { LATENCY_SAMPLES = 51, FRESH_SIDE = 32 };
 
 /* Fresh shapes for the whole process: m, n walk 16..47 at a fixed k, so
@@ -85,9 +78,9 @@ int peer_xsmm_dispatch_latency(double *seconds)
     for (int i = 0; i < LATENCY_SAMPLES; i++, next++) {
         long m = 16 + next % FRESH_SIDE, n = 16 + next / FRESH_SIDE % FRESH_SIDE;
         long kk = 32 + next / (FRESH_SIDE * FRESH_SIDE);
-        double t0 = now();
+        double t0 = bench_now();
         libxsmm_smmfunction f = dispatch(m, n, kk);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         if (!f)
             return -1;
     }

@@ -12,13 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Every input set to zeros of its declared shape, size names = 1. */
 static int set_inputs(act_program *p)
 {
@@ -45,16 +38,16 @@ static int set_inputs(act_program *p)
 static double get_code(act_context *ctx, const char *path, double *forward_only)
 {
     act_error err = {0};
-    double t0 = now();
+    double t0 = bench_now();
     act_program *p = act_compile_file(ctx, path, NULL, ACT_ENGINE_JIT, &err);
-    double t1 = now();
+    double t1 = bench_now();
     if (!p || set_inputs(p))
         return fprintf(stderr, "bench: %s: %s\n", path, err.message), NAN;
-    double t2 = now();
+    double t2 = bench_now();
     act_backward(p, &err);
-    double t3 = now();
+    double t3 = bench_now();
     act_backward(p, &err);
-    double t4 = now();
+    double t4 = bench_now();
     act_program_free(p);
     if (forward_only)
         *forward_only = t1 - t0;

@@ -293,21 +293,14 @@ LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValu
     return v;
 }
 
-/* Whether e calls a plugin's native function. */
-static bool expr_calls_native(const ir_expr *e)
+static bool is_native_call(const ir_expr *e)
 {
-    if (!e)
-        return false;
-    if (e->op == EX_CALL)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (expr_calls_native(e->arg[i]))
-            return true;
-    return false;
+    return e->op == EX_CALL;
 }
 
 bool cc_value_calls_native(const ir_value *v)
 {
     const ir_activation *a = (v->op == IR_ACT || v->op == IR_ACT_GRAD) ? v->act : NULL;
-    return a && (a->native || expr_calls_native(a->f) || expr_calls_native(a->df));
+    return a &&
+           (a->native || ir_expr_any(a->f, is_native_call) || ir_expr_any(a->df, is_native_call));
 }

@@ -248,14 +248,26 @@ ir_expr *ir_ex_pos(ir_expr *e, ir_pos pos)
     return e;
 }
 
-bool ir_expr_uses_x(const ir_expr *e)
+bool ir_expr_any(const ir_expr *e, bool (*pred)(const ir_expr *))
 {
-    if (e->op == EX_X)
+    if (!e)
+        return false;
+    if (pred(e))
         return true;
     for (int i = 0; i < e->nargs; i++)
-        if (ir_expr_uses_x(e->arg[i]))
+        if (ir_expr_any(e->arg[i], pred))
             return true;
     return false;
+}
+
+static bool is_x(const ir_expr *e)
+{
+    return e->op == EX_X;
+}
+
+bool ir_expr_uses_x(const ir_expr *e)
+{
+    return ir_expr_any(e, is_x);
 }
 
 ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f)

@@ -264,6 +264,8 @@ ir_expr *ir_expr_diff(ir_expr_pool *p, const ir_expr *e, act_error *err);
 /* Rewrites d in terms of the forward output: every occurrence of the subtree
    f becomes EX_Y. */
 ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f);
+/* Whether pred holds for e (may be NULL: false) or any node below it. */
+bool ir_expr_any(const ir_expr *e, bool (*pred)(const ir_expr *));
 /* Whether e reads EX_X (false: it can be computed from y and params alone). */
 bool ir_expr_uses_x(const ir_expr *e);
 

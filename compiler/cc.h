@@ -37,6 +37,7 @@ typedef struct {
     unsigned width; /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
     bool fma;       /* the target has fused multiply-add */
     bool jit;       /* for the JIT (memory from its pool), not ahead of time */
+    bool gradients; /* the module computes derivatives: share exp between sigmoids */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
     LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
 } cc_ctx;

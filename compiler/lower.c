@@ -223,6 +223,9 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     declare_memory(&l);
     LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, l.fn, "entry"));
     plan(&l, args, nargs);
+    for (int i = 0; i < n; i++)
+        c->gradients =
+            c->gradients || (l.need[i] && ((ir_value *)g->values.items[i])->op == IR_ACT_GRAD);
     for (int a = 0; a < nargs; a++) {
         LLVMValueRef p = LLVMGetParam(l.fn, (unsigned)a);
         const cc_arg *arg = &args[a];

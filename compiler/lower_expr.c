@@ -122,7 +122,10 @@ static LLVMValueRef unary(lowerer *w, const ir_expr *e, LLVMValueRef a)
         return intrinsic1(w, "llvm.fabs", a);
     case EX_TANH:
         return outlined(w, "tanh", cc_vm_tanh, a);
-    case EX_SIGMOID: /* the exp outlined, so that sigmoid(x) and sigmoid(-x) share it */
+    case EX_SIGMOID: /* with derivatives, the exp alone outlined: sigmoid(x) and sigmoid(-x) share
+                        it */
+        if (!c->gradients)
+            return outlined(w, "sigmoid", cc_vm_sigmoid, a);
         return cc_vm_sigmoid_of(c, a, outlined(w, "exp", cc_vm_exp, cc_vm_sigmoid_exp_arg(c, a)));
     case EX_ERF:
         return outlined(w, "erf", cc_vm_erf, a);

@@ -164,6 +164,11 @@ LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 /* One float of base[i], and its store. */
+/* Lanes base[idx[k]] (idx: <width x i64>) where mask, else 0. */
+LLVMValueRef cc_gather(cc_ctx *c, LLVMValueRef base, LLVMValueRef idx, LLVMValueRef mask);
+/* An alloca in the entry block of the function being built, where SROA
+   turns it into registers. */
+LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
 LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
 void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
 LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar);
@@ -214,8 +219,10 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
 int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err);
 /* Kernels by family. */
 void cc_lower_elementwise(cc_lower *l, const ir_value *v);
-void cc_lower_dense(cc_lower *l, const ir_value *v);
-void cc_lower_matmul(cc_lower *l, const ir_value *v);
+/* dense and the products of its backward pass: calls of the module's GEMM,
+   each with its own epilogue function. Fail only when out of memory. */
+int cc_lower_dense(cc_lower *l, const ir_value *v, act_error *err);
+int cc_lower_matmul(cc_lower *l, const ir_value *v, act_error *err);
 void cc_lower_rows(cc_lower *l, const ir_value *v);
 void cc_lower_pointwise(cc_lower *l, const ir_value *v);
 /* A native array activation (IR_ACT) or its gradient (IR_ACT_GRAD): one
@@ -225,6 +232,18 @@ void cc_lower_native_array(cc_lower *l, const ir_value *v);
    stores what must be stored. */
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
                     LLVMValueRef mask);
+
+/* ---- the matrix product (compiler/gemm.c) --------------------------------
+   One internal function per module, "act.gemm", built on first use:
+     gemm(A, a_rs, a_cs, B, b_rs, b_cs, C, bias, M, N, K, epi, ctx)
+   sets C[i N + j] = bias[j] + sum over k in order of
+   A[i a_rs + k a_cs] * B[k b_rs + j b_cs] (float FMA; bias NULL: 0), for
+   i < M, j < N, then, when epi is not NULL, calls
+     epi(ctx, row0, rows, col0, cols, ldc = N)
+   on each strip of C it has finished, while the strip is in cache. */
+LLVMValueRef cc_gemm_fn(cc_lower *l);
+LLVMTypeRef cc_gemm_type(cc_ctx *c);
+LLVMTypeRef cc_epilogue_type(cc_ctx *c);
 
 /* ---- scalar kernels (compiler/lower_scalar.c) ----------------------------
    The ops whose lanes are not independent (broadcasting, reductions,

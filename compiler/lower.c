@@ -295,11 +295,9 @@ static bool same_shape(const ir_shape *a, const ir_shape *b)
 
 int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
 {
-    (void)err;
     switch (v->op) {
     case IR_DENSE:
-        cc_lower_dense(l, v);
-        break;
+        return cc_lower_dense(l, v, err);
     case IR_ACT:
     case IR_SCALE:
         if (v->op == IR_ACT && v->act->native)
@@ -326,8 +324,7 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
         break;
     case IR_MATMUL_NT:
     case IR_MATMUL_TN:
-        cc_lower_matmul(l, v);
-        break;
+        return cc_lower_matmul(l, v, err);
     case IR_SOFTMAX:
     case IR_LOG_SOFTMAX:
     case IR_SOFTMAX_GRAD:

@@ -1,160 +1,174 @@
-/* lower_gemm.c -- dense and the matrix products of its backward pass.
-   dense is a register-blocked kernel: MR rows by two vectors of columns held
-   in MR x 2 accumulators while k runs, then the bias-initialised
-   accumulators go through the fused activation chain and are stored once. */
+/* lower_gemm.c -- dense and the two matrix products of its backward pass,
+   as calls of the module's GEMM (gemm.c) with strides, so that no operand
+   is transposed in memory. The bias initialises the accumulators; the rest
+   of the fused chain (activations, or f'(z)·dy of the layer below in
+   dY Wᵀ) is an epilogue function that the GEMM calls on each finished
+   strip of the product while the strip is in L1: it reads the strip,
+   applies the chain and stores what the chain stores, in the same float
+   operations as a chain applied in registers. */
 #include "cc.h"
 
-enum { MR = 4 }; /* rows per block: 8 accumulators keep both FMA ports busy */
+#include <stdlib.h>
 
-/* An alloca in the entry block, where SROA turns it into registers. */
-static LLVMValueRef entry_alloca(cc_ctx *c, LLVMTypeRef t)
+/* Whether u is computed in v's kernel (the test of cc_lower_chain). */
+static bool is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v)
 {
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
-    LLVMValueRef fn = LLVMGetBasicBlockParent(here);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(fn);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first)
-        LLVMPositionBuilderBefore(c->b, first);
-    else
-        LLVMPositionBuilderAtEnd(c->b, entry);
-    LLVMValueRef a = LLVMBuildAlloca(c->b, t, "");
-    LLVMPositionBuilderAtEnd(c->b, here);
-    return a;
+    if (!l->need[u->id] || !l->fused[u->id])
+        return false;
+    return u->op == IR_ACT_GRAD ? u->args[2] == v : u->args[0] == v;
 }
 
-typedef struct {
-    LLVMValueRef x, w, b; /* buffers; b may be NULL */
-    LLVMValueRef k, m;    /* i64 */
-    bool whole;           /* m is a multiple of 2 * width: no masks */
-} gemm;
-
-/* Rows r .. r+mr-1, all column blocks. */
-static void dense_rows(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueRef r, int mr)
+/* The first value of v's chain that is stored, in cc_lower_chain's order:
+   its buffer takes the raw product, which the epilogue then reads (the
+   chain's values all have the product's shape, and each lane is read
+   before it is written). */
+static const ir_value *first_stored(const cc_lower *l, const ir_value *v)
 {
-    cc_ctx *c = l->c;
-    LLVMValueRef acc[MR][2];
-    for (int i = 0; i < mr; i++)
-        for (int u = 0; u < 2; u++)
-            acc[i][u] = entry_alloca(c, c->vf32);
-    cc_loop cols;
-    cc_loop_begin(c, &cols, cc_i64(c, 0), g->m, cc_i64(c, 2 * c->width));
-    LLVMValueRef j[2] = {cols.i, LLVMBuildAdd(c->b, cols.i, cc_i64(c, c->width), "")};
-    LLVMValueRef mask[2] = {g->whole ? NULL : cc_mask(c, j[0], g->m),
-                            g->whole ? NULL : cc_mask(c, j[1], g->m)};
-    for (int u = 0; u < 2; u++) {
-        LLVMValueRef init = g->b ? cc_load(c, g->b, j[u], mask[u]) : LLVMConstNull(c->vf32);
-        for (int i = 0; i < mr; i++)
-            LLVMBuildStore(c->b, init, acc[i][u]);
+    if (l->stored[v->id])
+        return v;
+    for (int j = v->id + 1; j < l->g->values.n; j++) {
+        const ir_value *u = l->g->values.items[j];
+        const ir_value *s = is_fused_into(l, u, v) ? first_stored(l, u) : NULL;
+        if (s)
+            return s;
     }
-    cc_loop ks;
-    cc_loop_begin(c, &ks, cc_i64(c, 0), g->k, cc_i64(c, 1));
-    LLVMValueRef row = LLVMBuildMul(c->b, ks.i, g->m, "");
-    LLVMValueRef w[2];
-    for (int u = 0; u < 2; u++)
-        w[u] = cc_load(c, g->w, LLVMBuildAdd(c->b, row, j[u], ""), mask[u]);
-    for (int i = 0; i < mr; i++) {
-        LLVMValueRef xi = LLVMBuildAdd(
-            c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, r, cc_i64(c, i), ""), g->k, ""), ks.i, "");
-        LLVMValueRef xs = cc_splat(c, cc_load1(c, g->x, xi));
-        for (int u = 0; u < 2; u++) {
-            LLVMValueRef a = LLVMBuildLoad2(c->b, c->vf32, acc[i][u], "");
-            LLVMBuildStore(c->b, cc_fma(c, xs, w[u], a), acc[i][u]);
+    return NULL;
+}
+
+/* Marks the values of v's chain and their arguments (the buffers the
+   epilogue may touch); whether anything is fused into v. */
+static bool mark_chain(const cc_lower *l, const ir_value *v, bool *used)
+{
+    bool chain = false;
+    used[v->id] = true;
+    for (int a = 0; a < v->nargs; a++)
+        used[v->args[a]->id] = true;
+    for (int j = v->id + 1; j < l->g->values.n; j++) {
+        const ir_value *u = l->g->values.items[j];
+        if (is_fused_into(l, u, v)) {
+            mark_chain(l, u, used);
+            chain = true;
         }
     }
-    cc_loop_end(c, &ks);
-    for (int i = 0; i < mr; i++) {
-        LLVMValueRef base = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, r, cc_i64(c, i), ""), g->m, "");
-        for (int u = 0; u < 2; u++)
-            cc_lower_chain(l, v, LLVMBuildLoad2(c->b, c->vf32, acc[i][u], ""),
-                           LLVMBuildAdd(c->b, base, j[u], ""), mask[u]);
+    return chain;
+}
+
+/* epi(bufs, row0, rows, col0, cols, ldc): v's chain on that strip of the
+   product, which is in cv's buffer; bufs holds the buffers marked used,
+   indexed by value id. */
+static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_value *cv,
+                                   const bool *used, LLVMValueRef *buf)
+{
+    cc_ctx *c = l->c;
+    cc_lower e = *l;
+    e.buf = buf;
+    e.fn = LLVMAddFunction(c->mod, "act.epilogue", cc_epilogue_type(c));
+    LLVMSetLinkage(e.fn, LLVMInternalLinkage);
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, e.fn, "entry"));
+    LLVMValueRef p[6];
+    for (unsigned i = 0; i < 6; i++)
+        p[i] = LLVMGetParam(e.fn, i);
+    LLVMValueRef bufs = LLVMBuildBitCast(c->b, p[0], LLVMPointerType(c->ptr, 0), "");
+    for (int i = 0; i < l->g->values.n; i++) {
+        LLVMValueRef at = cc_i64(c, i);
+        buf[i] =
+            used[i] && l->buf[i]
+                ? LLVMBuildLoad2(c->b, c->ptr, LLVMBuildGEP2(c->b, c->ptr, bufs, &at, 1, ""), "")
+                : NULL;
     }
-    cc_loop_end(c, &cols);
-}
-
-/* rows x g->k times g->k x g->m, bias added, through v's epilogue chain. */
-static void run_gemm(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueRef rows)
-{
-    cc_ctx *c = l->c;
-    LLVMValueRef blocked =
-        LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, cc_i64(c, MR), ""), "");
-    cc_loop lp;
-    cc_loop_begin(c, &lp, cc_i64(c, 0), blocked, cc_i64(c, MR));
-    dense_rows(l, v, g, lp.i, MR);
-    cc_loop_end(c, &lp);
-    cc_loop_begin(c, &lp, blocked, rows, cc_i64(c, 1));
-    dense_rows(l, v, g, lp.i, 1);
-    cc_loop_end(c, &lp);
-}
-
-/* Whether a literal dim is a multiple of two vectors (no masks needed). */
-static bool whole(const cc_ctx *c, const ir_value *v, int d)
-{
-    return !v->shape.sym[d] && v->shape.dim[d] % (2 * c->width) == 0;
-}
-
-void cc_lower_dense(cc_lower *l, const ir_value *v)
-{
-    cc_ctx *c = l->c;
-    const ir_value *W = v->args[1];
-    LLVMValueRef dims[IR_MAX_RANK];
-    cc_dims(l, W, dims);
-    gemm g = {l->buf[v->args[0]->id],
-              l->buf[W->id],
-              v->nargs == 3 ? l->buf[v->args[2]->id] : NULL,
-              dims[0],
-              dims[1],
-              whole(c, W, 1)};
-    run_gemm(l, v, &g, cc_div0(c, cc_numel(l, v->args[0]), g.k, false));
-}
-
-/* A transpose, in memory from cc_mem_take, of the rows x cols matrix at src. */
-static LLVMValueRef transpose(cc_lower *l, LLVMValueRef src, LLVMValueRef rows, LLVMValueRef cols,
-                              LLVMValueRef *raw)
-{
-    cc_ctx *c = l->c;
-    LLVMValueRef bytes = LLVMBuildMul(c->b, LLVMBuildMul(c->b, rows, cols, ""), cc_i64(c, 4), "");
-    bytes = LLVMBuildAdd(c->b, bytes, cc_i64(c, 4 * c->width), "");
-    *raw = cc_mem_take(l, bytes);
-    LLVMValueRef dst = LLVMBuildBitCast(c->b, *raw, c->ptr, "");
-    cc_loop r, k;
-    cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
-    cc_loop_begin(c, &k, cc_i64(c, 0), cols, cc_i64(c, 1));
-    LLVMValueRef from = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, cols, ""), k.i, "");
-    LLVMValueRef to = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, k.i, rows, ""), r.i, "");
-    cc_store1(c, cc_load1(c, src, from), dst, to);
-    cc_loop_end(c, &k);
+    LLVMValueRef colend = LLVMBuildAdd(c->b, p[3], p[4], "");
+    cc_loop r, j;
+    cc_loop_begin(c, &r, cc_i64(c, 0), p[2], cc_i64(c, 1));
+    LLVMValueRef row = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, p[1], r.i, ""), p[5], "");
+    cc_loop_begin(c, &j, p[3], colend, cc_i64(c, c->width));
+    LLVMValueRef i = LLVMBuildAdd(c->b, row, j.i, ""), mask = cc_mask(c, j.i, colend);
+    cc_lower_chain(&e, v, cc_load(c, buf[cv->id], i, mask), i, mask);
+    cc_loop_end(c, &j);
     cc_loop_end(c, &r);
-    return dst;
+    LLVMBuildRetVoid(c->b);
+    LLVMPositionBuilderAtEnd(c->b, saved);
+    return e.fn;
 }
 
-/* The two products of dense's backward pass run on the same blocked kernel
-   with one operand transposed first (K M floats against R K M multiply-adds):
-   dY [R, M] · Wᵀ as dY · (Wᵀ), and Xᵀ · dY as (Xᵀ) · dY. The first one's
-   epilogue applies f'(z) of the layer below (the activation gradient that is
-   its only reader), so that dy is never stored. */
-void cc_lower_matmul(cc_lower *l, const ir_value *v)
+/* gemm(args[0..5], C, args[7..10], epi, ctx) for v: C is the buffer of the
+   first stored value of v's chain; the epilogue is built when the chain is
+   more than v itself. */
+static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[13], act_error *err)
+{
+    cc_ctx *c = l->c;
+    int n = l->g->values.n;
+    const ir_value *cv = first_stored(l, v);
+    bool *used = calloc((size_t)n, sizeof *used);
+    LLVMValueRef *buf = calloc((size_t)n, sizeof *buf);
+    if (!used || !buf || !cv) {
+        free(used);
+        free(buf);
+        return act_error_set(err, NULL, cv ? ACT_ERR_NOMEM : ACT_ERR_UNSUPPORTED,
+                             cv ? "out of memory" : "expected a stored product (a bug in act)");
+    }
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
+    args[6] = l->buf[cv->id];
+    args[11] = LLVMConstNull(LLVMPointerType(cc_epilogue_type(c), 0));
+    args[12] = LLVMConstNull(i8p);
+    if (mark_chain(l, v, used) || cv != v) {
+        args[11] = build_epilogue(l, v, cv, used, buf);
+        LLVMValueRef bufs = cc_entry_alloca(c, LLVMArrayType(c->ptr, (unsigned)n));
+        LLVMValueRef first = LLVMBuildBitCast(c->b, bufs, LLVMPointerType(c->ptr, 0), "");
+        for (int i = 0; i < n; i++) {
+            LLVMValueRef at = cc_i64(c, i);
+            if (buf[i])
+                LLVMBuildStore(c->b, l->buf[i], LLVMBuildGEP2(c->b, c->ptr, first, &at, 1, ""));
+        }
+        args[12] = LLVMBuildBitCast(c->b, bufs, i8p, "");
+    }
+    LLVMBuildCall2(c->b, cc_gemm_type(c), cc_gemm_fn(l), args, 13, "");
+    free(used);
+    free(buf);
+    return 0;
+}
+
+/* x [R, K] · W [K, N] + b. */
+int cc_lower_dense(cc_lower *l, const ir_value *v, act_error *err)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef dims[IR_MAX_RANK], one = cc_i64(c, 1);
+    cc_dims(l, v->args[1], dims);
+    LLVMValueRef rows = cc_div0(c, cc_numel(l, v->args[0]), dims[0], false);
+    LLVMValueRef bias = v->nargs == 3 ? l->buf[v->args[2]->id] : LLVMConstNull(c->ptr);
+    LLVMValueRef args[13] = {l->buf[v->args[0]->id],
+                             dims[0],
+                             one,
+                             l->buf[v->args[1]->id],
+                             dims[1],
+                             one,
+                             NULL,
+                             bias,
+                             rows,
+                             dims[1],
+                             dims[0]};
+    return call_gemm(l, v, args, err);
+}
+
+/* dY [R, M] · Wᵀ with W [K, M] (B read across its rows, packed with
+   gathers), and Xᵀ · dY with X [R, K] (A read down its columns). The
+   first one's epilogue applies f'(z) of the layer below (the activation
+   gradient that is its only reader), so that dy is never stored. */
+int cc_lower_matmul(cc_lower *l, const ir_value *v, act_error *err)
 {
     cc_ctx *c = l->c;
     const ir_value *a = v->args[0], *b = v->args[1];
-    LLVMValueRef raw, dims[IR_MAX_RANK], rows;
-    gemm g = {0};
-    if (v->op == IR_MATMUL_NT) { /* a = dY [R, M], b = W [K, M] */
+    LLVMValueRef dims[IR_MAX_RANK], one = cc_i64(c, 1), none = LLVMConstNull(c->ptr);
+    if (v->op == IR_MATMUL_NT) {
         cc_dims(l, b, dims);
-        g.k = dims[1];
-        g.m = dims[0];
-        g.x = l->buf[a->id];
-        g.w = transpose(l, l->buf[b->id], dims[0], dims[1], &raw);
-        g.whole = whole(c, b, 0);
-        rows = cc_div0(c, cc_numel(l, a), g.k, false);
-    } else { /* a = X [R, K], b = dY [R, M] */
-        cc_dims(l, v, dims);
-        g.m = dims[1];
-        g.k = cc_div0(c, cc_numel(l, a), dims[0], false); /* R */
-        g.x = transpose(l, l->buf[a->id], g.k, dims[0], &raw);
-        g.w = l->buf[b->id];
-        g.whole = whole(c, v, 1);
-        rows = dims[0];
+        LLVMValueRef rows = cc_div0(c, cc_numel(l, a), dims[1], false);
+        LLVMValueRef args[13] = {l->buf[a->id], dims[1], one,  l->buf[b->id], one,    dims[1],
+                                 NULL,          none,    rows, dims[0],       dims[1]};
+        return call_gemm(l, v, args, err);
     }
-    run_gemm(l, v, &g, rows);
-    cc_mem_give(l, raw);
+    cc_dims(l, v, dims);
+    LLVMValueRef r = cc_div0(c, cc_numel(l, a), dims[0], false);
+    LLVMValueRef args[13] = {l->buf[a->id], one,  dims[0], l->buf[b->id], dims[1], one,
+                             NULL,          none, dims[0], dims[1],       r};
+    return call_gemm(l, v, args, err);
 }

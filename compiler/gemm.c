@@ -1,39 +1,44 @@
 /* gemm.c -- the one matrix product of a module, shared by every dense layer
-   and every product of their backward passes (sizes and strides are its
-   arguments, so a graph's products cost one function's compile time).
-   Blocked for the caches as in Goto and van de Geijn, "Anatomy of
-   High-Performance Matrix Multiplication" (2008): the K x N operand is
-   packed in blocks of KC x NC (L2) into panels two vectors wide; a
-   register-blocked micro-kernel runs MR rows by two vectors of columns,
-   k in order, so each sum is the same float sum as an unblocked loop's.
-   After a row strip's last K block the caller's epilogue runs on it while
-   it is in L1 (bias is added first: it initialises the accumulators). */
+   and by the products of their backward passes: sizes and strides are its
+   arguments, so a graph's products cost one function's compile time.
+   Blocked for the caches after Goto and van de Geijn, "Anatomy of
+   High-Performance Matrix Multiplication" (2008): blocks of KC x NC of B
+   are packed (L2) into panels of NR vectors; a register-blocked
+   micro-kernel runs MR rows by a panel while the panel stays in cache and
+   A streams. Every sum runs k in order from the bias, as an unblocked loop
+   would: a K block stores its partial sums in C and the next one reloads
+   them. After the last K block of a row block the caller's epilogue runs
+   on it while it is in cache. */
 #include "cc.h"
 
 enum {
-    MR = 4,         /* rows of the main micro-kernel: 8 accumulators keep the FMA pipes busy */
-    GEMV_VECS = 8,  /* vectors of the one-row kernel (tail rows, M = 1): independent sums */
-    KC = 256,       /* K block: a panel (KC x two vectors) is 32 KB with AVX-512 */
+    MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
+    NR = 4,
+    GEMV_VECS = 8,  /* one-row kernel (M = 1, rows past the last MR): independent sums */
+    KC = 256,       /* K block */
     NC = 512,       /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
-    PACK_ROWS = 16, /* pack B from this many rows: below, B is read too few times to pay */
+    MC = 64,        /* rows per row block: its epilogue reads 128 KB at most */
+    PACK_ROWS = 64, /* B is packed from this many rows on; below, the copy costs more
+                       than the reads it saves (32 x 128 x 128: 80 -> 94 GFLOP/s) */
 };
 
-/* The function's arguments and the current blocks, as a micro-kernel reads
-   them. B[k, j] of the block is at bp[k ldb + (j / 2W) pstride + j % 2W]. */
+/* The function's arguments and the current blocks, as the kernels read
+   them. B[k, j] of the block (k, j from its corner) is at
+   bp[k ldb + j / (NR W) pstride + j % (NR W)]. */
 typedef struct {
-    LLVMValueRef a, a_rs, a_cs, c_buf, bias, n;
+    LLVMValueRef a, a_rs, a_cs, c_buf, bias, n, epi, epi_ctx;
     LLVMValueRef bp, ldb, pstride;
-    LLVMValueRef first, pc, kc, jc, colend; /* first K block?, K block, N block */
+    LLVMValueRef first, pc, kc, jc, colend; /* first K block?, the K block, the N block */
 } blocks;
 
 static LLVMValueRef add(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
 {
-    return LLVMBuildAdd(c->b, a, b, "");
+    return LLVMBuildNSWAdd(c->b, a, b, "");
 }
 
 static LLVMValueRef mul(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
 {
-    return LLVMBuildMul(c->b, a, b, "");
+    return LLVMBuildNSWMul(c->b, a, b, "");
 }
 
 static LLVMValueRef imin(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
@@ -46,14 +51,31 @@ static LLVMValueRef mask_if(cc_ctx *c, LLVMValueRef mask, LLVMValueRef flag)
     return LLVMBuildAnd(c->b, mask, cc_splat(c, flag), "");
 }
 
+/* Continues in a block that runs only when cond; end_if joins. */
+static LLVMBasicBlockRef if_then(cc_ctx *c, LLVMValueRef cond)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, fn, "then");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "endif");
+    LLVMBuildCondBr(c->b, cond, then, join);
+    LLVMPositionBuilderAtEnd(c->b, then);
+    return join;
+}
+
+static void end_if(cc_ctx *c, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+}
+
 /* The tile of C at rows ic .. ic+mr-1 and nv vectors of columns from
-   jc + jr (lanes past the N block masked off): the bias on the first K
+   jc + jr, lanes past the N block masked off: the bias on the first K
    block, else the partial sums in C; plus A[rows, K block] B[K block,
    columns] in k order; stored back to C. */
 static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, int mr, int nv)
 {
     LLVMValueRef acc[MR][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS], crow[MR];
-    LLVMValueRef panel = mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, 2 * c->width), ""), b->pstride);
+    LLVMValueRef panel = mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, NR * c->width), ""), b->pstride);
     LLVMValueRef bias_first =
         LLVMBuildAnd(c->b, LLVMBuildIsNotNull(c->b, b->bias, ""), b->first, "");
     LLVMValueRef later = LLVMBuildNot(c->b, b->first, "");
@@ -62,8 +84,8 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
     for (int u = 0; u < nv; u++) {
         col[u] = add(c, add(c, b->jc, jr), cc_i64(c, u * (int64_t)c->width));
         mask[u] = cc_mask(c, col[u], b->colend);
-        boff[u] = add(c, add(c, panel, mul(c, cc_i64(c, u / 2), b->pstride)),
-                      cc_i64(c, (u % 2) * (int64_t)c->width));
+        boff[u] = add(c, add(c, panel, mul(c, cc_i64(c, u / NR), b->pstride)),
+                      cc_i64(c, (u % NR) * (int64_t)c->width));
         LLVMValueRef bias = cc_load(c, b->bias, col[u], mask_if(c, mask[u], bias_first));
         for (int i = 0; i < mr; i++) {
             LLVMValueRef part =
@@ -72,15 +94,15 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
             LLVMBuildStore(c->b, LLVMBuildSelect(c->b, b->first, bias, part, ""), acc[i][u]);
         }
     }
+    LLVMValueRef at = add(c, mul(c, ic, b->a_rs), mul(c, b->pc, b->a_cs));
+    LLVMValueRef a = LLVMBuildGEP2(c->b, c->f32, b->a, &at, 1, ""); /* A[ic, pc] */
     cc_loop ks;
     cc_loop_begin(c, &ks, cc_i64(c, 0), b->kc, cc_i64(c, 1));
-    LLVMValueRef brow = mul(c, ks.i, b->ldb), acol = mul(c, add(c, b->pc, ks.i), b->a_cs);
-    LLVMValueRef w[GEMV_VECS];
+    LLVMValueRef brow = mul(c, ks.i, b->ldb), acol = mul(c, ks.i, b->a_cs), w[GEMV_VECS];
     for (int u = 0; u < nv; u++)
         w[u] = cc_load(c, b->bp, add(c, brow, boff[u]), mask[u]);
     for (int i = 0; i < mr; i++) {
-        LLVMValueRef ai = add(c, mul(c, add(c, ic, cc_i64(c, i)), b->a_rs), acol);
-        LLVMValueRef xs = cc_splat(c, cc_load1(c, b->a, ai));
+        LLVMValueRef xs = cc_splat(c, cc_load1(c, a, add(c, mul(c, cc_i64(c, i), b->a_rs), acol)));
         for (int u = 0; u < nv; u++) {
             LLVMValueRef sum = LLVMBuildLoad2(c->b, c->vf32, acc[i][u], "");
             LLVMBuildStore(c->b, cc_fma(c, xs, w[u], sum), acc[i][u]);
@@ -93,82 +115,164 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
                      add(c, crow[i], col[u]), mask[u]);
 }
 
-/* Copies B[pc .. pc+kc, jc .. colend] into panels of two vectors at p:
-   panel q holds columns jc + 2W q .. as kc rows of 2W floats. Rows of B
-   are contiguous (b_cs = 1: vector loads) or not (a transposed operand:
-   gathers). */
-static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs,
-                 LLVMValueRef b_cs, bool contiguous)
+/* Copies B[pc .. pc+kc, jc .. colend] into panels at p: panel q holds the
+   NR W columns from jc + q NR W as kc rows, lanes past colend zero. Rows of
+   B are contiguous here (b_cs = 1). */
+static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs)
 {
     cc_loop q, k;
-    LLVMValueRef two = cc_i64(c, 2 * c->width);
-    cc_loop_begin(c, &q, cc_i64(c, 0), LLVMBuildSub(c->b, b->colend, b->jc, ""), two);
+    LLVMValueRef pw = cc_i64(c, NR * c->width);
+    cc_loop_begin(c, &q, cc_i64(c, 0), LLVMBuildSub(c->b, b->colend, b->jc, ""), pw);
     cc_loop_begin(c, &k, cc_i64(c, 0), b->kc, cc_i64(c, 1));
     LLVMValueRef row = mul(c, add(c, b->pc, k.i), b_rs);
-    LLVMValueRef to = add(c, mul(c, q.i, b->kc), mul(c, k.i, two));
-    for (int u = 0; u < 2; u++) {
+    LLVMValueRef to = add(c, mul(c, q.i, b->kc), mul(c, k.i, pw));
+    for (int u = 0; u < NR; u++) {
         LLVMValueRef col = add(c, add(c, b->jc, q.i), cc_i64(c, u * (int64_t)c->width));
-        LLVMValueRef mask = cc_mask(c, col, b->colend), v;
-        if (contiguous) {
-            v = cc_load(c, src, add(c, row, col), mask);
-        } else {
-            LLVMValueRef cols = LLVMBuildAdd(c->b, cc_splat(c, col), cc_lanes(c), "");
-            LLVMValueRef idx = LLVMBuildAdd(c->b, cc_splat(c, row),
-                                            LLVMBuildMul(c->b, cols, cc_splat(c, b_cs), ""), "");
-            v = cc_gather(c, src, idx, mask);
-        }
+        LLVMValueRef v = cc_load(c, src, add(c, row, col), cc_mask(c, col, b->colend));
         cc_store(c, v, p, add(c, to, cc_i64(c, u * (int64_t)c->width)), NULL);
     }
     cc_loop_end(c, &k);
     cc_loop_end(c, &q);
 }
 
-/* Packs the current block when do_pack (bp is then the panels), else
-   points bp, ldb and pstride at B itself. */
-static void block_b(cc_ctx *c, blocks *b, LLVMValueRef packed, LLVMValueRef src, LLVMValueRef b_rs,
-                    LLVMValueRef b_cs, LLVMValueRef do_pack)
+/* pack for a transposed B (b_rs = 1: column j of B is contiguous at
+   src + j b_cs, as Wᵀ in dY Wᵀ), a float at a time down the columns: about
+   a cycle a float, against 4 for gathers; a 16 x 16 transpose in registers
+   was no faster overall and took 28 ms longer to compile. */
+static void pack_transposed(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src,
+                            LLVMValueRef b_cs)
 {
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-    LLVMBasicBlockRef choose = LLVMAppendBasicBlockInContext(c->ctx, fn, "pack");
-    LLVMBasicBlockRef load = LLVMAppendBasicBlockInContext(c->ctx, fn, "load");
-    LLVMBasicBlockRef gather = LLVMAppendBasicBlockInContext(c->ctx, fn, "gather");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "packed");
-    LLVMValueRef two = cc_i64(c, 2 * c->width), at = add(c, mul(c, b->pc, b_rs), b->jc);
-    LLVMValueRef direct = LLVMBuildGEP2(c->b, c->f32, src, &at, 1, "");
-    b->bp = LLVMBuildSelect(c->b, do_pack, packed, direct, "");
-    b->ldb = LLVMBuildSelect(c->b, do_pack, two, b_rs, "");
-    b->pstride = LLVMBuildSelect(c->b, do_pack, mul(c, b->kc, two), two, "");
-    LLVMBuildCondBr(c->b, do_pack, choose, join);
-    LLVMPositionBuilderAtEnd(c->b, choose);
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, b_cs, cc_i64(c, 1), ""), load, gather);
-    LLVMPositionBuilderAtEnd(c->b, load);
-    pack(c, b, packed, src, b_rs, b_cs, true);
-    LLVMBuildBr(c->b, join);
-    LLVMPositionBuilderAtEnd(c->b, gather);
-    pack(c, b, packed, src, b_rs, b_cs, false);
-    LLVMBuildBr(c->b, join);
-    LLVMPositionBuilderAtEnd(c->b, join);
+    cc_loop j, k;
+    LLVMValueRef pw = cc_i64(c, NR * c->width);
+    LLVMValueRef ncols = LLVMBuildSub(c->b, b->colend, b->jc, "");
+    /* columns up to the panel's end: the last panel's padding is zero */
+    LLVMValueRef padded =
+        mul(c, LLVMBuildUDiv(c->b, add(c, ncols, cc_i64(c, NR * c->width - 1)), pw, ""), pw);
+    cc_loop_begin(c, &j, cc_i64(c, 0), padded, cc_i64(c, 1));
+    LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, j.i, ncols, "");
+    LLVMValueRef q = LLVMBuildUDiv(c->b, j.i, pw, ""), lane = LLVMBuildURem(c->b, j.i, pw, "");
+    LLVMValueRef to = add(c, mul(c, mul(c, q, pw), b->kc), lane);
+    LLVMValueRef from = add(c, mul(c, add(c, b->jc, j.i), b_cs), b->pc);
+    cc_loop_begin(c, &k, cc_i64(c, 0), b->kc, cc_i64(c, 1));
+    LLVMValueRef x =
+        cc_load1(c, src, LLVMBuildSelect(c->b, in, add(c, from, k.i), cc_i64(c, 0), ""));
+    x = LLVMBuildSelect(c->b, in, x, LLVMConstReal(c->f32, 0), "");
+    cc_store1(c, x, p, add(c, to, mul(c, k.i, pw)));
+    cc_loop_end(c, &k);
+    cc_loop_end(c, &j);
 }
 
-/* Rows ic .. ic+mr-1 (micro-kernels of mr rows and nv vectors across the N
-   block), then the epilogue on the strip when this K block is the last. */
-static void row_strip(cc_ctx *c, const blocks *b, LLVMValueRef ic, int mr, int nv, LLVMValueRef epi,
-                      LLVMValueRef epi_ctx, LLVMValueRef run_epi)
+/* Packs the current block into p when do_pack, else points bp, ldb and
+   pstride at B itself. */
+static void block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs,
+                    LLVMValueRef b_cs, LLVMValueRef do_pack)
 {
-    cc_loop jr;
+    LLVMValueRef pw = cc_i64(c, NR * c->width), at = add(c, mul(c, b->pc, b_rs), b->jc);
+    b->bp = LLVMBuildSelect(c->b, do_pack, p, LLVMBuildGEP2(c->b, c->f32, src, &at, 1, ""), "");
+    b->ldb = LLVMBuildSelect(c->b, do_pack, pw, b_rs, "");
+    b->pstride = LLVMBuildSelect(c->b, do_pack, mul(c, b->kc, pw), pw, "");
+    LLVMBasicBlockRef after = if_then(c, do_pack);
+    LLVMValueRef by_rows = LLVMBuildICmp(c->b, LLVMIntEQ, b_cs, cc_i64(c, 1), "");
+    LLVMBasicBlockRef transposed = if_then(c, by_rows); /* the else branch */
+    pack(c, b, p, src, b_rs);
+    end_if(c, after);
+    LLVMPositionBuilderAtEnd(c->b, transposed);
+    pack_transposed(c, b, p, src, b_cs);
+    end_if(c, after);
+}
+
+/* epi(ctx, row0, rows, col0, cols, N) when run_epi. */
+static void epilogue(cc_ctx *c, const blocks *b, LLVMValueRef run_epi, LLVMValueRef row0,
+                     LLVMValueRef rows, LLVMValueRef col0, LLVMValueRef cols)
+{
+    LLVMBasicBlockRef join = if_then(c, run_epi);
+    LLVMValueRef args[6] = {b->epi_ctx, row0, rows, col0, cols, b->n};
+    LLVMBuildCall2(c->b, cc_epilogue_type(c), b->epi, args, 6, "");
+    end_if(c, join);
+}
+
+/* Rows ic .. ic+mc-1 of the current K and N blocks: panel by panel, its
+   MR-row tiles (the panel stays in cache while A streams); then the rows
+   past the last whole tile one by one, GEMV_VECS vectors at a time; each
+   followed by the epilogue after the last K block. */
+static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef mc,
+                      LLVMValueRef run_epi)
+{
     LLVMValueRef ncols = LLVMBuildSub(c->b, b->colend, b->jc, "");
-    cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, nv * (int64_t)c->width));
-    micro(c, b, ic, jr.i, mr, nv);
+    LLVMValueRef rows = LLVMBuildSub(c->b, mc, LLVMBuildURem(c->b, mc, cc_i64(c, MR), ""), "");
+    LLVMValueRef end = add(c, ic, rows);
+    cc_loop jr, ir;
+    cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, NR * c->width));
+    cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR));
+    micro(c, b, ir.i, jr.i, MR, NR);
+    cc_loop_end(c, &ir);
     cc_loop_end(c, &jr);
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-    LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(c->ctx, fn, "epilogue");
-    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "strip_done");
-    LLVMBuildCondBr(c->b, run_epi, call, after);
-    LLVMPositionBuilderAtEnd(c->b, call);
-    LLVMValueRef args[6] = {epi_ctx, ic, cc_i64(c, mr), b->jc, ncols, b->n};
-    LLVMBuildCall2(c->b, cc_epilogue_type(c), epi, args, 6, "");
-    LLVMBuildBr(c->b, after);
-    LLVMPositionBuilderAtEnd(c->b, after);
+    epilogue(c, b, run_epi, ic, rows, b->jc, ncols);
+    cc_loop_begin(c, &ir, end, add(c, ic, mc), cc_i64(c, 1));
+    cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, GEMV_VECS * (int64_t)c->width));
+    micro(c, b, ir.i, jr.i, 1, GEMV_VECS);
+    cc_loop_end(c, &jr);
+    epilogue(c, b, run_epi, ir.i, cc_i64(c, 1), b->jc, ncols);
+    cc_loop_end(c, &ir);
+}
+
+/* Memory for the packed blocks when cond (else NULL). */
+static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
+{
+    cc_ctx *c = l->c;
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef join = if_then(c, cond);
+    LLVMValueRef raw = cc_mem_take(l, bytes);
+    LLVMBasicBlockRef take = LLVMGetInsertBlock(c->b);
+    end_if(c, join);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, LLVMTypeOf(raw), "");
+    LLVMValueRef vals[2] = {raw, LLVMConstNull(LLVMTypeOf(raw))};
+    LLVMBasicBlockRef preds[2] = {take, from};
+    LLVMAddIncoming(phi, vals, preds, 2);
+    return phi;
+}
+
+/* The body: N blocks, K blocks (B packed or not), row blocks. B is packed
+   when it is transposed or read by many rows. */
+static void build_gemm(cc_lower *l, LLVMValueRef fn)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef p[13];
+    for (unsigned i = 0; i < 13; i++)
+        p[i] = LLVMGetParam(fn, i);
+    blocks b = {.a = p[0], .a_rs = p[1], .a_cs = p[2], .c_buf = p[6], .bias = p[7], .n = p[9]};
+    b.epi = p[11];
+    b.epi_ctx = p[12];
+    LLVMValueRef src = p[3], b_rs = p[4], b_cs = p[5], m = p[8], k = p[10];
+    LLVMValueRef do_pack =
+        LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, b_cs, cc_i64(c, 1), ""),
+                    LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ROWS), ""), "");
+    LLVMValueRef raw = take_if(l, do_pack, cc_i64(c, (int64_t)KC * NC * 4));
+    LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");
+    /* K = 0 still makes one block: the bias and the epilogue */
+    LLVMValueRef kend = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, k, cc_i64(c, 1), ""),
+                                        k, cc_i64(c, 1), "");
+    LLVMValueRef has_epi = LLVMBuildIsNotNull(c->b, b.epi, "");
+    cc_loop jc, pc, ic;
+    cc_loop_begin(c, &jc, cc_i64(c, 0), b.n, cc_i64(c, NC));
+    b.jc = jc.i;
+    b.colend = imin(c, add(c, jc.i, cc_i64(c, NC)), b.n);
+    cc_loop_begin(c, &pc, cc_i64(c, 0), kend, cc_i64(c, KC));
+    b.pc = pc.i;
+    b.kc = imin(c, cc_i64(c, KC), LLVMBuildSub(c->b, k, pc.i, ""));
+    b.first = LLVMBuildICmp(c->b, LLVMIntEQ, pc.i, cc_i64(c, 0), "");
+    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, KC)), k, "");
+    LLVMValueRef run_epi = LLVMBuildAnd(c->b, last, has_epi, "");
+    block_b(c, &b, packed, src, b_rs, b_cs, do_pack);
+    cc_loop_begin(c, &ic, cc_i64(c, 0), m, cc_i64(c, MC));
+    row_block(c, &b, ic.i, imin(c, cc_i64(c, MC), LLVMBuildSub(c->b, m, ic.i, "")), run_epi);
+    cc_loop_end(c, &ic);
+    cc_loop_end(c, &pc);
+    cc_loop_end(c, &jc);
+    LLVMBasicBlockRef join = if_then(c, do_pack);
+    cc_mem_give(l, raw);
+    end_if(c, join);
+    LLVMBuildRetVoid(c->b);
 }
 
 LLVMTypeRef cc_epilogue_type(cc_ctx *c)
@@ -185,48 +289,6 @@ LLVMTypeRef cc_gemm_type(cc_ctx *c)
     LLVMTypeRef params[13] = {c->ptr, c->i64, c->i64, c->ptr, c->i64, c->i64, c->ptr,
                               c->ptr, c->i64, c->i64, c->i64, epi,    i8p};
     return LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 13, false);
-}
-
-/* The body: N blocks, K blocks (B packed or not), then row strips of MR
-   rows and the remaining rows one by one. */
-static void build_gemm(cc_lower *l, LLVMValueRef fn)
-{
-    cc_ctx *c = l->c;
-    LLVMValueRef p[13];
-    for (unsigned i = 0; i < 13; i++)
-        p[i] = LLVMGetParam(fn, i);
-    blocks b = {.a = p[0], .a_rs = p[1], .a_cs = p[2], .c_buf = p[6], .bias = p[7], .n = p[9]};
-    LLVMValueRef src = p[3], b_rs = p[4], b_cs = p[5], m = p[8], k = p[10], epi = p[11];
-    LLVMValueRef do_pack =
-        LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, b_cs, cc_i64(c, 1), ""),
-                    LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ROWS), ""), "");
-    LLVMValueRef raw = cc_mem_take(l, cc_i64(c, (int64_t)KC * NC * 4 + 64));
-    LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");
-    LLVMValueRef kend = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, k, cc_i64(c, 1), ""),
-                                        k, cc_i64(c, 1), "");
-    LLVMValueRef whole = LLVMBuildSub(c->b, m, LLVMBuildSRem(c->b, m, cc_i64(c, MR), ""), "");
-    LLVMValueRef has_epi = LLVMBuildIsNotNull(c->b, epi, "");
-    cc_loop jc, pc, ic;
-    cc_loop_begin(c, &jc, cc_i64(c, 0), b.n, cc_i64(c, NC));
-    b.jc = jc.i;
-    b.colend = imin(c, add(c, jc.i, cc_i64(c, NC)), b.n);
-    cc_loop_begin(c, &pc, cc_i64(c, 0), kend, cc_i64(c, KC));
-    b.pc = pc.i;
-    b.kc = imin(c, cc_i64(c, KC), LLVMBuildSub(c->b, k, pc.i, ""));
-    b.first = LLVMBuildICmp(c->b, LLVMIntEQ, pc.i, cc_i64(c, 0), "");
-    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, KC)), k, "");
-    LLVMValueRef run_epi = LLVMBuildAnd(c->b, last, has_epi, "");
-    block_b(c, &b, packed, src, b_rs, b_cs, do_pack);
-    cc_loop_begin(c, &ic, cc_i64(c, 0), whole, cc_i64(c, MR));
-    row_strip(c, &b, ic.i, MR, 2, epi, p[12], run_epi);
-    cc_loop_end(c, &ic);
-    cc_loop_begin(c, &ic, whole, m, cc_i64(c, 1));
-    row_strip(c, &b, ic.i, 1, GEMV_VECS, epi, p[12], run_epi);
-    cc_loop_end(c, &ic);
-    cc_loop_end(c, &pc);
-    cc_loop_end(c, &jc);
-    cc_mem_give(l, raw);
-    LLVMBuildRetVoid(c->b);
 }
 
 LLVMValueRef cc_gemm_fn(cc_lower *l)

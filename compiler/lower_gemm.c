@@ -2,10 +2,10 @@
    as calls of the module's GEMM (gemm.c) with strides, so that no operand
    is transposed in memory. The bias initialises the accumulators; the rest
    of the fused chain (activations, or f'(z)·dy of the layer below in
-   dY Wᵀ) is an epilogue function that the GEMM calls on each finished
-   strip of the product while the strip is in L1: it reads the strip,
-   applies the chain and stores what the chain stores, in the same float
-   operations as a chain applied in registers. */
+   dY Wᵀ) is an epilogue function that the GEMM calls on each finished row
+   block of the product while it is in cache: it reads the block, applies
+   the chain and stores what the chain stores, the same float operations
+   as a chain applied in registers, for one more load and store a float. */
 #include "cc.h"
 
 #include <stdlib.h>
@@ -77,9 +77,13 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
                 ? LLVMBuildLoad2(c->b, c->ptr, LLVMBuildGEP2(c->b, c->ptr, bufs, &at, 1, ""), "")
                 : NULL;
     }
-    LLVMValueRef colend = LLVMBuildAdd(c->b, p[3], p[4], "");
+    /* whole rows are one run of rows x cols floats */
+    LLVMValueRef flat = LLVMBuildICmp(c->b, LLVMIntEQ, p[4], p[5], "");
+    LLVMValueRef rows = LLVMBuildSelect(c->b, flat, cc_i64(c, 1), p[2], "");
+    LLVMValueRef cols = LLVMBuildSelect(c->b, flat, LLVMBuildMul(c->b, p[2], p[4], ""), p[4], "");
+    LLVMValueRef colend = LLVMBuildAdd(c->b, p[3], cols, "");
     cc_loop r, j;
-    cc_loop_begin(c, &r, cc_i64(c, 0), p[2], cc_i64(c, 1));
+    cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
     LLVMValueRef row = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, p[1], r.i, ""), p[5], "");
     cc_loop_begin(c, &j, p[3], colend, cc_i64(c, c->width));
     LLVMValueRef i = LLVMBuildAdd(c->b, row, j.i, ""), mask = cc_mask(c, j.i, colend);

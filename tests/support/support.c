@@ -92,8 +92,13 @@ int ts_run(const char *cmd, char **out, char **err)
 
 act_program *ts_compile(act_context *ctx, const char *src)
 {
+    return ts_compile_for(ctx, src, ACT_ENGINE_INTERP);
+}
+
+act_program *ts_compile_for(act_context *ctx, const char *src, act_engine engine)
+{
     act_error err = {0};
-    act_program *p = act_compile_string(ctx, src, "test.act", NULL, ACT_ENGINE_INTERP, &err);
+    act_program *p = act_compile_string(ctx, src, "test.act", NULL, engine, &err);
     if (!p)
         fail_msg("%s:%d:%d: %s\n%s", err.file, err.line, err.col, err.message, src);
     return p;

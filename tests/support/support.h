@@ -28,6 +28,8 @@ void ts_write_npy(const char *path, const float *data, const int64_t *shape, int
 
 /* A program compiled for the interpreter from text; fails the test on error. */
 act_program *ts_compile(act_context *ctx, const char *src);
+/* The same for an engine. */
+act_program *ts_compile_for(act_context *ctx, const char *src, act_engine engine);
 /* The double tensor of a forward value, or of the gradient "d_<name>"
    (NULL when no gradient flows to it). */
 const rt_tensor *ts_value(act_program *p, const char *name);

@@ -1,0 +1,227 @@
+/* test_gemm.c -- the module's blocked GEMM (compiler/gemm.c) at the edges of
+   its blocking: M, N and K around the tile (4 rows, 4 vectors), the K block
+   (256), the N block (512), the row block (64) and the packing threshold
+   (64 rows), and 1 in each; forward through dense + bias + an activation,
+   backward through both products (dY Wᵀ, Xᵀ dY, B packed across the
+   transpose). Inputs are multiples of 1/8 in [-1, 1], so every product and
+   sum is exact in float: the JIT must equal the interpreter exactly,
+   whatever its blocking, unless an element is lost, doubled or misplaced. */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t m, k, n;
+} shape;
+
+/* Across every edge: 1, tiles, K blocks (256), N blocks (512), row blocks
+   and the packing threshold (64), the one-row kernel's 128 columns. */
+static const shape shapes[] = {
+    {1, 1, 1},     {1, 512, 512}, {1, 300, 700},  {3, 1, 17},     {4, 255, 63},   {5, 256, 64},
+    {63, 257, 65}, {64, 17, 1},   {65, 513, 130}, {67, 300, 513}, {130, 1, 1030}, {2, 2, 129},
+};
+
+/* n multiples of 1/8 in [-1, 1] from seed. */
+static float *eighths(int64_t n, unsigned seed)
+{
+    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        v[i] = (float)((int)(seed >> 16) % 17 - 8) / 8.0f;
+    }
+    return v;
+}
+
+static void set(act_program *p, const char *name, const float *data, int64_t rows, int64_t cols)
+{
+    act_error err = {0};
+    int64_t shape2[2] = {rows, cols};
+    int rc =
+        cols < 0 ? act_set(p, name, data, &rows, 1, &err) : act_set(p, name, data, shape2, 2, &err);
+    if (rc)
+        fail_msg("%s: %s", name, err.message);
+}
+
+/* Value name of both programs, element by element, exactly. */
+static void same(act_program *jit, act_program *ref, const char *name, const shape *s)
+{
+    act_error err = {0};
+    int64_t sj[4], sr[4];
+    int rj, rr;
+    const float *a = act_get(jit, name, sj, &rj, &err), *b = act_get(ref, name, sr, &rr, &err);
+    if (!a || !b)
+        fail_msg("%s: %s", name, err.message);
+    assert_int_equal(rj, rr);
+    int64_t n = 1;
+    for (int d = 0; d < rj; d++) {
+        assert_int_equal(sj[d], sr[d]);
+        n *= sj[d];
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            fail_msg("%s of %lld x %lld x %lld: [%lld] = %.9g, expected %.9g", name,
+                     (long long)s->m, (long long)s->k, (long long)s->n, (long long)i, a[i], b[i]);
+}
+
+/* Programs for both engines of a graph with input x [M, K], params W
+   [K, N] and b [N], set, and then body; the caller frees both. */
+static void build(act_context *ctx, const char *body, const shape *s, act_program *p[2])
+{
+    static const act_engine engines[2] = {ACT_ENGINE_JIT, ACT_ENGINE_INTERP};
+    char src[640];
+    snprintf(src, sizeof src,
+             "graph g {\n input x : f32[M, %lld]\n param W : f32[%lld, %lld]\n"
+             " param b : f32[%lld]\n%s}\n",
+             (long long)s->k, (long long)s->k, (long long)s->n, (long long)s->n, body);
+    float *x = eighths(s->m * s->k, 1), *w = eighths(s->k * s->n, 2), *b = eighths(s->n, 3);
+    for (int e = 0; e < 2; e++) {
+        p[e] = ts_compile_for(ctx, src, engines[e]);
+        act_set_threads(p[e], 1);
+        set(p[e], "x", x, s->m, s->k);
+        set(p[e], "W", w, s->k, s->n);
+        set(p[e], "b", b, s->n, -1);
+    }
+    free(x);
+    free(w);
+    free(b);
+}
+
+/* Both programs seeded with the same dL/d(out) [M, cols]: d_x, d_W, d_b
+   equal. */
+static void backward_same(act_program *p[2], const shape *s, const char *out, int64_t cols,
+                          unsigned seed)
+{
+    float *dy = eighths(s->m * cols, seed);
+    int64_t ys[2] = {s->m, cols};
+    act_error err = {0};
+    for (int e = 0; e < 2; e++) {
+        assert_int_equal(act_set_output_grad(p[e], out, dy, ys, 2, &err), 0);
+        assert_int_equal(act_backward(p[e], &err), 0);
+    }
+    same(p[0], p[1], "d_x", s);
+    same(p[0], p[1], "d_W", s);
+    same(p[0], p[1], "d_b", s);
+    free(dy);
+}
+
+/* relu(dense(x, W, b)): the bias initialises the sums, the activation is
+   the epilogue, and with a second output the pre-activation is stored
+   too. */
+static void test_dense_forward_across_block_edges(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        act_program *p[2];
+        build(ctx,
+              " z = dense(x, W, b)\n y = relu(z)\n u = scale(relu(z), s = 0.5)\n"
+              " output y\n output u\n output z\n",
+              &shapes[i], p);
+        act_error err = {0};
+        for (int e = 0; e < 2; e++)
+            assert_int_equal(act_forward(p[e], &err), 0);
+        same(p[0], p[1], "y", &shapes[i]);
+        same(p[0], p[1], "u", &shapes[i]);
+        same(p[0], p[1], "z", &shapes[i]);
+        act_program_free(p[0]);
+        act_program_free(p[1]);
+    }
+    act_context_free(ctx);
+}
+
+/* y = dense(x, W, b) seeded with dy: d_x = dy Wᵀ (B transposed, packed
+   across it), d_W = xᵀ dy (A read down its columns), d_b. */
+static void test_dense_backward_across_block_edges(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        act_program *p[2];
+        build(ctx, " y = dense(x, W, b)\n output y\n", &shapes[i], p);
+        backward_same(p, &shapes[i], "y", shapes[i].n, 4);
+        act_program_free(p[0]);
+        act_program_free(p[1]);
+    }
+    act_context_free(ctx);
+}
+
+/* Two layers: relu'(z1) dy is the epilogue of dY W2ᵀ, the product's own
+   value never stored; the gradients of the first layer go through it. */
+static void test_fused_activation_gradient_across_block_edges(void **state)
+{
+    (void)state;
+    static const shape layers[] = {{1, 3, 5}, {5, 130, 17}, {67, 257, 65}, {70, 20, 530}};
+    act_context *ctx = act_context_new();
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 " param V : f32[%lld, 3] = fill(0.25)\n h = relu(dense(x, W, b))\n"
+                 " y = dense(h, V)\n output y\n",
+                 (long long)layers[i].n);
+        act_program *p[2];
+        build(ctx, body, &layers[i], p);
+        backward_same(p, &layers[i], "y", 3, 5);
+        same(p[0], p[1], "d_V", &layers[i]);
+        act_program_free(p[0]);
+        act_program_free(p[1]);
+    }
+    act_context_free(ctx);
+}
+
+/* Sums in k order from the bias, a float FMA chain (mul and add without
+   FMA): with inputs that round, the JIT's dense equals that chain bit for
+   bit, whatever its blocking. */
+static void test_dense_sums_in_k_order(void **state)
+{
+    (void)state;
+    static const shape s = {67, 600, 70};
+    char src[256];
+    snprintf(src, sizeof src,
+             "graph g {\n input x : f32[M, 600]\n param W : f32[600, 70]\n param b : f32[70]\n"
+             " y = dense(x, W, b)\n output y\n}\n");
+    float *x = eighths(s.m * s.k, 6), *w = eighths(s.k * s.n, 7), *b = eighths(s.n, 8);
+    for (int64_t i = 0; i < s.k * s.n; i++)
+        w[i] *= 1.0f / 3.0f; /* products and sums now round */
+    act_context *ctx = act_context_new();
+    act_program *p = ts_compile_for(ctx, src, ACT_ENGINE_JIT);
+    set(p, "x", x, s.m, s.k);
+    set(p, "W", w, s.k, s.n);
+    set(p, "b", b, s.n, -1);
+    act_error err = {0};
+    assert_int_equal(act_forward(p, &err), 0);
+    const float *y = act_get(p, "y", NULL, NULL, &err);
+    assert_non_null(y);
+    for (int64_t i = 0; i < s.m; i++)
+        for (int64_t j = 0; j < s.n; j++) {
+            float fused = b[j], plain = b[j]; /* targets with FMA, and without */
+            for (int64_t k = 0; k < s.k; k++) {
+                fused = fmaf(x[i * s.k + k], w[k * s.n + j], fused);
+                volatile float product = x[i * s.k + k] * w[k * s.n + j];
+                plain = plain + product;
+            }
+            float got = y[i * s.n + j];
+            if (got != fused && got != plain)
+                fail_msg("y[%lld, %lld] = %.9g, expected %.9g", (long long)i, (long long)j, got,
+                         fused);
+        }
+    free(x);
+    free(w);
+    free(b);
+    act_program_free(p);
+    act_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dense_forward_across_block_edges),
+        cmocka_unit_test(test_dense_backward_across_block_edges),
+        cmocka_unit_test(test_fused_activation_gradient_across_block_edges),
+        cmocka_unit_test(test_dense_sums_in_k_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

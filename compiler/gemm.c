@@ -14,12 +14,12 @@
 enum {
     MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
     NR = 4,
-    GEMV_VECS = 8,  /* one-row kernel (M = 1, rows past the last MR): independent sums */
-    KC = 256,       /* K block */
-    NC = 512,       /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
-    MC = 64,        /* rows per row block: its epilogue reads 128 KB at most */
-    PACK_ROWS = 64, /* B is packed from this many rows on; below, the copy costs more
-                       than the reads it saves (32 x 128 x 128: 80 -> 94 GFLOP/s) */
+    GEMV_VECS = 8,   /* one-row kernel (M = 1, rows past the last MR): independent sums */
+    KC = 256,        /* K block */
+    NC = 512,        /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
+    MC = 64,         /* rows per row block: its epilogue reads 128 KB at most */
+    PACK_ROWS = 128, /* B is packed from this many rows on; below, the copy costs more
+                        than the reads it saves (32 x 128 x 128: 80 -> 94 GFLOP/s) */
 };
 
 /* The function's arguments and the current blocks, as the kernels read
@@ -76,9 +76,7 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
 {
     LLVMValueRef acc[MR][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS], crow[MR];
     LLVMValueRef panel = mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, NR * c->width), ""), b->pstride);
-    LLVMValueRef bias_first =
-        LLVMBuildAnd(c->b, LLVMBuildIsNotNull(c->b, b->bias, ""), b->first, "");
-    LLVMValueRef later = LLVMBuildNot(c->b, b->first, "");
+    LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, b->bias, "");
     for (int i = 0; i < mr; i++)
         crow[i] = mul(c, add(c, ic, cc_i64(c, i)), b->n);
     for (int u = 0; u < nv; u++) {
@@ -86,14 +84,28 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
         mask[u] = cc_mask(c, col[u], b->colend);
         boff[u] = add(c, add(c, panel, mul(c, cc_i64(c, u / NR), b->pstride)),
                       cc_i64(c, (u % NR) * (int64_t)c->width));
-        LLVMValueRef bias = cc_load(c, b->bias, col[u], mask_if(c, mask[u], bias_first));
-        for (int i = 0; i < mr; i++) {
-            LLVMValueRef part =
-                cc_load(c, b->c_buf, add(c, crow[i], col[u]), mask_if(c, mask[u], later));
+        for (int i = 0; i < mr; i++)
             acc[i][u] = cc_entry_alloca(c, c->vf32);
-            LLVMBuildStore(c->b, LLVMBuildSelect(c->b, b->first, bias, part, ""), acc[i][u]);
-        }
     }
+    /* one branch a tile: the bias (or 0) on the first K block, else C */
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef first = LLVMAppendBasicBlockInContext(c->ctx, fn, "bias");
+    LLVMBasicBlockRef later = LLVMAppendBasicBlockInContext(c->ctx, fn, "partial_sums");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "tile_ready");
+    LLVMBuildCondBr(c->b, b->first, first, later);
+    LLVMPositionBuilderAtEnd(c->b, first);
+    for (int u = 0; u < nv; u++) {
+        LLVMValueRef bias = cc_load(c, b->bias, col[u], mask_if(c, mask[u], has_bias));
+        for (int i = 0; i < mr; i++)
+            LLVMBuildStore(c->b, bias, acc[i][u]);
+    }
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, later);
+    for (int u = 0; u < nv; u++)
+        for (int i = 0; i < mr; i++)
+            LLVMBuildStore(c->b, cc_load(c, b->c_buf, add(c, crow[i], col[u]), mask[u]), acc[i][u]);
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
     LLVMValueRef at = add(c, mul(c, ic, b->a_rs), mul(c, b->pc, b->a_cs));
     LLVMValueRef a = LLVMBuildGEP2(c->b, c->f32, b->a, &at, 1, ""); /* A[ic, pc] */
     cc_loop ks;
@@ -135,31 +147,90 @@ static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, L
     cc_loop_end(c, &q);
 }
 
+/* Transposes the n x n matrix whose rows are the vectors v[0 .. n-1]:
+   log2 n butterfly stages, each exchanging lanes between rows d apart. */
+static void transpose(cc_ctx *c, LLVMValueRef *v, unsigned n)
+{
+    for (unsigned d = 1; d < n; d *= 2) {
+        LLVMValueRef lo[16], hi[16];
+        for (unsigned l = 0; l < n; l++) {
+            lo[l] = LLVMConstInt(c->i32, l & d ? n + l - d : l, false);
+            hi[l] = LLVMConstInt(c->i32, l & d ? n + l : l + d, false);
+        }
+        LLVMValueRef mlo = LLVMConstVector(lo, n), mhi = LLVMConstVector(hi, n);
+        for (unsigned i = 0; i < n; i++) {
+            if (i & d)
+                continue;
+            LLVMValueRef x = v[i], y = v[i + d];
+            v[i] = LLVMBuildShuffleVector(c->b, x, y, mlo, "");
+            v[i + d] = LLVMBuildShuffleVector(c->b, x, y, mhi, "");
+        }
+    }
+}
+
+/* <4 x float> at base[i], lanes where mask (<4 x i1>), else 0. */
+static LLVMValueRef load4(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
+{
+    LLVMTypeRef vt = LLVMVectorType(c->f32, 4), vp = LLVMPointerType(vt, 0);
+    LLVMValueRef ptr = LLVMBuildBitCast(c->b, LLVMBuildGEP2(c->b, c->f32, base, &i, 1, ""), vp, "");
+    LLVMTypeRef types[2] = {vt, vp};
+    unsigned id = LLVMLookupIntrinsicID("llvm.masked.load", 16);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, types, 2);
+    LLVMValueRef args[4] = {ptr, LLVMConstInt(c->i32, 4, false), mask, LLVMConstNull(vt)};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, types, 2), fn, args, 4, "");
+}
+
 /* pack for a transposed B (b_rs = 1: column j of B is contiguous at
-   src + j b_cs, as Wᵀ in dY Wᵀ), a float at a time down the columns: about
-   a cycle a float, against 4 for gathers; a 16 x 16 transpose in registers
-   was no faster overall and took 28 ms longer to compile. */
+   src + j b_cs, as Wᵀ in dY Wᵀ): 4 x 4 squares read down the columns and
+   transposed in registers, about a third of a cycle a float (a float at a
+   time took 2, gathers 4; 16 x 16 squares took 28 ms more to compile). A
+   square's rows past kc land at the start of the next panel, which is
+   written after it, or in the slack after the block. */
 static void pack_transposed(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src,
                             LLVMValueRef b_cs)
 {
-    cc_loop j, k;
-    LLVMValueRef pw = cc_i64(c, NR * c->width);
-    LLVMValueRef ncols = LLVMBuildSub(c->b, b->colend, b->jc, "");
-    /* columns up to the panel's end: the last panel's padding is zero */
-    LLVMValueRef padded =
-        mul(c, LLVMBuildUDiv(c->b, add(c, ncols, cc_i64(c, NR * c->width - 1)), pw, ""), pw);
-    cc_loop_begin(c, &j, cc_i64(c, 0), padded, cc_i64(c, 1));
-    LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, j.i, ncols, "");
-    LLVMValueRef q = LLVMBuildUDiv(c->b, j.i, pw, ""), lane = LLVMBuildURem(c->b, j.i, pw, "");
-    LLVMValueRef to = add(c, mul(c, mul(c, q, pw), b->kc), lane);
-    LLVMValueRef from = add(c, mul(c, add(c, b->jc, j.i), b_cs), b->pc);
-    cc_loop_begin(c, &k, cc_i64(c, 0), b->kc, cc_i64(c, 1));
-    LLVMValueRef x =
-        cc_load1(c, src, LLVMBuildSelect(c->b, in, add(c, from, k.i), cc_i64(c, 0), ""));
-    x = LLVMBuildSelect(c->b, in, x, LLVMConstReal(c->f32, 0), "");
-    cc_store1(c, x, p, add(c, to, mul(c, k.i, pw)));
+    LLVMTypeRef v4i = LLVMVectorType(c->i64, 4), vt = LLVMVectorType(c->f32, 4);
+    LLVMValueRef lanes[4], four = cc_i64(c, 4), pw = cc_i64(c, NR * c->width), undef;
+    for (int l = 0; l < 4; l++)
+        lanes[l] = cc_i64(c, l);
+    undef = LLVMGetUndef(v4i);
+    cc_loop q, k, jj;
+    cc_loop_begin(c, &q, cc_i64(c, 0), LLVMBuildSub(c->b, b->colend, b->jc, ""), pw);
+    cc_loop_begin(c, &k, cc_i64(c, 0), b->kc, four);
+    LLVMValueRef ks = LLVMBuildInsertElement(c->b, undef, k.i, LLVMConstInt(c->i32, 0, 0), "");
+    ks = LLVMBuildShuffleVector(c->b, ks, undef, LLVMConstNull(LLVMVectorType(c->i32, 4)), "");
+    LLVMValueRef kc = LLVMBuildInsertElement(c->b, undef, b->kc, LLVMConstInt(c->i32, 0, 0), "");
+    kc = LLVMBuildShuffleVector(c->b, kc, undef, LLVMConstNull(LLVMVectorType(c->i32, 4)), "");
+    LLVMValueRef kmask = LLVMBuildICmp(
+        c->b, LLVMIntSLT, LLVMBuildAdd(c->b, ks, LLVMConstVector(lanes, 4), ""), kc, "");
+    LLVMValueRef at = add(c, b->pc, k.i);
+    LLVMValueRef to = add(c, mul(c, q.i, b->kc), mul(c, k.i, pw));
+    cc_loop_begin(c, &jj, cc_i64(c, 0), pw, four);
+    LLVMValueRef v[4], j0 = add(c, add(c, b->jc, q.i), jj.i);
+    for (int r = 0; r < 4; r++) {
+        LLVMValueRef j = add(c, j0, cc_i64(c, r));
+        LLVMValueRef in = LLVMBuildICmp(c->b, LLVMIntSLT, j, b->colend, "");
+        LLVMValueRef m =
+            LLVMBuildAnd(c->b, kmask,
+                         LLVMBuildShuffleVector(
+                             c->b,
+                             LLVMBuildInsertElement(c->b, LLVMGetUndef(LLVMVectorType(c->i1, 4)),
+                                                    in, LLVMConstInt(c->i32, 0, 0), ""),
+                             LLVMGetUndef(LLVMVectorType(c->i1, 4)),
+                             LLVMConstNull(LLVMVectorType(c->i32, 4)), ""),
+                         "");
+        v[r] = load4(c, src, add(c, mul(c, j, b_cs), at), m);
+    }
+    transpose(c, v, 4);
+    for (int r = 0; r < 4; r++) {
+        LLVMValueRef i = add(c, add(c, to, mul(c, cc_i64(c, r), pw)), jj.i);
+        LLVMValueRef ptr = LLVMBuildGEP2(c->b, c->f32, p, &i, 1, "");
+        LLVMSetAlignment(
+            LLVMBuildStore(c->b, v[r], LLVMBuildBitCast(c->b, ptr, LLVMPointerType(vt, 0), "")), 4);
+    }
+    cc_loop_end(c, &jj);
     cc_loop_end(c, &k);
-    cc_loop_end(c, &j);
+    cc_loop_end(c, &q);
 }
 
 /* Packs the current block into p when do_pack, else points bp, ldb and
@@ -247,7 +318,8 @@ static void build_gemm(cc_lower *l, LLVMValueRef fn)
     LLVMValueRef do_pack =
         LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, b_cs, cc_i64(c, 1), ""),
                     LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ROWS), ""), "");
-    LLVMValueRef raw = take_if(l, do_pack, cc_i64(c, (int64_t)KC * NC * 4));
+    /* pack_transposed may write 3 rows past KC */
+    LLVMValueRef raw = take_if(l, do_pack, cc_i64(c, ((int64_t)KC + 4) * NC * 4));
     LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");
     /* K = 0 still makes one block: the bias and the epilogue */
     LLVMValueRef kend = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, k, cc_i64(c, 1), ""),

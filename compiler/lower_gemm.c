@@ -10,11 +10,13 @@
 
 #include <stdlib.h>
 
-/* Whether u is computed in v's kernel (the test of cc_lower_chain). */
+/* Whether u is computed in v's kernel (the tests of cc_lower_chain). */
 static bool is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v)
 {
     if (!l->need[u->id] || !l->fused[u->id])
         return false;
+    if (l->with_forward[u->id]) /* f'·dy where y is made */
+        return u->args[1] == v;
     return u->op == IR_ACT_GRAD ? u->args[2] == v : u->args[0] == v;
 }
 

@@ -149,6 +149,23 @@ static void test_dense_backward_across_block_edges(void **state)
     act_context_free(ctx);
 }
 
+/* relu(dense(x, W, b)) seeded with dy: relu'·dy is made with y, in the
+   epilogue of the forward product, then both products run. */
+static void test_seeded_activation_across_block_edges(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i += 2) {
+        act_program *p[2];
+        build(ctx, " y = relu(dense(x, W, b))\n output y\n", &shapes[i], p);
+        backward_same(p, &shapes[i], "y", shapes[i].n, 6);
+        same(p[0], p[1], "y", &shapes[i]);
+        act_program_free(p[0]);
+        act_program_free(p[1]);
+    }
+    act_context_free(ctx);
+}
+
 /* Two layers: relu'(z1) dy is the epilogue of dY W2ᵀ, the product's own
    value never stored; the gradients of the first layer go through it. */
 static void test_fused_activation_gradient_across_block_edges(void **state)
@@ -220,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_forward_across_block_edges),
         cmocka_unit_test(test_dense_backward_across_block_edges),
+        cmocka_unit_test(test_seeded_activation_across_block_edges),
         cmocka_unit_test(test_fused_activation_gradient_across_block_edges),
         cmocka_unit_test(test_dense_sums_in_k_order),
     };

@@ -164,8 +164,6 @@ LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 /* One float of base[i], and its store. */
-/* Lanes base[idx[k]] (idx: <width x i64>) where mask, else 0. */
-LLVMValueRef cc_gather(cc_ctx *c, LLVMValueRef base, LLVMValueRef idx, LLVMValueRef mask);
 /* An alloca in the entry block of the function being built, where SROA
    turns it into registers. */
 LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);

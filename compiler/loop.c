@@ -109,16 +109,6 @@ LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem)
     return LLVMBuildSelect(c->b, zero, cc_i64(c, 0), q, "");
 }
 
-LLVMValueRef cc_gather(cc_ctx *c, LLVMValueRef base, LLVMValueRef idx, LLVMValueRef mask)
-{
-    LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, base, &idx, 1, "");
-    LLVMTypeRef types[2] = {c->vf32, LLVMTypeOf(ptrs)};
-    unsigned id = LLVMLookupIntrinsicID("llvm.masked.gather", 18);
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, types, 2);
-    LLVMValueRef args[4] = {ptrs, LLVMConstInt(c->i32, 4, false), mask, LLVMConstNull(c->vf32)};
-    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, types, 2), fn, args, 4, "");
-}
-
 LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t)
 {
     LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);

@@ -29,6 +29,7 @@ typedef struct {
     LLVMValueRef a, a_rs, a_cs, c_buf, bias, n, epi, epi_ctx;
     LLVMValueRef bp, ldb, pstride;
     LLVMValueRef first, pc, kc, jc, colend; /* first K block?, the K block, the N block */
+    LLVMValueRef packed;                    /* i1: bp is packed panels */
 } blocks;
 
 static LLVMValueRef add(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
@@ -68,6 +69,26 @@ static void end_if(cc_ctx *c, LLVMBasicBlockRef join)
     LLVMPositionBuilderAtEnd(c->b, join);
 }
 
+/* acc[i][u] += A[i, k] B[k, vector u] for k in the K block, in order, A
+   from a (A[ic, pc]); B's loads masked by mask[u] unless mask is NULL. */
+static void k_loop(cc_ctx *c, const blocks *b, LLVMValueRef acc[][GEMV_VECS], LLVMValueRef a,
+                   const LLVMValueRef *boff, const LLVMValueRef *mask, int mr, int nv)
+{
+    cc_loop ks;
+    cc_loop_begin(c, &ks, cc_i64(c, 0), b->kc, cc_i64(c, 1));
+    LLVMValueRef brow = mul(c, ks.i, b->ldb), acol = mul(c, ks.i, b->a_cs), w[GEMV_VECS];
+    for (int u = 0; u < nv; u++)
+        w[u] = cc_load(c, b->bp, add(c, brow, boff[u]), mask ? mask[u] : NULL);
+    for (int i = 0; i < mr; i++) {
+        LLVMValueRef xs = cc_splat(c, cc_load1(c, a, add(c, mul(c, cc_i64(c, i), b->a_rs), acol)));
+        for (int u = 0; u < nv; u++) {
+            LLVMValueRef sum = LLVMBuildLoad2(c->b, c->vf32, acc[i][u], "");
+            LLVMBuildStore(c->b, cc_fma(c, xs, w[u], sum), acc[i][u]);
+        }
+    }
+    cc_loop_end(c, &ks);
+}
+
 /* The tile of C at rows ic .. ic+mr-1 and nv vectors of columns from
    jc + jr, lanes past the N block masked off: the bias on the first K
    block, else the partial sums in C; plus A[rows, K block] B[K block,
@@ -75,6 +96,7 @@ static void end_if(cc_ctx *c, LLVMBasicBlockRef join)
 static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, int mr, int nv)
 {
     LLVMValueRef acc[MR][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS], crow[MR];
+    LLVMValueRef at_c[GEMV_VECS]; /* col, or col[0] where the vector is wholly masked */
     LLVMValueRef panel = mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, NR * c->width), ""), b->pstride);
     LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, b->bias, "");
     for (int i = 0; i < mr; i++)
@@ -84,6 +106,12 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
         mask[u] = cc_mask(c, col[u], b->colend);
         boff[u] = add(c, add(c, panel, mul(c, cc_i64(c, u / NR), b->pstride)),
                       cc_i64(c, (u % NR) * (int64_t)c->width));
+        /* A masked-off lane at an unmapped address costs a microcode assist
+           (hundreds of cycles on Zen 4): a vector wholly past the block
+           reads and writes at the first one's addresses. */
+        LLVMValueRef past = LLVMBuildICmp(c->b, LLVMIntSGE, col[u], b->colend, "");
+        boff[u] = LLVMBuildSelect(c->b, past, boff[0], boff[u], "");
+        at_c[u] = LLVMBuildSelect(c->b, past, col[0], col[u], "");
         for (int i = 0; i < mr; i++)
             acc[i][u] = cc_entry_alloca(c, c->vf32);
     }
@@ -95,7 +123,8 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
     LLVMBuildCondBr(c->b, b->first, first, later);
     LLVMPositionBuilderAtEnd(c->b, first);
     for (int u = 0; u < nv; u++) {
-        LLVMValueRef bias = cc_load(c, b->bias, col[u], mask_if(c, mask[u], has_bias));
+        LLVMValueRef from = LLVMBuildSelect(c->b, has_bias, b->bias, b->c_buf, ""); /* not NULL */
+        LLVMValueRef bias = cc_load(c, from, at_c[u], mask_if(c, mask[u], has_bias));
         for (int i = 0; i < mr; i++)
             LLVMBuildStore(c->b, bias, acc[i][u]);
     }
@@ -103,28 +132,29 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
     LLVMPositionBuilderAtEnd(c->b, later);
     for (int u = 0; u < nv; u++)
         for (int i = 0; i < mr; i++)
-            LLVMBuildStore(c->b, cc_load(c, b->c_buf, add(c, crow[i], col[u]), mask[u]), acc[i][u]);
+            LLVMBuildStore(c->b, cc_load(c, b->c_buf, add(c, crow[i], at_c[u]), mask[u]),
+                           acc[i][u]);
     LLVMBuildBr(c->b, join);
     LLVMPositionBuilderAtEnd(c->b, join);
     LLVMValueRef at = add(c, mul(c, ic, b->a_rs), mul(c, b->pc, b->a_cs));
     LLVMValueRef a = LLVMBuildGEP2(c->b, c->f32, b->a, &at, 1, ""); /* A[ic, pc] */
-    cc_loop ks;
-    cc_loop_begin(c, &ks, cc_i64(c, 0), b->kc, cc_i64(c, 1));
-    LLVMValueRef brow = mul(c, ks.i, b->ldb), acol = mul(c, ks.i, b->a_cs), w[GEMV_VECS];
-    for (int u = 0; u < nv; u++)
-        w[u] = cc_load(c, b->bp, add(c, brow, boff[u]), mask[u]);
-    for (int i = 0; i < mr; i++) {
-        LLVMValueRef xs = cc_splat(c, cc_load1(c, a, add(c, mul(c, cc_i64(c, i), b->a_rs), acol)));
-        for (int u = 0; u < nv; u++) {
-            LLVMValueRef sum = LLVMBuildLoad2(c->b, c->vf32, acc[i][u], "");
-            LLVMBuildStore(c->b, cc_fma(c, xs, w[u], sum), acc[i][u]);
-        }
-    }
-    cc_loop_end(c, &ks);
+    /* B's loads need no mask in a packed panel (zero-padded) or a whole
+       one; masks in the loop were recomputed at every k (k registers are
+       few): 64 x 256 x 10 took 10 times as long */
+    LLVMValueRef end = add(c, col[nv - 1], cc_i64(c, c->width));
+    LLVMValueRef whole =
+        LLVMBuildOr(c->b, b->packed, LLVMBuildICmp(c->b, LLVMIntSLE, end, b->colend, ""), "");
+    LLVMBasicBlockRef masked = if_then(c, whole); /* the else branch */
+    k_loop(c, b, acc, a, boff, NULL, mr, nv);
+    LLVMBasicBlockRef summed = LLVMAppendBasicBlockInContext(c->ctx, fn, "tile_summed");
+    end_if(c, summed);
+    LLVMPositionBuilderAtEnd(c->b, masked);
+    k_loop(c, b, acc, a, boff, mask, mr, nv);
+    end_if(c, summed);
     for (int i = 0; i < mr; i++)
         for (int u = 0; u < nv; u++)
             cc_store(c, LLVMBuildLoad2(c->b, c->vf32, acc[i][u], ""), b->c_buf,
-                     add(c, crow[i], col[u]), mask[u]);
+                     add(c, crow[i], at_c[u]), mask[u]);
 }
 
 /* Copies B[pc .. pc+kc, jc .. colend] into panels at p: panel q holds the
@@ -140,7 +170,9 @@ static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, L
     LLVMValueRef to = add(c, mul(c, q.i, b->kc), mul(c, k.i, pw));
     for (int u = 0; u < NR; u++) {
         LLVMValueRef col = add(c, add(c, b->jc, q.i), cc_i64(c, u * (int64_t)c->width));
-        LLVMValueRef v = cc_load(c, src, add(c, row, col), cc_mask(c, col, b->colend));
+        LLVMValueRef past = LLVMBuildICmp(c->b, LLVMIntSGE, col, b->colend, "");
+        LLVMValueRef at = LLVMBuildSelect(c->b, past, b->jc, col, ""); /* see micro */
+        LLVMValueRef v = cc_load(c, src, add(c, row, at), cc_mask(c, col, b->colend));
         cc_store(c, v, p, add(c, to, cc_i64(c, u * (int64_t)c->width)), NULL);
     }
     cc_loop_end(c, &k);
@@ -219,7 +251,8 @@ static void pack_transposed(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValu
                              LLVMGetUndef(LLVMVectorType(c->i1, 4)),
                              LLVMConstNull(LLVMVectorType(c->i32, 4)), ""),
                          "");
-        v[r] = load4(c, src, add(c, mul(c, j, b_cs), at), m);
+        LLVMValueRef jin = LLVMBuildSelect(c->b, in, j, b->jc, ""); /* see micro */
+        v[r] = load4(c, src, add(c, mul(c, jin, b_cs), at), m);
     }
     transpose(c, v, 4);
     for (int r = 0; r < 4; r++) {
@@ -240,6 +273,7 @@ static void block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLVM
 {
     LLVMValueRef pw = cc_i64(c, NR * c->width), at = add(c, mul(c, b->pc, b_rs), b->jc);
     b->bp = LLVMBuildSelect(c->b, do_pack, p, LLVMBuildGEP2(c->b, c->f32, src, &at, 1, ""), "");
+    b->packed = do_pack;
     b->ldb = LLVMBuildSelect(c->b, do_pack, pw, b_rs, "");
     b->pstride = LLVMBuildSelect(c->b, do_pack, mul(c, b->kc, pw), pw, "");
     LLVMBasicBlockRef after = if_then(c, do_pack);

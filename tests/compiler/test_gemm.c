@@ -1,6 +1,6 @@
 /* test_gemm.c -- the module's blocked GEMM (compiler/gemm.c) at the edges of
    its blocking: M, N and K around the tile (4 rows, 4 vectors), the K block
-   (256), the N block (512), the row block (64) and the packing threshold
+   (512), the N block (256), the row block (64) and the packing threshold
    (128 rows), and 1 in each; forward through dense + bias + an activation,
    backward through both products (dY Wᵀ, Xᵀ dY, B packed across the
    transpose). Inputs are multiples of 1/8 in [-1, 1], so every product and
@@ -17,7 +17,7 @@ typedef struct {
     int64_t m, k, n;
 } shape;
 
-/* Across every edge: 1, tiles, K blocks (256), N blocks (512), row blocks
+/* Across every edge: 1, tiles, K blocks (512), N blocks (256), row blocks
    (64), the packing threshold (128), the one-row kernel's 128 columns. */
 static const shape shapes[] = {
     {1, 1, 1},      {1, 512, 512}, {1, 300, 700},  {3, 1, 17},     {4, 255, 63},

@@ -4,12 +4,14 @@
    touches no fresh page: with malloc, glibc gave the step's large blocks
    back to the system at every free and faulted them in again (about 900
    page faults, a fifth of the MLP step's time). Ahead-of-time code uses
-   malloc and free. Blocks are 64-byte aligned; thread-safe. */
+   malloc and free. Blocks are 64-byte aligned; thread-safe (a POSIX mutex:
+   ThreadSanitizer, as gcc 12 ships it, does not see glibc's C11 mtx_lock,
+   and compiled code on several threads takes from one pool). */
 #include "cc.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
 
 enum {
     HEADER = 64,   /* keeps the block's data 64-byte aligned */
@@ -23,7 +25,7 @@ typedef struct block {
 } block;
 
 struct cc_pool {
-    mtx_t lock;
+    pthread_mutex_t lock;
     block *kept;
     int nkept;
     size_t kept_bytes;
@@ -32,7 +34,7 @@ struct cc_pool {
 cc_pool *cc_pool_new(void)
 {
     cc_pool *p = calloc(1, sizeof *p);
-    if (p && mtx_init(&p->lock, mtx_plain) != thrd_success) {
+    if (p && pthread_mutex_init(&p->lock, NULL)) {
         free(p);
         return NULL;
     }
@@ -48,14 +50,14 @@ void cc_pool_free(cc_pool *p)
         p->kept = b->next;
         free(b);
     }
-    mtx_destroy(&p->lock);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
 void *cc_pool_take(cc_pool *p, int64_t bytes)
 {
     size_t want = bytes > 0 ? (size_t)bytes : 1;
-    mtx_lock(&p->lock);
+    pthread_mutex_lock(&p->lock);
     block **best = NULL; /* the smallest kept block that fits without wasting half */
     for (block **b = &p->kept; *b; b = &(*b)->next)
         if ((*b)->capacity >= want && (*b)->capacity / 2 <= want &&
@@ -68,7 +70,7 @@ void *cc_pool_take(cc_pool *p, int64_t bytes)
         p->nkept--;
         p->kept_bytes -= got->capacity;
     }
-    mtx_unlock(&p->lock);
+    pthread_mutex_unlock(&p->lock);
     if (!got) {
         size_t capacity = (want + 4095) / 4096 * 4096;
         if (!(got = aligned_alloc(HEADER, HEADER + capacity)))
@@ -83,7 +85,7 @@ void cc_pool_give(cc_pool *p, void *data)
     if (!data)
         return;
     block *b = (block *)((char *)data - HEADER);
-    mtx_lock(&p->lock);
+    pthread_mutex_lock(&p->lock);
     bool keep = p->nkept < MAX_KEPT && p->kept_bytes + b->capacity <= MAX_KEPT_BYTES;
     if (keep) {
         b->next = p->kept;
@@ -91,7 +93,7 @@ void cc_pool_give(cc_pool *p, void *data)
         p->nkept++;
         p->kept_bytes += b->capacity;
     }
-    mtx_unlock(&p->lock);
+    pthread_mutex_unlock(&p->lock);
     if (!keep)
         free(b);
 }

@@ -138,8 +138,11 @@ int act_sgd_step(act_program *p, float learning_rate, act_error *err)
 
 void act_set_threads(act_program *p, int n)
 {
-    if (p)
-        p->threads = n > 0 ? n : 0;
+    if (!p || p->threads == (n > 0 ? n : 0))
+        return;
+    p->threads = n > 0 ? n : 0;
+    rt_team_free(p->team); /* made again, of the size the next split run needs */
+    p->team = NULL;
 }
 
 int act_emit_object(act_program *p, const char *obj_path, const char *header_path, act_error *err)

@@ -153,6 +153,9 @@ int rt_team_size(const rt_team *t); /* n */
 void rt_team_run(rt_team *t, int n, void (*fn)(void *arg, int i), void *arg);
 /* Stops and joins the workers. */
 void rt_team_free(rt_team *t);
+/* Where part i of n things cut into `parts` contiguous parts starts; the
+   parts' sizes differ by one at most (the first ones are the larger). */
+int64_t rt_part_start(int64_t n, int parts, int i);
 
 /* Whether and how a graph's batch can be cut into contiguous chunks of rows
    that compiled code runs on at once (the rules are in docs/decisions.md):
@@ -245,9 +248,9 @@ struct act_program {
     int threads;        /* act_set_threads: 0 for every CPU the process may run on */
     rt_split split;     /* how the JIT may split the batch across threads */
     rt_team *team;      /* JIT: worker threads, made at the first split run */
-    float **scratch;    /* JIT: per extra chunk, the shared results of its call */
+    float **scratch;    /* JIT: per chunk, the shared results of its call */
     int64_t *scratch_n; /* the element count scratch[i] was allocated for */
-    int scratch_chunks; /* chunks scratch has room for (the first needs none) */
+    int scratch_chunks; /* chunks scratch has room for */
 };
 
 /* Reads a whole text file into a malloc'ed, NUL-terminated buffer (caller

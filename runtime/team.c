@@ -159,3 +159,9 @@ void rt_team_free(rt_team *t)
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
+
+int64_t rt_part_start(int64_t n, int parts, int i)
+{
+    int64_t rest = n % parts;
+    return (n / parts) * i + (i < rest ? i : rest);
+}

@@ -426,6 +426,45 @@ static void test_split_thread_count_changes(void **state)
     act_context_free(ctx);
 }
 
+/* Training steps of the benchmark's MLP (split by the default estimate,
+   the params updated on the team) match one thread's. */
+static void test_split_sgd_steps_match_one_thread(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    char *src = ts_read_text(ACT_SOURCE_DIR "/bench/mlp784.act");
+    act_program *one = jit(ctx, src, 1), *two = jit(ctx, src, 2);
+    free(src);
+    act_program *progs[2] = {one, two};
+    for (int k = 0; k < 2; k++) {
+        progs[k]->split = rt_split_analyse(progs[k]->g); /* jit() forced any size */
+        set_inputs(progs[k], 64, false);
+        for (int step = 0; step < 3; step++) {
+            act_error err = {0};
+            if (act_sgd_step(progs[k], 0.05f, &err))
+                fail_msg("step: %s", err.message);
+        }
+    }
+    assert_int_equal(rt_split_chunks(two, 64), 2);
+    assert_non_null(two->team);
+    assert_null(one->team);
+    compare(two, one, BACKWARD, 2e-5, "sgd steps on 2 threads");
+    static const char *const params[] = {"W1", "b1", "W2", "b2", "W3", "b3"};
+    for (int i = 0; i < 6; i++) {
+        int64_t shape[4];
+        int rank;
+        const float *a = act_get(two, params[i], shape, &rank, NULL);
+        const float *b = act_get(one, params[i], NULL, NULL, NULL);
+        for (int64_t e = 0; e < rt_count(shape, rank); e++)
+            if (!(fabs(a[e] - b[e]) <= 1e-5 * (1 + fabs(b[e]))))
+                fail_msg("%s[%lld] = %.9g on 2 threads, %.9g on 1", params[i], (long long)e, a[e],
+                         b[e]);
+    }
+    act_program_free(one);
+    act_program_free(two);
+    act_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_split_vector_matches_one_thread),
         cmocka_unit_test(test_split_leaves_other_graphs_whole),
         cmocka_unit_test(test_split_thread_count_changes),
+        cmocka_unit_test(test_split_sgd_steps_match_one_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

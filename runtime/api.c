@@ -171,7 +171,7 @@ int act_sgd_step(act_program *p, float learning_rate, act_error *err)
     int64_t count = 0;
     for (int i = 0; i < p->g->nforward; i++)
         count += ((ir_value *)p->g->values.items[i])->op == IR_PARAM ? p->t[i].n : 0;
-    if (p->team && count >= SGD_ALONE) {
+    if (p->team && rt_team_here(p->team) && count >= SGD_ALONE) {
         j.parts = rt_team_size(p->team);
         rt_team_run(p->team, j.parts, sgd_part, &j);
     } else {

@@ -169,7 +169,7 @@ static int prepare(job *j)
 
 int rt_jit_split(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, int chunks)
 {
-    if (p->team && rt_team_size(p->team) < chunks) {
+    if (p->team && (!rt_team_here(p->team) || rt_team_size(p->team) < chunks)) {
         rt_team_free(p->team);
         p->team = NULL;
     }

@@ -147,6 +147,10 @@ typedef struct rt_team rt_team;
    cannot be made (the caller then runs alone). */
 rt_team *rt_team_new(int n);
 int rt_team_size(const rt_team *t); /* n */
+/* Whether the workers are threads of this process: not in a child forked
+   after they were made, where the team must be dropped (rt_team_free then
+   leaves it, as its lock may be held by a thread the child does not have). */
+bool rt_team_here(const rt_team *t);
 /* Calls fn(arg, i) for every i in [0, n), n <= rt_team_size: i = 0 on the
    calling thread, the others on workers; returns when every call returned.
    One thread at a time may run a team. */

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 enum { SPINS = 2000 }; /* pause instructions, about 40 microseconds on a Zen 4 */
 
@@ -30,6 +31,7 @@ struct rt_team {
     int n;
     int nworkers;
     worker *w;
+    pid_t pid; /* of the process whose threads the workers are */
 };
 
 static void relax(void)
@@ -101,6 +103,7 @@ rt_team *rt_team_new(int n)
     if (!t)
         return NULL;
     t->nworkers = n > 1 ? n - 1 : 0;
+    t->pid = getpid();
     bool locks = !pthread_mutex_init(&t->lock, NULL);
     bool wake = locks && !pthread_cond_init(&t->wake, NULL);
     bool done = wake && !pthread_cond_init(&t->done, NULL);
@@ -127,6 +130,11 @@ rt_team *rt_team_new(int n)
     return NULL;
 }
 
+bool rt_team_here(const rt_team *t)
+{
+    return t->pid == getpid();
+}
+
 int rt_team_size(const rt_team *t)
 {
     return t->nworkers + 1;
@@ -150,7 +158,7 @@ void rt_team_run(rt_team *t, int n, void (*fn)(void *arg, int i), void *arg)
 
 void rt_team_free(rt_team *t)
 {
-    if (!t)
+    if (!t || !rt_team_here(t)) /* a forked child has none of the workers to join */
         return;
     join(t, t->nworkers);
     free(t->w);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- which graphs split -------------------------------------------------- */
 
@@ -465,6 +467,42 @@ static void test_split_sgd_steps_match_one_thread(void **state)
     act_context_free(ctx);
 }
 
+/* A child forked after a split run has none of the parent's workers: it
+   makes its own team and gets the same results. (ThreadSanitizer does not
+   support threads started after a multi-threaded fork.) */
+static void test_split_survives_fork(void **state)
+{
+    (void)state;
+#ifndef __SANITIZE_THREAD__
+    act_context *ctx = act_context_new();
+    act_program *one = jit(ctx, mlp_src, 1), *p = jit(ctx, mlp_src, 2);
+    run(one, 23, BACKWARD);
+    run(p, 23, BACKWARD);
+    assert_non_null(p->team);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        alarm(60); /* waiting for the parent's workers would hang: die instead */
+        act_error err = {0};
+        bool ok = !act_backward(p, &err) && p->team && rt_team_here(p->team);
+        const float *a = act_get(p, "d_W1", NULL, NULL, NULL);
+        const float *b = act_get(one, "d_W1", NULL, NULL, NULL);
+        for (int e = 0; ok && e < 30; e++)
+            ok = fabsf(a[e] - b[e]) <= 1e-5f * (1 + fabsf(b[e]));
+        act_program_free(p);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    run(p, 23, BACKWARD); /* the parent's team is still there */
+    compare(p, one, BACKWARD, 2e-6, "after a fork");
+    act_program_free(one);
+    act_program_free(p);
+    act_context_free(ctx);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_split_leaves_other_graphs_whole),
         cmocka_unit_test(test_split_thread_count_changes),
         cmocka_unit_test(test_split_sgd_steps_match_one_thread),
+        cmocka_unit_test(test_split_survives_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,14 +5,17 @@
    indexes past it, so it is the same entry, unchanged. What every chunk
    computes in whole -- the loss and the gradients of shared tensors --
    goes to buffers of its own, combined into the program's after the join,
-   by the team again when they are large. See docs/decisions.md for the rules and the arithmetic. */
+   by the team again when they are large. docs/decisions.md gives the rules
+   and the arithmetic. */
 #include "rt.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Below this many floats to combine, the caller combines alone. */
-enum { COMBINE_ALONE = 1 << 14 };
+enum {
+    COMBINE_ALONE = 1 << 14, /* floats to combine below which the caller does it alone */
+    ROW_BLOCK = 4,           /* rows of dense's register block (MR in compiler/lower_gemm.c) */
+};
 
 typedef struct {
     act_program *p;
@@ -121,7 +124,7 @@ static void axpby(float *restrict out, const float *restrict s0, float w0, const
    into the program's buffer. Each chunk keeps buffers of its own rather
    than the first writing the program's: a buffer written on one core and
    combined on another would be moved between their caches at every step
-   (it made the calling thread's chunk of the MLP's backward 12% slower). */
+   (it made the calling thread's chunk of the MLP's backward ~10% slower). */
 static void combine_part(void *arg, int t)
 {
     job *j = arg;
@@ -138,6 +141,16 @@ static void combine_part(void *arg, int t)
                   len);
         }
     }
+}
+
+/* Where chunk i starts (i = chunks: the end): on a multiple of dense's row
+   block where there are enough rows, so that only the last chunk ends in
+   the kernel's one-row steps, as the whole batch would. */
+static int64_t chunk_start(int64_t rows, int chunks, int i)
+{
+    if (rows < (int64_t)ROW_BLOCK * chunks)
+        return rt_part_start(rows, chunks, i);
+    return i == chunks ? rows : ROW_BLOCK * rt_part_start(rows / ROW_BLOCK, chunks, i);
 }
 
 static int prepare(job *j)
@@ -157,8 +170,8 @@ static int prepare(job *j)
         shared += is_shared_result(j->c, a) ? j->c->count[a] : 0;
     j->parts = shared * (j->chunks - 1) < COMBINE_ALONE ? 1 : j->chunks;
     for (int i = 0; i < j->chunks; i++) {
-        j->start[i] = rt_part_start(j->rows, j->chunks, i);
-        j->len[i] = rt_part_start(j->rows, j->chunks, i + 1) - j->start[i];
+        j->start[i] = chunk_start(j->rows, j->chunks, i);
+        j->len[i] = chunk_start(j->rows, j->chunks, i + 1) - j->start[i];
         j->weight[i] = j->mean ? (double)j->len[i] / (double)j->rows : 1;
         int rc = bind_chunk(j, i);
         if (rc)

@@ -15,7 +15,7 @@
 
 enum {
     MAX_THREADS = 64, /* more than any machine act is measured on */
-    MIN_ROWS = 8,     /* a GEMM's register block of rows, so a chunk keeps it full */
+    MIN_ROWS = 8,     /* two of dense's 4-row register blocks */
     ACT_FLOPS = 16,   /* an activation, softmax or loss element: a short polynomial */
     SIMPLE_FLOPS = 2, /* add, mul, scale, prelu, maxout */
 };

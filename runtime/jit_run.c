@@ -57,8 +57,7 @@ void rt_jit_free(act_program *p)
     }
 }
 
-/* A float buffer of t's resolved size, reused when it already fits. */
-static float *sized(float **slot, int64_t n, int64_t *have)
+float *rt_jit_buffer(float **slot, int64_t n, int64_t *have)
 {
     if (*slot && *have == n)
         return *slot;
@@ -68,15 +67,42 @@ static float *sized(float **slot, int64_t n, int64_t *have)
     return *slot;
 }
 
-/* Binds every argument of the entry and calls it. */
+void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes,
+                   const int64_t *counts)
+{
+    for (int a = 0; a < c->e->nargs; a++) {
+        values[a] = c->e->args[a].kind == CC_ARG_SIZE ? (void *)&sizes[a] : (void *)&ptrs[a];
+        if (c->e->args[a].kind == CC_ARG_GRAD && counts[a])
+            memset(ptrs[a], 0, (size_t)counts[a] * sizeof(float));
+    }
+    ffi_call(&((call_if *)c->cif)->cif, (void (*)(void))c->e->fn, NULL, values);
+}
+
+/* The whole call, or chunks of its rows on the program's threads when the
+   graph is batch-separable and the work is worth them. */
+static void run(act_program *p, cc_mode mode, const rt_call *c, const rt_sizes *b, void **values)
+{
+    int64_t rows = 0;
+    int chunks =
+        p->split.size && rt_size_of(b, p->split.size, &rows) ? rt_split_chunks(p, rows) : 1;
+    if (chunks < 2 || rt_jit_split(p, mode, c, rows, chunks))
+        rt_jit_invoke(c, values, c->ptrs, c->sizes, c->count);
+}
+
+/* Binds every argument of the entry to the program's buffers and runs it. */
 static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
 {
     const cc_entry *e = p->entry[mode];
-    void **values = calloc((size_t)e->nargs + 1, sizeof *values);
-    void **ptrs = calloc((size_t)e->nargs + 1, sizeof *ptrs);
-    int64_t *sizes = calloc((size_t)e->nargs + 1, sizeof *sizes);
-    float **zeros = calloc((size_t)e->nargs + 1, sizeof *zeros);
-    int rc = values && ptrs && sizes && zeros ? 0 : ACT_ERR_NOMEM;
+    size_t n = (size_t)e->nargs + 1;
+    rt_call c = {e,
+                 p->cif[mode],
+                 calloc(n, sizeof *c.ptrs),
+                 calloc(n, sizeof *c.sizes),
+                 calloc(n, sizeof *c.count),
+                 calloc(n, sizeof *c.rowed)};
+    void **values = calloc(n, sizeof *values);
+    float **zeros = calloc(n, sizeof *zeros);
+    int rc = values && c.ptrs && c.sizes && c.count && c.rowed && zeros ? 0 : ACT_ERR_NOMEM;
     for (int a = 0; !rc && a < e->nargs; a++) {
         const cc_arg *arg = &e->args[a];
         ir_value *v = arg->kind == CC_ARG_SEED   ? p->g->outputs.items[arg->id]
@@ -90,45 +116,45 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
             rc = rt_run_missing_input(p, v, err);
         if (rc)
             break;
+        c.count[a] = shape.n;
+        c.rowed[a] = v && rt_split_is_rowed(&p->split, v);
         switch (arg->kind) {
         case CC_ARG_SIZE:
-            rt_size_of(b, arg->size, &sizes[a]);
-            values[a] = &sizes[a];
+            rt_size_of(b, arg->size, &c.sizes[a]);
             continue;
         case CC_ARG_SEED: /* an output without a given gradient contributes nothing */
-            ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]
-                                       : (zeros[a] = calloc((size_t)shape.n + 1, sizeof(float)));
+            c.ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]
+                                         : (zeros[a] = calloc((size_t)shape.n + 1, sizeof(float)));
             break;
         case CC_ARG_GRAD: /* kept from the last call when it fits: no page faults per step */
-            ptrs[a] = sized(&p->grad32[arg->id], shape.n, &p->grad32_n[arg->id]);
-            if (ptrs[a])
-                memset(ptrs[a], 0, (size_t)shape.n * sizeof(float));
+            c.ptrs[a] = rt_jit_buffer(&p->grad32[arg->id], shape.n, &p->grad32_n[arg->id]);
             break;
         default: {
             rt_tensor *t = &p->t[arg->id];
             if (arg->written) {
-                ptrs[a] = sized(&t->f32, shape.n, &t->n);
+                c.ptrs[a] = rt_jit_buffer(&t->f32, shape.n, &t->n);
                 memcpy(t->shape, shape.shape, sizeof t->shape);
                 t->rank = shape.rank;
             } else {
-                ptrs[a] = t->f32; /* NULL for an input this mode does not read */
+                c.ptrs[a] = t->f32; /* NULL for an input this mode does not read */
             }
         }
         }
-        if (!ptrs[a] && (arg->written || arg->kind == CC_ARG_SEED))
+        if (!c.ptrs[a] && (arg->written || arg->kind == CC_ARG_SEED))
             rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
-        values[a] = &ptrs[a];
     }
     if (!rc)
-        ffi_call(&((call_if *)p->cif[mode])->cif, (void (*)(void))e->fn, NULL, values);
+        run(p, mode, &c, b, values);
     else if (rc == ACT_ERR_NOMEM && err && !err->code)
         act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     for (int a = 0; zeros && a < e->nargs; a++)
         free(zeros[a]);
     free(values);
-    free(ptrs);
-    free(sizes);
     free(zeros);
+    free(c.ptrs);
+    free(c.sizes);
+    free(c.count);
+    free(c.rowed);
     return rc;
 }
 

@@ -40,6 +40,7 @@ act_program *rt_program_compile(act_context *ctx, const char *source, const char
     p->seed = calloc((size_t)nout + 1, sizeof *p->seed);
     p->seed_shape = calloc((size_t)nout + 1, sizeof *p->seed_shape);
     p->threads = 0;
+    p->split = rt_split_analyse(p->g);
     if (!p->dir || !p->t || !p->view || !p->given || !p->grad_view || !p->grad32 || !p->grad32_n ||
         !p->seed || !p->seed_shape) {
         act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
@@ -80,6 +81,11 @@ void act_program_free(act_program *p)
         free(p->grad32[i]);
     free(p->grad32);
     free(p->grad32_n);
+    rt_team_free(p->team);
+    for (int i = 0; p->scratch && i < p->scratch_chunks * 2 * p->g->nforward; i++)
+        free(p->scratch[i]);
+    free(p->scratch);
+    free(p->scratch_n);
     rt_jit_free(p);
     if (p->seed)
         for (int j = 0; j < p->g->outputs.n; j++)

@@ -137,6 +137,76 @@ int64_t rt_maxout_arg(const double *x, int64_t k);
 /* max + log(sum(exp(z - max))) of one row. */
 double rt_row_logsumexp(const double *z, int64_t c);
 
+/* ---- threads (runtime/team.c, split.c, jit_split.c) --------------------- */
+
+/* A team of worker threads kept for a program, so that a run hands work to
+   threads that are already there (spinning for a while after each job, then
+   asleep) instead of creating them. */
+typedef struct rt_team rt_team;
+/* A team of n - 1 workers (the caller is the n-th); NULL when a thread
+   cannot be made (the caller then runs alone). */
+rt_team *rt_team_new(int n);
+int rt_team_size(const rt_team *t); /* n */
+/* Whether the workers are threads of this process: not in a child forked
+   after they were made, where the team must be dropped (rt_team_free then
+   leaves it, as its lock may be held by a thread the child does not have). */
+bool rt_team_here(const rt_team *t);
+/* Calls fn(arg, i) for every i in [0, n), n <= rt_team_size: i = 0 on the
+   calling thread, the others on workers; returns when every call returned.
+   One thread at a time may run a team. */
+void rt_team_run(rt_team *t, int n, void (*fn)(void *arg, int i), void *arg);
+/* Stops and joins the workers. */
+void rt_team_free(rt_team *t);
+/* Where part i of n things cut into `parts` contiguous parts starts; the
+   parts' sizes differ by one at most (the first ones are the larger). */
+int64_t rt_part_start(int64_t n, int parts, int i);
+
+/* Whether and how a graph's batch can be cut into contiguous chunks of rows
+   that compiled code runs on at once (the rules are in docs/decisions.md):
+   size is the size name S that leads every input that has a size name; NULL
+   when the graph is not batch-separable. */
+typedef struct {
+    const char *size;
+    double row_work;  /* estimated flops of one row in a forward pass */
+    double min_work;  /* of one chunk: less is not worth a thread */
+    int64_t min_rows; /* of one chunk */
+} rt_split;
+
+/* Decides from the forward values of a verified graph. */
+rt_split rt_split_analyse(const ir_graph *g);
+/* Whether v's leading dim is the split size (its other dims never are). */
+bool rt_split_is_rowed(const rt_split *s, const ir_value *v);
+/* The number of chunks to cut `rows` rows into: 1 when the graph is not
+   separable or the work is too small; at most the program's threads (or
+   every CPU this process may run on, when threads is 0). */
+int rt_split_chunks(const act_program *p, int64_t rows);
+
+/* The arguments of one call of an entry, bound to the program's buffers. */
+typedef struct {
+    const cc_entry *e;
+    void *cif;      /* call_if of jit_run.c */
+    void **ptrs;    /* per arg: its float pointer (NULL for a size) */
+    int64_t *sizes; /* per arg: a size's value */
+    int64_t *count; /* per arg: floats of the whole tensor */
+    bool *rowed;    /* per arg: a tensor whose leading dim is the split size */
+} rt_call;
+
+/* A float buffer of n elements in *slot (zeroed when new), reused when it
+   already has n (*have); NULL when out of memory. */
+float *rt_jit_buffer(float **slot, int64_t n, int64_t *have);
+/* Calls the entry on ptrs and sizes (one per arg of c->e; values has room
+   for as many), zeroing counts[a] floats of each gradient first: the
+   compiled code accumulates into them. */
+void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes,
+                   const int64_t *counts);
+/* Runs the call as `chunks` calls on the program's team, each on a
+   contiguous chunk of the `rows` rows of the split size, and combines what
+   they share (the loss and the gradients of shared tensors): in the loss
+   modes each chunk's results are means over its rows and weigh rows_i /
+   rows, in CC_VJP they add up. Returns non-zero, having run nothing, when
+   memory or threads cannot be had (the caller then runs the call whole). */
+int rt_jit_split(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, int chunks);
+
 /* ---- contexts and programs (runtime/context.c, program.c, run.c) -------- */
 
 struct act_context {
@@ -178,8 +248,13 @@ struct act_program {
     float **view;                          /* per value id: the float copy act_get lent out */
     float **grad_view;                     /* per forward value id: act_get of "d_<name>" */
     bool forward_done, backward_done, loss_done;
-    bool vjp; /* the backward mode of the last act_backward */
-    int threads;
+    bool vjp;           /* the backward mode of the last act_backward */
+    int threads;        /* act_set_threads: 0 for every CPU the process may run on */
+    rt_split split;     /* how the JIT may split the batch across threads */
+    rt_team *team;      /* JIT: worker threads, made at the first split run */
+    float **scratch;    /* JIT: per chunk, the shared results of its call */
+    int64_t *scratch_n; /* the element count scratch[i] was allocated for */
+    int scratch_chunks; /* chunks scratch has room for */
 };
 
 /* Reads a whole text file into a malloc'ed, NUL-terminated buffer (caller

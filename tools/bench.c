@@ -116,6 +116,20 @@ static void report(const char *what, double seconds, double elements, double flo
     printf("\n");
 }
 
+/* The threads a run of this batch uses, and why not more. */
+static void report_threads(const act_program *p, const rt_sizes *b)
+{
+    int64_t rows = 0;
+    if (p->engine != ACT_ENGINE_JIT)
+        printf("threads   1 (the interpreter runs on one)\n");
+    else if (!p->split.size || !rt_size_of(b, p->split.size, &rows))
+        printf("threads   1 (the graph's batch cannot be split)\n");
+    else
+        printf("threads   %d (%s = %lld rows%s)\n", rt_split_chunks(p, rows), p->split.size,
+               (long long)rows,
+               rt_split_chunks(p, rows) < 2 && p->threads != 1 ? ", too little work to split" : "");
+}
+
 int cli_bench(const cli_options *o)
 {
     act_context *ctx = act_context_new();
@@ -138,6 +152,7 @@ int cli_bench(const cli_options *o)
     if (o->engine == ACT_ENGINE_JIT)
         printf("compile   first %.2f ms (forward entry), cache hit %.3f ms\n", first * 1e3,
                hit * 1e3);
+    report_threads(p, &b);
     double fwd = 0, bwd = 0, flops = dense_flops(p, &b), elems = output_elements(p, &b);
     rc = time_runs(p, false, &fwd);
     if (!rc)

@@ -102,7 +102,11 @@ ACT_API const float *act_get(act_program *prog, const char *name, int64_t shape[
 /* act_backward, then p -= learning_rate * d_p for every param, in place. */
 ACT_API int act_sgd_step(act_program *prog, float learning_rate, act_error *err);
 
-/* Threads used by act_forward/act_backward (n <= 0: all cores). */
+/* The most threads act_forward, act_backward and act_sgd_step use (n <= 0,
+   the default: every CPU the process may run on). A JIT program splits its
+   batch across them when its graph keeps rows apart and the work is large
+   enough (docs/decisions.md); the interpreter runs on one. The threads are
+   the program's, joined by act_program_free. */
 ACT_API void act_set_threads(act_program *prog, int n);
 
 /* Writes an object file and a C header declaring its entry points. */

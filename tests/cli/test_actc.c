@@ -28,6 +28,16 @@ static void expect_exit(const char *args, int code, const char *in_stderr)
     free(err);
 }
 
+/* Runs actc, expecting success and `line` in its stdout. */
+static void expect_stdout(const char *args, const char *line)
+{
+    char *out;
+    int rc = actc(args, &out, NULL);
+    if (rc || !strstr(out, line))
+        fail_msg("actc %s: exit %d\nstdout: %s\nexpected: %s", args, rc, out, line);
+    free(out);
+}
+
 static void test_actc_usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -306,6 +316,56 @@ static void test_actc_picks_a_graph(void **state)
     free(dir);
 }
 
+/* --threads reaches the program: bench says how many threads a batch
+   runs on, and grad gives one thread's results on two. */
+static void test_actc_threads_split_the_batch(void **state)
+{
+    (void)state;
+    static const char *const mlp = ACT_SOURCE_DIR "/bench/mlp784.act";
+    char args[4096];
+    snprintf(args, sizeof args, "bench %s --size N=64 --threads 2", mlp);
+    expect_stdout(args, "threads   2 (N = 64 rows)\n");
+    snprintf(args, sizeof args, "bench %s --size N=64 --threads 1", mlp);
+    expect_stdout(args, "threads   1 (N = 64 rows)\n");
+    expect_stdout("bench " EX "xor.act --threads 2",
+                  "threads   1 (N = 256 rows, too little work to split)\n");
+    char *dir = ts_tmpdir(), x[600], t[600], out[2][600];
+    float *xs = malloc(64 * 784 * sizeof *xs), ts[64 * 10] = {0};
+    for (int i = 0; i < 64 * 784; i++)
+        xs[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < 64; i++)
+        ts[i * 10 + i % 10] = 1;
+    snprintf(x, sizeof x, "%s/x.npy", dir);
+    snprintf(t, sizeof t, "%s/t.npy", dir);
+    ts_write_npy(x, xs, (int64_t[]){64, 784}, 2);
+    ts_write_npy(t, ts, (int64_t[]){64, 10}, 2);
+    free(xs);
+    for (int k = 0; k < 2; k++) {
+        snprintf(out[k], sizeof out[k], "%s/out%d", dir, k + 1);
+        snprintf(args, sizeof args, "grad %s --input x=%s --input t=%s --out %s --threads %d", mlp,
+                 x, t, out[k], k + 1);
+        expect_exit(args, 0, NULL);
+    }
+    static const char *const names[] = {"L", "d_x", "d_W1", "d_b1", "d_W3"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        int64_t shape[4];
+        int rank;
+        float *a = read_npy(out[0], names[i], shape, &rank);
+        float *b = read_npy(out[1], names[i], shape, &rank);
+        double scale = 0;
+        for (int64_t e = 0; e < rt_count(shape, rank); e++)
+            scale = fmax(scale, fabs(a[e]));
+        for (int64_t e = 0; e < rt_count(shape, rank); e++)
+            if (!(fabs(a[e] - b[e]) <= 1e-5 * scale))
+                fail_msg("%s[%lld]: %.9g on 1 thread, %.9g on 2", names[i], (long long)e, a[e],
+                         b[e]);
+        free(a);
+        free(b);
+    }
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_actc_list_shows_every_activation),
         cmocka_unit_test(test_actc_engines_agree),
         cmocka_unit_test(test_actc_picks_a_graph),
+        cmocka_unit_test(test_actc_threads_split_the_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

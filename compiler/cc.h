@@ -121,6 +121,11 @@ void cc_disk_store(const char *full_key, const char *name, const char *obj, size
    +-0 kept where the function is odd, overflow to +-inf and underflow to 0
    at the right thresholds. */
 LLVMValueRef cc_vm_exp(cc_ctx *c, LLVMValueRef x);
+/* exp for x <= 709 or NaN, relative error below 1.2e-10: plenty for a result
+   rounded to float (0.002 ULP) or summed in double; exactly 1 at 0, 0 below
+   -708 (where e^x is far below float's range), NaN for NaN. The row
+   kernels' exp. */
+LLVMValueRef cc_vm_exp_f32(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_expm1(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_log(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_log1p(cc_ctx *c, LLVMValueRef x);
@@ -158,12 +163,24 @@ LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 /* <width x float> at base[i..], masked (NULL: all lanes). */
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
+/* An alloca in the entry block of the function being built, where SROA
+   turns it into registers. */
+LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
 /* One float of base[i], and its store. */
 LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
 void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
 LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar);
 /* The lane indices 0, 1, ..., width-1 as <width x i64>. */
 LLVMValueRef cc_lanes(cc_ctx *c);
+/* for (i = 0; i < n; i += width): body(arg, i, NULL) while a whole vector
+   fits, then once body(arg, i, mask of the lanes below n) when n is not a
+   multiple of the width. */
+typedef void (*cc_lanes_fn)(void *arg, LLVMValueRef i, LLVMValueRef mask);
+void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
+/* op over the lanes of v, pairwise (halves combined until one lane is
+   left), as a scalar. */
+typedef LLVMValueRef (*cc_combine_fn)(cc_ctx *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cc_reduce(cc_ctx *c, LLVMValueRef v, cc_combine_fn op);
 
 /* ---- lowering a graph (compiler/lower*.c) ------------------------------- */
 
@@ -209,6 +226,9 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err);
 void cc_lower_elementwise(cc_lower *l, const ir_value *v);
 void cc_lower_dense(cc_lower *l, const ir_value *v);
 void cc_lower_matmul(cc_lower *l, const ir_value *v);
+/* softmax, log_softmax, their gradients, softmax_cross_entropy and its
+   gradients: vector kernels over the lanes along an axis
+   (compiler/lower_softmax.c). */
 void cc_lower_rows(cc_lower *l, const ir_value *v);
 void cc_lower_pointwise(cc_lower *l, const ir_value *v);
 /* A native array activation (IR_ACT) or its gradient (IR_ACT_GRAD): one
@@ -220,8 +240,8 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
                     LLVMValueRef mask);
 
 /* ---- scalar kernels (compiler/lower_scalar.c) ----------------------------
-   The ops whose lanes are not independent (broadcasting, reductions,
-   softmax, losses) as plain loops on doubles, the interpreter's algorithms
+   The ops whose lanes are not independent (broadcasting, reductions, the
+   pointwise losses) as plain loops on doubles, the interpreter's algorithms
    one for one; LLVM vectorises what it can. */
 LLVMValueRef cc_ld(cc_lower *l, const ir_value *v, LLVMValueRef i); /* double */
 void cc_st(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef x);
@@ -235,7 +255,6 @@ void cc_zero(cc_lower *l, const ir_value *v);
 /* outer x len x inner around axis of value v. */
 void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *outer,
                    LLVMValueRef *len, LLVMValueRef *inner);
-void cc_lower_softmax(cc_lower *l, const ir_value *v);
 void cc_lower_loss(cc_lower *l, const ir_value *v);
 void cc_lower_indexed(cc_lower *l, const ir_value *v);
 

@@ -108,3 +108,50 @@ LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem)
     LLVMValueRef q = rem ? LLVMBuildSRem(c->b, n, safe, "") : LLVMBuildSDiv(c->b, n, safe, "");
     return LLVMBuildSelect(c->b, zero, cc_i64(c, 0), q, "");
 }
+
+void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
+{
+    LLVMValueRef w = cc_i64(c, c->width);
+    LLVMValueRef whole = LLVMBuildSub(c->b, n, LLVMBuildSRem(c->b, n, w, ""), "");
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), whole, w);
+    body(arg, lp.i, NULL);
+    cc_loop_end(c, &lp);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, fn, "tail");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "after");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, whole, n, ""), tail, after);
+    LLVMPositionBuilderAtEnd(c->b, tail);
+    body(arg, whole, cc_mask(c, whole, n));
+    LLVMBuildBr(c->b, after);
+    LLVMPositionBuilderAtEnd(c->b, after);
+}
+
+LLVMValueRef cc_reduce(cc_ctx *c, LLVMValueRef v, cc_combine_fn op)
+{
+    LLVMValueRef idx[64];
+    for (unsigned n = LLVMGetVectorSize(LLVMTypeOf(v)) / 2; n >= 1; n /= 2) {
+        for (unsigned k = 0; k < n; k++)
+            idx[k] = LLVMConstInt(c->i32, n + k, false);
+        LLVMValueRef hi = LLVMBuildShuffleVector(c->b, v, v, LLVMConstVector(idx, n), "");
+        for (unsigned k = 0; k < n; k++)
+            idx[k] = LLVMConstInt(c->i32, k, false);
+        LLVMValueRef lo = LLVMBuildShuffleVector(c->b, v, v, LLVMConstVector(idx, n), "");
+        v = op(c, lo, hi);
+    }
+    return LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, false), "");
+}
+
+LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t)
+{
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(LLVMGetBasicBlockParent(here));
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first)
+        LLVMPositionBuilderBefore(c->b, first);
+    else
+        LLVMPositionBuilderAtEnd(c->b, entry);
+    LLVMValueRef a = LLVMBuildAlloca(c->b, t, "");
+    LLVMPositionBuilderAtEnd(c->b, here);
+    return a;
+}

@@ -310,13 +310,13 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
     case IR_LOG_SOFTMAX:
     case IR_SOFTMAX_GRAD:
     case IR_LOG_SOFTMAX_GRAD:
-        cc_lower_softmax(l, v);
-        break;
     case IR_SCE:
-    case IR_BCE:
-    case IR_MSE:
     case IR_SCE_GRAD_LOGITS:
     case IR_SCE_GRAD_TARGET:
+        cc_lower_rows(l, v);
+        break;
+    case IR_BCE:
+    case IR_MSE:
     case IR_BCE_GRAD_X:
     case IR_BCE_GRAD_T:
     case IR_MSE_GRAD_Y:

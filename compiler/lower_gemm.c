@@ -6,22 +6,6 @@
 
 enum { MR = 4 }; /* rows per block: 8 accumulators keep both FMA ports busy */
 
-/* An alloca in the entry block, where SROA turns it into registers. */
-static LLVMValueRef entry_alloca(cc_ctx *c, LLVMTypeRef t)
-{
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
-    LLVMValueRef fn = LLVMGetBasicBlockParent(here);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(fn);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first)
-        LLVMPositionBuilderBefore(c->b, first);
-    else
-        LLVMPositionBuilderAtEnd(c->b, entry);
-    LLVMValueRef a = LLVMBuildAlloca(c->b, t, "");
-    LLVMPositionBuilderAtEnd(c->b, here);
-    return a;
-}
-
 typedef struct {
     LLVMValueRef x, w, b; /* buffers; b may be NULL */
     LLVMValueRef k, m;    /* i64 */
@@ -35,7 +19,7 @@ static void dense_rows(cc_lower *l, const ir_value *v, const gemm *g, LLVMValueR
     LLVMValueRef acc[MR][2];
     for (int i = 0; i < mr; i++)
         for (int u = 0; u < 2; u++)
-            acc[i][u] = entry_alloca(c, c->vf32);
+            acc[i][u] = cc_entry_alloca(c, c->vf32);
     cc_loop cols;
     cc_loop_begin(c, &cols, cc_i64(c, 0), g->m, cc_i64(c, 2 * c->width));
     LLVMValueRef j[2] = {cols.i, LLVMBuildAdd(c->b, cols.i, cc_i64(c, c->width), "")};

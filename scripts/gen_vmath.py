@@ -166,6 +166,10 @@ def h_exp(r):
     return (expm1(r) - r) / r**2 if r else mpf(1) / 2
 
 
+def p_exp(r):
+    return expm1(r) / r if r else mpf(1)
+
+
 def p_log(z):
     s = sqrt(z)
     return (2 * atanh(s) / s - 2) / z if z else mpf(2) / 3
@@ -197,6 +201,10 @@ def constants():
 def main():
     constants()
     emit_poly("expm1_h", h_exp, -EXP_R, EXP_R, 10, "(e^r - 1 - r)/r^2", "r")
+    print()
+    # cc_vm_exp_f32: only as accurate as a float result (or a sum of them)
+    # needs, and exactly 1 at r = 0.
+    emit_poly("exp_p", p_exp, -EXP_R, EXP_R, 6, "(e^r - 1)/r", "r")
     print()
     emit_poly("log_p", p_log, mpf(0), LOG_Z, 6, "(2 atanh(sqrt z)/sqrt z - 2)/z", "z")
     print()

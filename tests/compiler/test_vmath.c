@@ -1,7 +1,8 @@
 /* test_vmath.c -- the compiler's vector math (compiler/vmath*.c) against long
    double libm: every float result within 1 ULP of the correctly rounded value
    over a sweep of every binade of both signs, every double result within
-   1e-13 relative, and exact special values; with FMA and without. */
+   1e-13 relative, and exact special values; with FMA and without. The row
+   kernels' cheaper exp (cc_vm_exp_f32) against its own bound. */
 #include "compiler/cc.h"
 
 #include <float.h>
@@ -53,6 +54,8 @@ static struct {
     cc_jit *jit;
     float_kernel *f[NFUNC][2];
     double_kernel *d[NFUNC][2];
+    float_kernel *exp_f32_f[2];
+    double_kernel *exp_f32_d[2];
 } fx;
 
 /* Under the sanitizers the suite runs at -O0: sweep a quarter as densely. */
@@ -161,6 +164,13 @@ static int setup(void **state)
             snprintf(name, sizeof name, "%s_d%d", funcs[k].name, v);
             build_kernel(&c, name, funcs[k].emit, c.f64);
         }
+    for (int v = 0; v < 2; v++) {
+        c.fma = fx.target.fma && v == 0;
+        snprintf(name, sizeof name, "exp_f32_f%d", v);
+        build_kernel(&c, name, cc_vm_exp_f32, c.f32);
+        snprintf(name, sizeof name, "exp_f32_d%d", v);
+        build_kernel(&c, name, cc_vm_exp_f32, c.f64);
+    }
     cc_ctx_fini(&c);
     if (cc_jit_add(fx.jit, c.mod, &fx.target, &err)) {
         fprintf(stderr, "JIT: %s\n", err.message);
@@ -173,6 +183,12 @@ static int setup(void **state)
             snprintf(name, sizeof name, "%s_d%d", funcs[k].name, v);
             fx.d[k][v] = (double_kernel *)lookup(name);
         }
+    for (int v = 0; v < 2; v++) {
+        snprintf(name, sizeof name, "exp_f32_f%d", v);
+        fx.exp_f32_f[v] = (float_kernel *)lookup(name);
+        snprintf(name, sizeof name, "exp_f32_d%d", v);
+        fx.exp_f32_d[v] = (double_kernel *)lookup(name);
+    }
     return 0;
 }
 
@@ -510,6 +526,58 @@ static void test_float_tails_keep_denormals(void **state)
     }
 }
 
+/* ---- cc_vm_exp_f32 ------------------------------------------------------ */
+
+/* Relative error below 1.2e-10 on [-708, 709] (2^20 samples, uniform and
+   near 0, where the row kernels mostly call it), floats within 1 ULP of
+   the correctly rounded value from -104 (below which the float is 0) to 88,
+   and its special values: exactly 1 at 0, 0 below -708, NaN for NaN. */
+static void test_exp_f32_within_its_bound(void **state)
+{
+    (void)state;
+    static double x[CHUNK], y[CHUNK];
+    double worst[2] = {0, 0};
+    for (uint64_t i = 0; i < (1u << 20); i += CHUNK) {
+        for (int j = 0; j < CHUNK; j++) {
+            double u = (double)(mix(i + (uint64_t)j) >> 11) * 0x1p-53;
+            x[j] = j % 2 ? -708 + 1417 * u : -20 * u;
+        }
+        for (int v = 0; v < 2; v++) {
+            fx.exp_f32_d[v](x, y, CHUNK);
+            for (int j = 0; j < CHUNK; j++)
+                worst[v] = fmax(worst[v], double_error(y[j], expl(x[j])));
+        }
+    }
+    print_message("exp_f32  max relative error %.2g with FMA, %.2g without\n", worst[0], worst[1]);
+    assert_true(worst[0] < 1.2e-10 && worst[1] < 1.2e-10);
+    static float xf[CHUNK], yf[CHUNK];
+    int64_t lo = ordered(-104), hi = ordered(88);
+    int64_t step = (hi - lo) >> 22 | 1;
+    for (int64_t o = lo; o <= hi; o += step * CHUNK) {
+        int n = 0;
+        for (; n < CHUNK && o + n * step <= hi; n++)
+            xf[n] = from_ordered(o + n * step);
+        for (int v = 0; v < 2; v++) {
+            fx.exp_f32_f[v](xf, yf, n);
+            for (int j = 0; j < n; j++)
+                if (ulps(yf[j], (float)expl(xf[j])) > 1)
+                    fail_msg("exp_f32(%a) = %a, want %a", xf[j], yf[j], (float)expl(xf[j]));
+        }
+    }
+    static const double special[][2] = {{0, 1},      {-0.0, 1},   {-INFINITY, 0},
+                                        {-708.5, 0}, {-1e300, 0}, {NAN, NAN}};
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++)
+        for (int v = 0; v < 2; v++)
+            for (unsigned n = 1; n <= fx.target.width; n += fx.target.width - 1) {
+                for (unsigned j = 0; j < n; j++)
+                    x[j] = special[k][0];
+                fx.exp_f32_d[v](x, y, n);
+                for (unsigned j = 0; j < n; j++)
+                    if (!same(y[j], special[k][1]))
+                        fail_msg("exp_f32(%a) = %a, want %a", special[k][0], y[j], special[k][1]);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_float_tails_keep_denormals),
         cmocka_unit_test(test_doubles_within_1e13_relative),
         cmocka_unit_test(test_floats_within_one_ulp_of_correctly_rounded),
+        cmocka_unit_test(test_exp_f32_within_its_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,322 @@
+/* lower_softmax.c -- the row kernels: softmax and log_softmax along an axis,
+   their gradients, and softmax_cross_entropy with its gradients, in vectors.
+   Along the last axis the lanes are consecutive elements of a row (a vector
+   loop with a masked tail), and a row's max and sums are reduced across the
+   lanes after each pass; along another axis the lanes are neighbouring rows,
+   each keeping its own. At most three passes over a row: the max; exp(x - max)
+   and the sums; the results. Loads are widened to double, sums and formulas
+   stay in double and each result is rounded to float once, as the
+   interpreter computes them; exp is cc_vm_exp_f32. */
+#include "cc.h"
+
+#include <math.h>
+
+/* The sums of the second pass. With log(sum) taken, the elements equal to
+   the max (whose exp is exactly 1) are counted apart from the sum of the
+   others, and log(sum) is log1p(count - 1 + others): accurate also when it
+   is tiny, as log_softmax of a row's max is when the others are far below
+   it (log(1 + 1e-11) from a rounded sum would be 40 ULP off). */
+enum { SUM_E, SUM_TOP, SUM_T, SUM_TD, NSUMS };
+
+/* One set of lanes (a row, or neighbouring rows) and what its passes keep. */
+typedef struct {
+    cc_lower *l;
+    ir_op op;
+    bool along;        /* lanes along the axis: sums reduced across them */
+    LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
+    LLVMValueRef out;  /* float*: the result, NULL for the loss */
+    LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
+    LLVMValueRef base, lane_mask;  /* of the lanes at hand; lane_mask NULL when all are used */
+    LLVMValueRef m;                /* the max: a slot of vf32, then its value as vf64 */
+    LLVMValueRef acc[NSUMS];       /* slots of vf64: the sums of the second pass */
+    LLVMValueRef k;                /* vf64: what the results need of the sums */
+    LLVMValueRef scale;            /* vf64: dL / rows (negated for the target) */
+    LLVMValueRef scratch;          /* double*: exp(x - max) of the row, or NULL */
+    LLVMValueRef total;            /* double slot: the loss summed over rows */
+} lanes;
+
+typedef void (*pass_fn)(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j);
+
+static bool is_forward(ir_op op)
+{
+    return op != IR_SOFTMAX_GRAD && op != IR_LOG_SOFTMAX_GRAD;
+}
+
+static LLVMValueRef load(lanes *s, LLVMValueRef buf, LLVMValueRef i, LLVMValueRef mask)
+{
+    cc_ctx *c = s->l->c;
+    return LLVMBuildFPExt(c->b, cc_load(c, buf, i, mask), c->vf64, "");
+}
+
+static LLVMValueRef scratch_at(lanes *s, LLVMValueRef j)
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f64, s->scratch, &j, 1, "");
+    return LLVMBuildBitCast(c->b, p, LLVMPointerType(c->vf64, 0), "");
+}
+
+static void add_to(lanes *s, int k, LLVMValueRef x)
+{
+    LLVMBuilderRef b = s->l->c->b;
+    LLVMValueRef sum = LLVMBuildFAdd(b, LLVMBuildLoad2(b, s->l->c->vf64, s->acc[k], ""), x, "");
+    LLVMBuildStore(b, sum, s->acc[k]);
+}
+
+static LLVMValueRef fadd(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFAdd(c->b, a, b, "");
+}
+
+/* NaN loses, so a NaN in a row reaches the result through exp(NaN - max). */
+static LLVMValueRef fmax_of(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return cc_select(c, LLVMBuildFCmp(c->b, LLVMRealOGT, a, b, ""), a, b);
+}
+
+/* x for the lanes of the row: the sum or max of x's lanes along the axis,
+   splatted; x itself across it. */
+static LLVMValueRef per_lane(lanes *s, LLVMValueRef x, cc_combine_fn op)
+{
+    return s->along ? cc_splat(s->l->c, cc_reduce(s->l->c, x, op)) : x;
+}
+
+/* fn for every j along the axis: by vectors along it, one j at a time
+   across it. */
+typedef struct {
+    lanes *s;
+    pass_fn fn;
+} pass_arg;
+
+static void along_lanes(void *arg, LLVMValueRef j, LLVMValueRef mask)
+{
+    pass_arg *p = arg;
+    p->fn(p->s, LLVMBuildAdd(p->s->l->c->b, p->s->base, j, ""), mask, j);
+}
+
+static void pass(lanes *s, pass_fn fn)
+{
+    cc_ctx *c = s->l->c;
+    if (s->along) {
+        cc_vector_loop(c, s->len, along_lanes, &(pass_arg){s, fn});
+        return;
+    }
+    cc_loop j;
+    cc_loop_begin(c, &j, cc_i64(c, 0), s->len, cc_i64(c, 1));
+    fn(s, LLVMBuildAdd(c->b, s->base, LLVMBuildMul(c->b, j.i, s->step, ""), ""), s->lane_mask, j.i);
+    cc_loop_end(c, &j);
+}
+
+static void max_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+{
+    (void)j;
+    cc_ctx *c = s->l->c;
+    LLVMValueRef x = cc_load(c, s->a, i, mask);
+    if (mask)
+        x = cc_select(c, mask, x, cc_const(c, c->vf32, -INFINITY));
+    LLVMBuildStore(c->b, fmax_of(c, x, LLVMBuildLoad2(c->b, c->vf32, s->m, "")), s->m);
+}
+
+static bool takes_log(ir_op op)
+{
+    return op == IR_LOG_SOFTMAX || op == IR_SCE || op == IR_SCE_GRAD_TARGET;
+}
+
+/* The sums: exp(x - max) (kept in scratch when the results read it again),
+   and for the loss sum(t) and sum(t (z - max)); sum(dy y) or sum(dy) for the
+   gradients. */
+static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef x = load(s, s->a, i, mask);
+    if (s->op == IR_SOFTMAX_GRAD || s->op == IR_LOG_SOFTMAX_GRAD) {
+        LLVMValueRef dy = load(s, s->b, i, mask); /* 0 in masked lanes */
+        add_to(s, SUM_E, s->op == IR_SOFTMAX_GRAD ? LLVMBuildFMul(c->b, dy, x, "") : dy);
+        return;
+    }
+    LLVMValueRef d = LLVMBuildFSub(c->b, x, s->m, "");
+    LLVMValueRef e = cc_vm_exp_f32(c, d);
+    if (s->scratch)
+        LLVMBuildStore(c->b, e, scratch_at(s, j)); /* the scratch has a vector of slack */
+    LLVMValueRef zero = cc_const(c, c->vf64, 0), in = mask;
+    if (takes_log(s->op)) {
+        LLVMValueRef top = LLVMBuildFCmp(c->b, LLVMRealOEQ, d, zero, "");
+        LLVMValueRef counted = mask ? LLVMBuildAnd(c->b, top, mask, "") : top;
+        add_to(s, SUM_TOP, cc_select(c, counted, cc_const(c, c->vf64, 1), zero));
+        LLVMValueRef rest = LLVMBuildNot(c->b, top, "");
+        in = mask ? LLVMBuildAnd(c->b, rest, mask, "") : rest;
+    }
+    add_to(s, SUM_E, in ? cc_select(c, in, e, zero) : e);
+    if (s->op == IR_SCE || s->op == IR_SCE_GRAD_LOGITS) {
+        LLVMValueRef t = load(s, s->b, i, mask);
+        add_to(s, SUM_T, t);
+        if (s->op == IR_SCE)
+            add_to(s, SUM_TD, LLVMBuildFMul(c->b, t, d, ""));
+    }
+}
+
+/* log(sum) as log1p(count of the max - 1 + sum of the others). */
+static LLVMValueRef log_sum(cc_ctx *c, LLVMValueRef top, LLVMValueRef others)
+{
+    LLVMValueRef rest = LLVMBuildFSub(c->b, top, cc_const(c, LLVMTypeOf(top), 1), "");
+    return cc_vm_log1p(c, LLVMBuildFAdd(c->b, rest, others, ""));
+}
+
+/* k from the sums; the loss of the row is added to the total. */
+static void after_sums(lanes *s)
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef sum[NSUMS] = {NULL};
+    for (int k = 0; k < NSUMS; k++) {
+        if (!s->acc[k])
+            continue;
+        LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf64, s->acc[k], "");
+        sum[k] = s->along ? cc_reduce(c, v, fadd) : v;
+    }
+    LLVMTypeRef t = LLVMTypeOf(sum[SUM_E]);
+    switch (s->op) {
+    case IR_SOFTMAX: /* results are e / sum */
+        s->k = LLVMBuildFDiv(c->b, cc_const(c, t, 1), sum[SUM_E], "");
+        break;
+    case IR_SCE_GRAD_LOGITS: /* results are dL (e sum(t) / sum - t) / rows */
+        s->k = LLVMBuildFDiv(c->b, sum[SUM_T], sum[SUM_E], "");
+        break;
+    case IR_LOG_SOFTMAX:
+    case IR_SCE_GRAD_TARGET: /* log_softmax = (x - max) - log(sum) */
+        s->k = log_sum(c, sum[SUM_TOP], sum[SUM_E]);
+        break;
+    case IR_SCE: { /* -sum(t log_softmax(z)) = log(sum) sum(t) - sum(t (z - max)) */
+        LLVMValueRef ls = log_sum(c, sum[SUM_TOP], sum[SUM_E]);
+        LLVMValueRef row =
+            LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ls, sum[SUM_T], ""), sum[SUM_TD], "");
+        cc_set(s->l, s->total, LLVMBuildFAdd(c->b, cc_get(s->l, s->total), row, ""));
+        return;
+    }
+    default: /* the gradients' sums */
+        s->k = sum[SUM_E];
+        break;
+    }
+    if (s->along)
+        s->k = cc_splat(c, s->k);
+}
+
+static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef x = load(s, s->a, i, mask), r;
+    LLVMValueRef d = is_forward(s->op) ? LLVMBuildFSub(c->b, x, s->m, "") : NULL;
+    LLVMValueRef e = NULL;
+    if (s->op == IR_SOFTMAX || s->op == IR_SCE_GRAD_LOGITS)
+        e = s->scratch ? LLVMBuildLoad2(c->b, c->vf64, scratch_at(s, j), "") : cc_vm_exp_f32(c, d);
+    switch (s->op) {
+    case IR_SOFTMAX:
+        r = LLVMBuildFMul(c->b, e, s->k, "");
+        break;
+    case IR_LOG_SOFTMAX:
+        r = LLVMBuildFSub(c->b, d, s->k, "");
+        break;
+    case IR_SOFTMAX_GRAD: /* y (dy - sum(dy y)) */
+        r = LLVMBuildFMul(c->b, x, LLVMBuildFSub(c->b, load(s, s->b, i, mask), s->k, ""), "");
+        break;
+    case IR_LOG_SOFTMAX_GRAD: /* dy - exp(y) sum(dy) */
+        r = LLVMBuildFSub(c->b, load(s, s->b, i, mask),
+                          LLVMBuildFMul(c->b, cc_vm_exp_f32(c, x), s->k, ""), "");
+        break;
+    case IR_SCE_GRAD_LOGITS:
+        r = cc_fma(c, e, s->k, LLVMBuildFNeg(c->b, load(s, s->b, i, mask), ""));
+        r = LLVMBuildFMul(c->b, s->scale, r, "");
+        break;
+    default: /* IR_SCE_GRAD_TARGET: -dL log_softmax(z) / rows */
+        r = LLVMBuildFMul(c->b, s->scale, LLVMBuildFSub(c->b, d, s->k, ""), "");
+        break;
+    }
+    cc_store(c, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), s->out, i, mask);
+}
+
+/* The passes over the lanes at s->base. */
+static void lanes_compute(lanes *s)
+{
+    cc_ctx *c = s->l->c;
+    if (is_forward(s->op)) {
+        LLVMBuildStore(c->b, cc_const(c, c->vf32, -INFINITY), s->m);
+        pass(s, max_pass);
+        LLVMValueRef m = per_lane(s, LLVMBuildLoad2(c->b, c->vf32, s->m, ""), fmax_of);
+        s->m = LLVMBuildFPExt(c->b, m, c->vf64, "");
+    }
+    for (int k = 0; k < NSUMS; k++)
+        if (s->acc[k])
+            LLVMBuildStore(c->b, cc_const(c, c->vf64, 0), s->acc[k]);
+    pass(s, sum_pass);
+    after_sums(s);
+    if (s->out)
+        pass(s, result_pass);
+}
+
+/* Across the axis: the lanes in [in, in + width) of an outer index. */
+static void across_lanes(void *arg, LLVMValueRef in, LLVMValueRef mask)
+{
+    lanes *s = arg, t = *s; /* the max slot is reused by every set of lanes */
+    t.base = LLVMBuildAdd(s->l->c->b, s->start, in, "");
+    t.lane_mask = mask;
+    lanes_compute(&t);
+}
+
+/* Slots, pointers and constants of the kernel of v. */
+static void lanes_init(lanes *s, cc_lower *l, const ir_value *v)
+{
+    cc_ctx *c = l->c;
+    *s = (lanes){.l = l, .op = v->op, .a = l->buf[v->args[0]->id]};
+    s->b = v->nargs > 1 ? l->buf[v->args[1]->id] : NULL;
+    s->out = v->op == IR_SCE ? NULL : l->buf[v->id];
+    s->m = cc_entry_alloca(c, c->vf32);
+    s->acc[SUM_E] = cc_entry_alloca(c, c->vf64);
+    if (takes_log(v->op))
+        s->acc[SUM_TOP] = cc_entry_alloca(c, c->vf64);
+    if (v->op == IR_SCE || v->op == IR_SCE_GRAD_LOGITS)
+        s->acc[SUM_T] = cc_entry_alloca(c, c->vf64);
+    if (v->op == IR_SCE)
+        s->acc[SUM_TD] = cc_entry_alloca(c, c->vf64);
+}
+
+void cc_lower_rows(cc_lower *l, const ir_value *v)
+{
+    cc_ctx *c = l->c;
+    const ir_value *x = v->args[0];
+    bool loss = v->op == IR_SCE || v->op == IR_SCE_GRAD_LOGITS || v->op == IR_SCE_GRAD_TARGET;
+    double axis = loss ? -1 : v->attr[0];
+    lanes s;
+    lanes_init(&s, l, v);
+    LLVMValueRef outer, inner;
+    cc_axis_split(l, x, axis, &outer, &s.len, &inner);
+    s.step = inner;
+    s.along = (int)axis == -1 || (int)axis == x->shape.rank - 1;
+    LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
+    if (v->op == IR_SCE) {
+        s.total = cc_acc(l, 0);
+    } else if (loss) {
+        LLVMValueRef dl = cc_ld(l, v->args[2], cc_i64(c, 0));
+        if (v->op == IR_SCE_GRAD_TARGET)
+            dl = LLVMBuildFNeg(c->b, dl, "");
+        s.scale = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
+    }
+    LLVMValueRef raw = NULL;
+    if (s.along && (v->op == IR_SOFTMAX || v->op == IR_SCE_GRAD_LOGITS)) {
+        LLVMValueRef doubles = LLVMBuildAdd(c->b, s.len, cc_i64(c, c->width), "");
+        raw = cc_mem_take(l, LLVMBuildMul(c->b, doubles, cc_i64(c, 8), ""));
+        s.scratch = LLVMBuildBitCast(c->b, raw, LLVMPointerType(c->f64, 0), "");
+    }
+    cc_loop o;
+    cc_loop_begin(c, &o, cc_i64(c, 0), outer, cc_i64(c, 1));
+    s.start = LLVMBuildMul(c->b, LLVMBuildMul(c->b, o.i, s.len, ""), inner, "");
+    if (s.along) {
+        lanes t = s;
+        t.base = s.start;
+        lanes_compute(&t);
+    } else {
+        cc_vector_loop(c, inner, across_lanes, &s);
+    }
+    cc_loop_end(c, &o);
+    if (raw)
+        cc_mem_give(l, raw);
+    if (v->op == IR_SCE)
+        cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s.total), rows, ""));
+}

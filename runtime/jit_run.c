@@ -99,10 +99,9 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
             ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]
                                        : (zeros[a] = calloc((size_t)shape.n + 1, sizeof(float)));
             break;
-        case CC_ARG_GRAD: /* kept from the last call when it fits: no page faults per step */
+        case CC_ARG_GRAD: /* kept from the last call when it fits: no page faults per step;
+                             the entry writes every element (zeros where no gradient reaches) */
             ptrs[a] = sized(&p->grad32[arg->id], shape.n, &p->grad32_n[arg->id]);
-            if (ptrs[a])
-                memset(ptrs[a], 0, (size_t)shape.n * sizeof(float));
             break;
         default: {
             rt_tensor *t = &p->t[arg->id];

@@ -61,6 +61,9 @@ void cc_target_fini(cc_target *t);
 void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *name);
 /* Disposes the builder; the module goes to whoever takes it. */
 void cc_ctx_fini(cc_ctx *c);
+/* The vector types of c for `width` lanes: the target's width, or fewer
+   in a copy of c for a kernel whose rows are known to be short. */
+void cc_ctx_set_width(cc_ctx *c, unsigned width);
 
 /* Verifies and optimises a module for t with the new pass manager (O2),
    function attributes set so that the target's full vector width is used. */

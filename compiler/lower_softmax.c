@@ -18,6 +18,8 @@
    it (log(1 + 1e-11) from a rounded sum would be 40 ULP off). */
 enum { SUM_E, SUM_TOP, SUM_T, SUM_TD, NSUMS };
 
+enum { MAX_AT_ONCE = 4 }; /* rows computed side by side when short */
+
 /* One set of lanes (a row, or neighbouring rows) and what its passes keep. */
 typedef struct {
     cc_lower *l;
@@ -42,17 +44,35 @@ static bool is_forward(ir_op op)
     return op != IR_SOFTMAX_GRAD && op != IR_LOG_SOFTMAX_GRAD;
 }
 
+static bool is_loss(ir_op op)
+{
+    return op == IR_SCE || op == IR_SCE_GRAD_LOGITS || op == IR_SCE_GRAD_TARGET;
+}
+
 static LLVMValueRef load(lanes *s, LLVMValueRef buf, LLVMValueRef i, LLVMValueRef mask)
 {
     cc_ctx *c = s->l->c;
     return LLVMBuildFPExt(c->b, cc_load(c, buf, i, mask), c->vf64, "");
 }
 
+/* The doubles of scratch[j..j + width), aligned only as doubles are. */
 static LLVMValueRef scratch_at(lanes *s, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     LLVMValueRef p = LLVMBuildGEP2(c->b, c->f64, s->scratch, &j, 1, "");
     return LLVMBuildBitCast(c->b, p, LLVMPointerType(c->vf64, 0), "");
+}
+
+static void scratch_store(lanes *s, LLVMValueRef j, LLVMValueRef e)
+{
+    LLVMSetAlignment(LLVMBuildStore(s->l->c->b, e, scratch_at(s, j)), 8);
+}
+
+static LLVMValueRef scratch_load(lanes *s, LLVMValueRef j)
+{
+    LLVMValueRef e = LLVMBuildLoad2(s->l->c->b, s->l->c->vf64, scratch_at(s, j), "");
+    LLVMSetAlignment(e, 8);
+    return e;
 }
 
 static void add_to(lanes *s, int k, LLVMValueRef x)
@@ -136,7 +156,7 @@ static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j
     LLVMValueRef d = LLVMBuildFSub(c->b, x, s->m, "");
     LLVMValueRef e = cc_vm_exp_f32(c, d);
     if (s->scratch)
-        LLVMBuildStore(c->b, e, scratch_at(s, j)); /* the scratch has a vector of slack */
+        scratch_store(s, j, e); /* the scratch has a vector of slack */
     LLVMValueRef zero = cc_const(c, c->vf64, 0), in = mask;
     if (takes_log(s->op)) {
         LLVMValueRef top = LLVMBuildFCmp(c->b, LLVMRealOEQ, d, zero, "");
@@ -206,7 +226,7 @@ static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRe
     LLVMValueRef d = is_forward(s->op) ? LLVMBuildFSub(c->b, x, s->m, "") : NULL;
     LLVMValueRef e = NULL;
     if (s->op == IR_SOFTMAX || s->op == IR_SCE_GRAD_LOGITS)
-        e = s->scratch ? LLVMBuildLoad2(c->b, c->vf64, scratch_at(s, j), "") : cc_vm_exp_f32(c, d);
+        e = s->scratch ? scratch_load(s, j) : cc_vm_exp_f32(c, d);
     switch (s->op) {
     case IR_SOFTMAX:
         r = LLVMBuildFMul(c->b, e, s->k, "");
@@ -232,23 +252,29 @@ static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRe
     cc_store(c, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), s->out, i, mask);
 }
 
-/* The passes over the lanes at s->base. */
-static void lanes_compute(lanes *s)
+/* The passes over n sets of lanes (each with its own slots and scratch),
+   pass by pass, so that the work of one set sits beside the other's. */
+static void lanes_compute(lanes *s, int n)
 {
     cc_ctx *c = s->l->c;
-    if (is_forward(s->op)) {
-        LLVMBuildStore(c->b, cc_const(c, c->vf32, -INFINITY), s->m);
-        pass(s, max_pass);
-        LLVMValueRef m = per_lane(s, LLVMBuildLoad2(c->b, c->vf32, s->m, ""), fmax_of);
-        s->m = LLVMBuildFPExt(c->b, m, c->vf64, "");
+    for (int k = 0; k < n && is_forward(s->op); k++) {
+        LLVMBuildStore(c->b, cc_const(c, c->vf32, -INFINITY), s[k].m);
+        pass(&s[k], max_pass);
     }
-    for (int k = 0; k < NSUMS; k++)
-        if (s->acc[k])
-            LLVMBuildStore(c->b, cc_const(c, c->vf64, 0), s->acc[k]);
-    pass(s, sum_pass);
-    after_sums(s);
-    if (s->out)
-        pass(s, result_pass);
+    for (int k = 0; k < n && is_forward(s->op); k++) {
+        LLVMValueRef m = per_lane(&s[k], LLVMBuildLoad2(c->b, c->vf32, s[k].m, ""), fmax_of);
+        s[k].m = LLVMBuildFPExt(c->b, m, c->vf64, "");
+    }
+    for (int k = 0; k < n; k++) {
+        for (int a = 0; a < NSUMS; a++)
+            if (s[k].acc[a])
+                LLVMBuildStore(c->b, cc_const(c, c->vf64, 0), s[k].acc[a]);
+        pass(&s[k], sum_pass);
+    }
+    for (int k = 0; k < n; k++)
+        after_sums(&s[k]);
+    for (int k = 0; k < n && s->out; k++)
+        pass(&s[k], result_pass);
 }
 
 /* Across the axis: the lanes in [in, in + width) of an outer index. */
@@ -257,66 +283,146 @@ static void across_lanes(void *arg, LLVMValueRef in, LLVMValueRef mask)
     lanes *s = arg, t = *s; /* the max slot is reused by every set of lanes */
     t.base = LLVMBuildAdd(s->l->c->b, s->start, in, "");
     t.lane_mask = mask;
-    lanes_compute(&t);
+    lanes_compute(&t, 1);
 }
 
-/* Slots, pointers and constants of the kernel of v. */
+/* The rows of `rows` x s->len along the last axis, in sets of `per` rows
+   from first (s[k] computes row first + k). */
+static void some_rows(lanes *s, int per, LLVMValueRef first)
+{
+    cc_ctx *c = s->l->c;
+    lanes t[MAX_AT_ONCE];
+    for (int k = 0; k < per; k++) {
+        t[k] = s[k];
+        t[k].base = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, first, cc_i64(c, k), ""), s->len, "");
+    }
+    lanes_compute(t, per);
+}
+
+/* The rows of `rows` x s->len, per at a time (s[0..per) each has its own
+   slots and scratch). */
+static void rows_along(lanes *s, LLVMValueRef rows, int per)
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef step = cc_i64(c, per);
+    LLVMValueRef whole = LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, step, ""), "");
+    cc_loop r;
+    cc_loop_begin(c, &r, cc_i64(c, 0), whole, step);
+    some_rows(s, per, r.i);
+    cc_loop_end(c, &r);
+    if (per == 1)
+        return;
+    cc_loop_begin(c, &r, whole, rows, cc_i64(c, 1));
+    some_rows(s, 1, r.i);
+    cc_loop_end(c, &r);
+}
+
+/* Pointers and constants of the kernel of v, and the slots of a set of
+   lanes. */
 static void lanes_init(lanes *s, cc_lower *l, const ir_value *v)
 {
-    cc_ctx *c = l->c;
     *s = (lanes){.l = l, .op = v->op, .a = l->buf[v->args[0]->id]};
     s->b = v->nargs > 1 ? l->buf[v->args[1]->id] : NULL;
     s->out = v->op == IR_SCE ? NULL : l->buf[v->id];
+}
+
+static void lanes_slots(lanes *s)
+{
+    cc_ctx *c = s->l->c;
     s->m = cc_entry_alloca(c, c->vf32);
     s->acc[SUM_E] = cc_entry_alloca(c, c->vf64);
-    if (takes_log(v->op))
+    if (takes_log(s->op))
         s->acc[SUM_TOP] = cc_entry_alloca(c, c->vf64);
-    if (v->op == IR_SCE || v->op == IR_SCE_GRAD_LOGITS)
+    if (s->op == IR_SCE || s->op == IR_SCE_GRAD_LOGITS)
         s->acc[SUM_T] = cc_entry_alloca(c, c->vf64);
-    if (v->op == IR_SCE)
+    if (s->op == IR_SCE)
         s->acc[SUM_TD] = cc_entry_alloca(c, c->vf64);
+}
+
+/* Rows known to fit in a vector are each a short chain of dependent steps
+   (max, exp, sum, divide): several at a time, interleaved, the core
+   overlaps the chains. As many as keep the code that of 4 rows of 16 lanes
+   at most: fewer in fewer lanes, where the rows are cheap anyway. */
+static int rows_at_once(const lanes *s)
+{
+    cc_ctx *c = s->l->c;
+    bool short_rows = s->along && LLVMIsConstant(s->len) &&
+                      LLVMConstIntGetSExtValue(s->len) <= (long long)c->width;
+    return short_rows ? (int)(c->width / 4 < MAX_AT_ONCE ? c->width / 4 : MAX_AT_ONCE) : 1;
+}
+
+/* The lanes a row of len (a constant) needs, at least 4: a short row
+   computed in fewer lanes is less work and less code. */
+static unsigned lanes_for(const cc_ctx *c, LLVMValueRef len)
+{
+    if (!LLVMIsConstant(len))
+        return c->width;
+    unsigned w = 4;
+    while (w < c->width && (long long)w < LLVMConstIntGetSExtValue(len))
+        w *= 2;
+    return w;
+}
+
+/* The kernel of v in l's lanes, outer x len x inner around its axis. */
+static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMValueRef len,
+                       LLVMValueRef inner, bool along)
+{
+    cc_ctx *c = l->c;
+    lanes s[MAX_AT_ONCE];
+    lanes_init(&s[0], l, v);
+    s[0].len = len;
+    s[0].step = inner;
+    s[0].along = along;
+    LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
+    if (v->op == IR_SCE) {
+        s[0].total = cc_acc(l, 0);
+    } else if (is_loss(v->op)) {
+        LLVMValueRef dl = cc_ld(l, v->args[2], cc_i64(c, 0));
+        if (v->op == IR_SCE_GRAD_TARGET)
+            dl = LLVMBuildFNeg(c->b, dl, "");
+        s[0].scale = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
+    }
+    int per = rows_at_once(&s[0]);
+    LLVMValueRef raw = NULL, each = LLVMBuildAdd(c->b, s[0].len, cc_i64(c, c->width), "");
+    if (s[0].along && (v->op == IR_SOFTMAX || v->op == IR_SCE_GRAD_LOGITS)) {
+        LLVMValueRef bytes = LLVMBuildMul(c->b, each, cc_i64(c, 8 * per), "");
+        raw = cc_mem_take(l, bytes);
+        s[0].scratch = LLVMBuildBitCast(c->b, raw, LLVMPointerType(c->f64, 0), "");
+    }
+    for (int k = 1; k < per; k++) {
+        s[k] = s[k - 1];
+        if (s[k].scratch)
+            s[k].scratch = LLVMBuildGEP2(c->b, c->f64, s[k - 1].scratch, &each, 1, "");
+    }
+    for (int k = 0; k < per; k++)
+        lanes_slots(&s[k]);
+    if (s[0].along) {
+        rows_along(s, outer, per);
+    } else {
+        cc_loop o;
+        cc_loop_begin(c, &o, cc_i64(c, 0), outer, cc_i64(c, 1));
+        s[0].start = LLVMBuildMul(c->b, LLVMBuildMul(c->b, o.i, s[0].len, ""), inner, "");
+        cc_vector_loop(c, inner, across_lanes, &s[0]);
+        cc_loop_end(c, &o);
+    }
+    if (raw)
+        cc_mem_give(l, raw);
+    if (v->op == IR_SCE)
+        cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s[0].total), rows, ""));
 }
 
 void cc_lower_rows(cc_lower *l, const ir_value *v)
 {
-    cc_ctx *c = l->c;
+    double axis = is_loss(v->op) ? -1 : v->attr[0];
     const ir_value *x = v->args[0];
-    bool loss = v->op == IR_SCE || v->op == IR_SCE_GRAD_LOGITS || v->op == IR_SCE_GRAD_TARGET;
-    double axis = loss ? -1 : v->attr[0];
-    lanes s;
-    lanes_init(&s, l, v);
-    LLVMValueRef outer, inner;
-    cc_axis_split(l, x, axis, &outer, &s.len, &inner);
-    s.step = inner;
-    s.along = (int)axis == -1 || (int)axis == x->shape.rank - 1;
-    LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
-    if (v->op == IR_SCE) {
-        s.total = cc_acc(l, 0);
-    } else if (loss) {
-        LLVMValueRef dl = cc_ld(l, v->args[2], cc_i64(c, 0));
-        if (v->op == IR_SCE_GRAD_TARGET)
-            dl = LLVMBuildFNeg(c->b, dl, "");
-        s.scale = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
+    bool along = (int)axis == -1 || (int)axis == x->shape.rank - 1;
+    LLVMValueRef outer, len, inner;
+    cc_axis_split(l, x, axis, &outer, &len, &inner);
+    cc_ctx narrow = *l->c;
+    cc_lower nl = *l;
+    if (along && lanes_for(l->c, len) < l->c->width) {
+        cc_ctx_set_width(&narrow, lanes_for(l->c, len));
+        nl.c = &narrow;
     }
-    LLVMValueRef raw = NULL;
-    if (s.along && (v->op == IR_SOFTMAX || v->op == IR_SCE_GRAD_LOGITS)) {
-        LLVMValueRef doubles = LLVMBuildAdd(c->b, s.len, cc_i64(c, c->width), "");
-        raw = cc_mem_take(l, LLVMBuildMul(c->b, doubles, cc_i64(c, 8), ""));
-        s.scratch = LLVMBuildBitCast(c->b, raw, LLVMPointerType(c->f64, 0), "");
-    }
-    cc_loop o;
-    cc_loop_begin(c, &o, cc_i64(c, 0), outer, cc_i64(c, 1));
-    s.start = LLVMBuildMul(c->b, LLVMBuildMul(c->b, o.i, s.len, ""), inner, "");
-    if (s.along) {
-        lanes t = s;
-        t.base = s.start;
-        lanes_compute(&t);
-    } else {
-        cc_vector_loop(c, inner, across_lanes, &s);
-    }
-    cc_loop_end(c, &o);
-    if (raw)
-        cc_mem_give(l, raw);
-    if (v->op == IR_SCE)
-        cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s.total), rows, ""));
+    lower_rows(&nl, v, outer, len, inner, along);
 }

@@ -166,9 +166,15 @@ LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 /* <width x float> at base[i..], masked (NULL: all lanes). */
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
+/* A whole vector stored past the caches (no read for ownership); base + i
+   must be aligned to the vector's size. */
+void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
 /* An alloca in the entry block of the function being built, where SROA
    turns it into registers. */
 LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
+/* A hint to bring the cache line of base[i] close, for reading or for
+   writing (no effect on results; no fault for any address). */
+void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write);
 /* One float of base[i], and its store. */
 LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
 void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);

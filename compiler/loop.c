@@ -75,6 +75,15 @@ LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef 
     return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, types, 2), fn, args, 4, "");
 }
 
+void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
+{
+    LLVMValueRef st = LLVMBuildStore(c->b, v, vector_ptr(c, base, i));
+    LLVMSetAlignment(st, 4 * c->width);
+    LLVMValueRef one = LLVMConstInt(c->i32, 1, false);
+    unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "nontemporal", 11);
+    LLVMSetMetadata(st, kind, LLVMMDNodeInContext(c->ctx, &one, 1));
+}
+
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
 {
     LLVMValueRef p = vector_ptr(c, base, i);
@@ -154,4 +163,13 @@ LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t)
     LLVMValueRef a = LLVMBuildAlloca(c->b, t, "");
     LLVMPositionBuilderAtEnd(c->b, here);
     return a;
+}
+
+void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write)
+{
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+    LLVMValueRef args[4] = {LLVMBuildBitCast(c->b, p, i8p, ""), LLVMConstInt(c->i32, write, false),
+                            LLVMConstInt(c->i32, 2, false), LLVMConstInt(c->i32, 1, false)};
+    cc_intrinsic(c, "llvm.prefetch", args, 4);
 }

@@ -25,6 +25,7 @@ typedef struct {
     cc_lower *l;
     ir_op op;
     bool along;        /* lanes along the axis: sums reduced across them */
+    bool nt;           /* along: results stored past the caches */
     LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
     LLVMValueRef out;  /* float*: the result, NULL for the loss */
     LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
@@ -144,9 +145,30 @@ static bool takes_log(ir_op op)
 /* The sums: exp(x - max) (kept in scratch when the results read it again),
    and for the loss sum(t) and sum(t (z - max)); sum(dy y) or sum(dy) for the
    gradients. */
+/* Along a row, the pass that computes most also asks for the next row's
+   inputs and for the lines of this row's results: a long row then comes
+   from memory while the previous one is computed, and the results go to
+   lines already owned (unless they are stored past the caches). The
+   gradients compute little: they ask for the next row during the results. */
+static void prefetch(lanes *s, LLVMValueRef i, LLVMValueRef mask, bool results)
+{
+    cc_ctx *c = s->l->c;
+    if (!s->along || mask)
+        return;
+    if (!results && s->out && !s->nt)
+        cc_prefetch(c, s->out, i, true);
+    if (results == is_forward(s->op))
+        return;
+    LLVMValueRef next = LLVMBuildAdd(c->b, i, s->len, "");
+    cc_prefetch(c, s->a, next, false);
+    if (s->b && s->op != IR_SCE_GRAD_TARGET)
+        cc_prefetch(c, s->b, next, false);
+}
+
 static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
+    prefetch(s, i, mask, false);
     LLVMValueRef x = load(s, s->a, i, mask);
     if (s->op == IR_SOFTMAX_GRAD || s->op == IR_LOG_SOFTMAX_GRAD) {
         LLVMValueRef dy = load(s, s->b, i, mask); /* 0 in masked lanes */
@@ -222,6 +244,7 @@ static void after_sums(lanes *s)
 static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
+    prefetch(s, i, mask, true);
     LLVMValueRef x = load(s, s->a, i, mask), r;
     LLVMValueRef d = is_forward(s->op) ? LLVMBuildFSub(c->b, x, s->m, "") : NULL;
     LLVMValueRef e = NULL;
@@ -249,7 +272,35 @@ static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRe
         r = LLVMBuildFMul(c->b, s->scale, LLVMBuildFSub(c->b, d, s->k, ""), "");
         break;
     }
-    cc_store(c, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), s->out, i, mask);
+    r = LLVMBuildFPTrunc(c->b, r, c->vf32, "");
+    if (s->nt && !mask)
+        cc_store_nt(c, r, s->out, i);
+    else
+        cc_store(c, r, s->out, i, mask);
+}
+
+/* The results of the lanes. Stored past the caches, the row starts with
+   the elements before the first vector-aligned address, masked. */
+static void results(lanes *s)
+{
+    cc_ctx *c = s->l->c;
+    if (!s->nt) {
+        pass(s, result_pass);
+        return;
+    }
+    LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, s->out, &s->base, 1, "");
+    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, at, c->i64, "");
+    LLVMValueRef bytes = LLVMBuildAnd(c->b, LLVMBuildNeg(c->b, addr, ""),
+                                      cc_i64(c, 4 * (long long)c->width - 1), "");
+    LLVMValueRef head = LLVMBuildLShr(c->b, bytes, cc_i64(c, 2), "");
+    head = cc_select(c, LLVMBuildICmp(c->b, LLVMIntSLT, head, s->len, ""), head, s->len);
+    result_pass(s, s->base, cc_mask(c, cc_i64(c, 0), head), cc_i64(c, 0));
+    lanes t = *s;
+    t.base = LLVMBuildAdd(c->b, s->base, head, "");
+    t.len = LLVMBuildSub(c->b, s->len, head, "");
+    if (t.scratch)
+        t.scratch = LLVMBuildGEP2(c->b, c->f64, s->scratch, &head, 1, "");
+    pass(&t, result_pass);
 }
 
 /* The passes over n sets of lanes (each with its own slots and scratch),
@@ -274,7 +325,7 @@ static void lanes_compute(lanes *s, int n)
     for (int k = 0; k < n; k++)
         after_sums(&s[k]);
     for (int k = 0; k < n && s->out; k++)
-        pass(&s[k], result_pass);
+        results(&s[k]);
 }
 
 /* Across the axis: the lanes in [in, in + width) of an outer index. */
@@ -315,6 +366,41 @@ static void rows_along(lanes *s, LLVMValueRef rows, int per)
     cc_loop_begin(c, &r, whole, rows, cc_i64(c, 1));
     some_rows(s, 1, r.i);
     cc_loop_end(c, &r);
+}
+
+/* Results of NT_BYTES and more are stored past the caches (8 bytes of
+   memory traffic an element for softmax instead of 12, the write no
+   longer reading the line first): they are larger than the caches of a
+   core, and whoever reads them next reads them from memory anyway. Rows of
+   a known length below NT_ROW are not worth the second version of the
+   code. */
+enum { NT_BYTES = 1 << 24, NT_ROW = 1024 };
+
+static void rows_along_nt(lanes *s, LLVMValueRef rows, int per)
+{
+    cc_ctx *c = s->l->c;
+    if (!s->out || (LLVMIsConstant(s->len) && LLVMConstIntGetSExtValue(s->len) < NT_ROW)) {
+        rows_along(s, rows, per);
+        return;
+    }
+    LLVMValueRef n = LLVMBuildMul(c->b, rows, s->len, "");
+    LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGE, n, cc_i64(c, NT_BYTES / 4), "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(c->ctx, fn, "nt");
+    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(c->ctx, fn, "cached");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "stored");
+    LLVMBuildCondBr(c->b, big, yes, no);
+    for (int nt = 1; nt >= 0; nt--) {
+        LLVMPositionBuilderAtEnd(c->b, nt ? yes : no);
+        lanes t[MAX_AT_ONCE];
+        for (int k = 0; k < per; k++) {
+            t[k] = s[k];
+            t[k].nt = nt;
+        }
+        rows_along(t, rows, per);
+        LLVMBuildBr(c->b, after);
+    }
+    LLVMPositionBuilderAtEnd(c->b, after);
 }
 
 /* Pointers and constants of the kernel of v, and the slots of a set of
@@ -397,7 +483,7 @@ static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMV
     for (int k = 0; k < per; k++)
         lanes_slots(&s[k]);
     if (s[0].along) {
-        rows_along(s, outer, per);
+        rows_along_nt(s, outer, per);
     } else {
         cc_loop o;
         cc_loop_begin(c, &o, cc_i64(c, 0), outer, cc_i64(c, 1));

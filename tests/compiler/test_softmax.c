@@ -233,48 +233,84 @@ static void test_special_rows(void **state)
     act_context_free(ctx);
 }
 
-/* d_x of softmax and log_softmax from an output gradient, against the exact
-   gradient at the exact y: the JIT's differs by the rounding of its float
-   y, so the bound is a few float ULP of each term. */
+static const char *const forms[2] = {
+    "graph t {\n input x : f32[N, M]\n y = softmax(x)\n output y\n}\n",
+    "graph t {\n input x : f32[N, M]\n y = log_softmax(x)\n output y\n}\n"};
+
+/* d_x of softmax (or log_softmax) of rows x len from the output gradient
+   dy, against the exact gradient at the exact y: the JIT's differs by the
+   rounding of its float y, so the bound is a few float ULP of each term. */
+static void check_gradient(const float *x, const float *dy, const float *dx, int64_t rows,
+                           int64_t len, bool log_form)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * len, *gr = dy + r * len;
+        long double m, s, log_s, dot = 0, mag = 0, sum = 0, amag = 0;
+        lane_stats(xr, len, 1, &m, &s, &log_s);
+        for (int64_t j = 0; j < len; j++) {
+            long double y = expl(xr[j] - m) / s;
+            dot += gr[j] * y, mag += fabsl(gr[j] * y), sum += gr[j], amag += fabsl(gr[j]);
+        }
+        for (int64_t j = 0; j < len; j++) {
+            long double y = expl(xr[j] - m) / s;
+            long double want = log_form ? gr[j] - y * sum : y * (gr[j] - dot);
+            long double bound =
+                0x1p-21 * (log_form ? fabsl(gr[j]) + y * amag : y * (fabsl(gr[j]) + mag));
+            if (!(fabsl(dx[r * len + j] - want) <= bound + 0x1p-149))
+                fail_msg("%s grad, row of %lld: [%lld] jit %.9g, want %.9Lg",
+                         log_form ? "log_softmax" : "softmax", (long long)len, (long long)j,
+                         dx[r * len + j], want);
+        }
+    }
+}
+
+static const float *backward_from(act_program *p, const float *x, const float *dy, int64_t rows,
+                                  int64_t len)
+{
+    set(p, "x", x, rows, len);
+    act_error err = {0};
+    int64_t shape[2] = {rows, len};
+    assert_int_equal(act_set_output_grad(p, "y", dy, shape, 2, &err), 0);
+    return run(p, true, "d_x");
+}
+
 static void test_gradients(void **state)
 {
     (void)state;
     act_context *ctx = act_context_new();
     float *x = malloc(2 * 32000 * sizeof *x), *dy = malloc(2 * 32000 * sizeof *dy);
     for (int lf = 0; lf < 2; lf++) {
-        act_program *p = jit(ctx, lf ? "graph t {\n input x : f32[N, M]\n y = log_softmax(x)\n"
-                                       " output y\n}\n"
-                                     : "graph t {\n input x : f32[N, M]\n y = softmax(x)\n"
-                                       " output y\n}\n");
+        act_program *p = jit(ctx, forms[lf]);
         for (int64_t n = 1; n <= 68; n++) {
             int64_t len = n == 68 ? 32000 : n;
             fill(x, 2 * len, 0, 10, false);
             fill(dy, 2 * len, 0, 1, false);
-            set(p, "x", x, 2, len);
-            act_error err = {0};
-            int64_t shape[2] = {2, len};
-            assert_int_equal(act_set_output_grad(p, "y", dy, shape, 2, &err), 0);
-            const float *dx = run(p, true, "d_x");
-            for (int64_t r = 0; r < 2; r++) {
-                const float *xr = x + r * len, *gr = dy + r * len;
-                long double m, s, log_s, dot = 0, mag = 0, sum = 0, amag = 0;
-                lane_stats(xr, len, 1, &m, &s, &log_s);
-                for (int64_t j = 0; j < len; j++) {
-                    long double y = expl(xr[j] - m) / s;
-                    dot += gr[j] * y, mag += fabsl(gr[j] * y), sum += gr[j], amag += fabsl(gr[j]);
-                }
-                for (int64_t j = 0; j < len; j++) {
-                    long double y = expl(xr[j] - m) / s;
-                    long double want = lf ? gr[j] - y * sum : y * (gr[j] - dot);
-                    long double bound =
-                        0x1p-21 * (lf ? fabsl(gr[j]) + y * amag : y * (fabsl(gr[j]) + mag));
-                    if (!(fabsl(dx[r * len + j] - want) <= bound + 0x1p-149))
-                        fail_msg("%s grad, row of %lld: [%lld] jit %.9g, want %.9Lg",
-                                 lf ? "log_softmax" : "softmax", (long long)len, (long long)j,
-                                 dx[r * len + j], want);
-                }
-            }
+            check_gradient(x, dy, backward_from(p, x, dy, 2, len), 2, len, lf);
         }
+        act_program_free(p);
+    }
+    free(x);
+    free(dy);
+    act_context_free(ctx);
+}
+
+/* Results of 16 MB and more are stored past the caches, from the first
+   aligned vector of each row: rows of an odd length start at every
+   alignment. */
+static void test_large_results(void **state)
+{
+    (void)state;
+    enum { ROWS = 140, LEN = 32003 }; /* 17.9 MB */
+    act_context *ctx = act_context_new();
+    float *x = malloc((size_t)ROWS * LEN * sizeof *x),
+          *dy = malloc((size_t)ROWS * LEN * sizeof *dy);
+    fill(x, (int64_t)ROWS * LEN, 0, 10, false);
+    fill(dy, (int64_t)ROWS * LEN, 0, 1, false);
+    for (int lf = 0; lf < 2; lf++) {
+        act_program *p = jit(ctx, forms[lf]);
+        set(p, "x", x, ROWS, LEN);
+        check_forward(x, run(p, false, "y"), ROWS, LEN, 1, lf, "large");
+        check_gradient(x, dy, backward_from(p, x, dy, ROWS, LEN), ROWS, LEN, lf);
         act_program_free(p);
     }
     free(x);
@@ -337,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_forward_across_another_axis),
         cmocka_unit_test(test_special_rows),
         cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_large_results),
         cmocka_unit_test(test_cross_entropy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,8 @@
  * vectors and rounded to float once, so its float result is within 1 ULP
  * of the exact value wherever the double formula is accurate to ~1e-12
  * (see docs/accuracy.md). Plain float arithmetic (dense, add, mul, scale)
- * stays in float.
+ * stays in float. softmax along rows on AVX-512 runs in float lanes with
+ * compensated arithmetic to the same accuracy (compiler/vmath_f32.c).
  */
 #ifndef ACT_CC_H
 #define ACT_CC_H
@@ -136,6 +137,18 @@ LLVMValueRef cc_vm_tanh(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_sigmoid(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_erf(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_erfc(cc_ctx *c, LLVMValueRef x);
+
+/* a - b = hi + *lo exactly, lane by lane, in float or double (Knuth's
+   TwoSum, 6 additions): hi is the rounded difference. */
+LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo);
+/* 2^64 e^(hi + lo) in float lanes (c->vf32) as the pair of its return value
+   and *rest, for hi + lo <= 0, |lo| <= ulp(hi)/2: the sum of the two within
+   1e-8 relative of the exact value, both normal floats (the scaling keeps
+   them so down to e^-104), both 0 below -104, *rest NaN for NaN
+   (compiler/vmath_f32.c). Needs a 16-lane float permute and FMA: only
+   where cc_vm_has_expf_pair (x86 with AVX-512). */
+LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *rest);
+bool cc_vm_has_expf_pair(const cc_ctx *c);
 
 /* Lane-wise helpers shared by vector math and lowering. */
 LLVMValueRef cc_const(cc_ctx *c, LLVMTypeRef like, double v); /* splat when like is a vector */

@@ -26,15 +26,19 @@ typedef struct {
     ir_op op;
     bool along;        /* lanes along the axis: sums reduced across them */
     bool nt;           /* along: results stored past the caches */
+    bool f32;          /* softmax along a row in float lanes (cc_vm_expf_pair) */
     LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
     LLVMValueRef out;  /* float*: the result, NULL for the loss */
     LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
     LLVMValueRef base, lane_mask;  /* of the lanes at hand; lane_mask NULL when all are used */
-    LLVMValueRef m;                /* the max: a slot of vf32, then its value as vf64 */
+    LLVMValueRef m, mf;            /* the max: a slot of vf32, then its value as vf64, vf32 */
     LLVMValueRef acc[NSUMS];       /* slots of vf64: the sums of the second pass */
     LLVMValueRef k;                /* vf64: what the results need of the sums */
+    LLVMValueRef k_hi, k_lo;       /* f32: vf32 with k_hi + k_lo = k = 1/sum */
+    LLVMValueRef sum_f[2];         /* f32: slots of vf32: the sum, and of the small parts */
     LLVMValueRef scale;            /* vf64: dL / rows (negated for the target) */
-    LLVMValueRef scratch;          /* double*: exp(x - max) of the row, or NULL */
+    LLVMValueRef scratch;          /* exp(x - max) of the row (double, float if f32), or NULL */
+    LLVMValueRef lo_at;            /* f32: where the low parts start in the scratch (i64) */
     LLVMValueRef total;            /* double slot: the loss summed over rows */
 } lanes;
 
@@ -56,23 +60,35 @@ static LLVMValueRef load(lanes *s, LLVMValueRef buf, LLVMValueRef i, LLVMValueRe
     return LLVMBuildFPExt(c->b, cc_load(c, buf, i, mask), c->vf64, "");
 }
 
-/* The doubles of scratch[j..j + width), aligned only as doubles are. */
-static LLVMValueRef scratch_at(lanes *s, LLVMValueRef j)
+/* The element type of the scratch, and the vector at scratch[j]. */
+static LLVMTypeRef scratch_type(lanes *s, bool vector)
 {
     cc_ctx *c = s->l->c;
-    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f64, s->scratch, &j, 1, "");
-    return LLVMBuildBitCast(c->b, p, LLVMPointerType(c->vf64, 0), "");
+    return s->f32 ? (vector ? c->vf32 : c->f32) : (vector ? c->vf64 : c->f64);
 }
 
+static LLVMValueRef scratch_plus(lanes *s, LLVMValueRef j)
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef base =
+        LLVMBuildBitCast(c->b, s->scratch, LLVMPointerType(scratch_type(s, false), 0), "");
+    return LLVMBuildGEP2(c->b, scratch_type(s, false), base, &j, 1, "");
+}
+
+/* Vectors of the scratch are aligned only as their elements are. */
 static void scratch_store(lanes *s, LLVMValueRef j, LLVMValueRef e)
 {
-    LLVMSetAlignment(LLVMBuildStore(s->l->c->b, e, scratch_at(s, j)), 8);
+    LLVMValueRef p = LLVMBuildBitCast(s->l->c->b, scratch_plus(s, j),
+                                      LLVMPointerType(scratch_type(s, true), 0), "");
+    LLVMSetAlignment(LLVMBuildStore(s->l->c->b, e, p), 4);
 }
 
 static LLVMValueRef scratch_load(lanes *s, LLVMValueRef j)
 {
-    LLVMValueRef e = LLVMBuildLoad2(s->l->c->b, s->l->c->vf64, scratch_at(s, j), "");
-    LLVMSetAlignment(e, 8);
+    LLVMValueRef p = LLVMBuildBitCast(s->l->c->b, scratch_plus(s, j),
+                                      LLVMPointerType(scratch_type(s, true), 0), "");
+    LLVMValueRef e = LLVMBuildLoad2(s->l->c->b, scratch_type(s, true), p, "");
+    LLVMSetAlignment(e, 4);
     return e;
 }
 
@@ -165,10 +181,43 @@ static void prefetch(lanes *s, LLVMValueRef i, LLVMValueRef mask, bool results)
         cc_prefetch(c, s->b, next, false);
 }
 
+/* softmax in float lanes: x - max as an exact pair, and 2^64 e^(x - max)
+   as a pair of floats within 1e-8 (cc_vm_expf_pair), both kept (the high
+   parts from scratch[0], the low from scratch[len + width]) and summed:
+   the high parts from a start of 2^64, above any term, so that the
+   rounding error of each addition is exact as (sum - t) + e (Fast2Sum;
+   Kahan's e - carried would lose the carried error when e is as large as
+   the sum); those errors and the low parts go to a second sum. Added in
+   double, less the start, the two give the sum of 2^64 e within n 2^-48. */
+static void sum_pass_f32(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+{
+    cc_ctx *c = s->l->c;
+    LLVMBuilderRef b = c->b;
+    LLVMValueRef lo, hi = cc_vm_two_diff(c, cc_load(c, s->a, i, mask), s->mf, &lo);
+    LLVMValueRef rest, e = cc_vm_expf_pair(c, hi, lo, &rest);
+    if (mask) {
+        LLVMValueRef zero = cc_const(c, c->vf32, 0);
+        e = cc_select(c, mask, e, zero);
+        rest = cc_select(c, mask, rest, zero);
+    }
+    scratch_store(s, j, e);
+    scratch_store(s, LLVMBuildAdd(b, j, s->lo_at, ""), rest);
+    LLVMValueRef sum = LLVMBuildLoad2(b, c->vf32, s->sum_f[0], "");
+    LLVMValueRef t = LLVMBuildFAdd(b, sum, e, "");
+    LLVMValueRef err = LLVMBuildFAdd(b, LLVMBuildFSub(b, sum, t, ""), e, "");
+    LLVMValueRef low = LLVMBuildLoad2(b, c->vf32, s->sum_f[1], "");
+    LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildFAdd(b, low, err, ""), rest, ""), s->sum_f[1]);
+    LLVMBuildStore(b, t, s->sum_f[0]);
+}
+
 static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     prefetch(s, i, mask, false);
+    if (s->f32) {
+        sum_pass_f32(s, i, mask, j);
+        return;
+    }
     LLVMValueRef x = load(s, s->a, i, mask);
     if (s->op == IR_SOFTMAX_GRAD || s->op == IR_LOG_SOFTMAX_GRAD) {
         LLVMValueRef dy = load(s, s->b, i, mask); /* 0 in masked lanes */
@@ -212,12 +261,27 @@ static void after_sums(lanes *s)
         if (!s->acc[k])
             continue;
         LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf64, s->acc[k], "");
+        if (s->f32) { /* sum - 2^64 + low in double */
+            LLVMValueRef part[2];
+            for (int a = 0; a < 2; a++)
+                part[a] = LLVMBuildFPExt(c->b, LLVMBuildLoad2(c->b, c->vf32, s->sum_f[a], ""),
+                                         c->vf64, "");
+            v = LLVMBuildFSub(c->b, part[0], cc_const(c, c->vf64, 0x1p64), "");
+            v = LLVMBuildFAdd(c->b, v, part[1], "");
+        }
         sum[k] = s->along ? cc_reduce(c, v, fadd) : v;
     }
     LLVMTypeRef t = LLVMTypeOf(sum[SUM_E]);
     switch (s->op) {
     case IR_SOFTMAX: /* results are e / sum */
         s->k = LLVMBuildFDiv(c->b, cc_const(c, t, 1), sum[SUM_E], "");
+        if (s->f32) { /* k_hi + k_lo = 2^64 k to 2^-48, k_hi in [1/n, 1] */
+            LLVMValueRef k = LLVMBuildFMul(c->b, s->k, cc_const(c, t, 0x1p64), "");
+            LLVMValueRef hi = LLVMBuildFPTrunc(c->b, k, c->f32, "");
+            LLVMValueRef rest = LLVMBuildFSub(c->b, k, LLVMBuildFPExt(c->b, hi, c->f64, ""), "");
+            s->k_hi = cc_splat(c, hi);
+            s->k_lo = cc_splat(c, LLVMBuildFPTrunc(c->b, rest, c->f32, ""));
+        }
         break;
     case IR_SCE_GRAD_LOGITS: /* results are dL (e sum(t) / sum - t) / rows */
         s->k = LLVMBuildFDiv(c->b, sum[SUM_T], sum[SUM_E], "");
@@ -241,10 +305,30 @@ static void after_sums(lanes *s)
         s->k = cc_splat(c, s->k);
 }
 
+/* Stores r (vf32), past the caches where that was chosen. */
+static void store_result(lanes *s, LLVMValueRef r, LLVMValueRef i, LLVMValueRef mask)
+{
+    if (s->nt && !mask)
+        cc_store_nt(s->l->c, r, s->out, i);
+    else
+        cc_store(s->l->c, r, s->out, i, mask);
+}
+
 static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     prefetch(s, i, mask, true);
+    if (s->f32) {
+        /* (e + rest)(k_hi + k_lo) 2^-64, the product rounded once (every
+           part a normal float at this scale), and again where the result
+           is subnormal: within 0.7 ULP, 1.2 among the subnormals */
+        LLVMValueRef e = scratch_load(s, j);
+        LLVMValueRef rest = scratch_load(s, LLVMBuildAdd(c->b, j, s->lo_at, ""));
+        LLVMValueRef inner = cc_fma(c, e, s->k_lo, LLVMBuildFMul(c->b, rest, s->k_hi, ""));
+        LLVMValueRef r = cc_fma(c, e, s->k_hi, inner);
+        store_result(s, LLVMBuildFMul(c->b, r, cc_const(c, c->vf32, 0x1p-64), ""), i, mask);
+        return;
+    }
     LLVMValueRef x = load(s, s->a, i, mask), r;
     LLVMValueRef d = is_forward(s->op) ? LLVMBuildFSub(c->b, x, s->m, "") : NULL;
     LLVMValueRef e = NULL;
@@ -272,11 +356,7 @@ static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRe
         r = LLVMBuildFMul(c->b, s->scale, LLVMBuildFSub(c->b, d, s->k, ""), "");
         break;
     }
-    r = LLVMBuildFPTrunc(c->b, r, c->vf32, "");
-    if (s->nt && !mask)
-        cc_store_nt(c, r, s->out, i);
-    else
-        cc_store(c, r, s->out, i, mask);
+    store_result(s, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), i, mask);
 }
 
 /* The results of the lanes. Stored past the caches, the row starts with
@@ -299,7 +379,7 @@ static void results(lanes *s)
     t.base = LLVMBuildAdd(c->b, s->base, head, "");
     t.len = LLVMBuildSub(c->b, s->len, head, "");
     if (t.scratch)
-        t.scratch = LLVMBuildGEP2(c->b, c->f64, s->scratch, &head, 1, "");
+        t.scratch = scratch_plus(s, head);
     pass(&t, result_pass);
 }
 
@@ -313,13 +393,15 @@ static void lanes_compute(lanes *s, int n)
         pass(&s[k], max_pass);
     }
     for (int k = 0; k < n && is_forward(s->op); k++) {
-        LLVMValueRef m = per_lane(&s[k], LLVMBuildLoad2(c->b, c->vf32, s[k].m, ""), fmax_of);
-        s[k].m = LLVMBuildFPExt(c->b, m, c->vf64, "");
+        s[k].mf = per_lane(&s[k], LLVMBuildLoad2(c->b, c->vf32, s[k].m, ""), fmax_of);
+        s[k].m = LLVMBuildFPExt(c->b, s[k].mf, c->vf64, "");
     }
     for (int k = 0; k < n; k++) {
         for (int a = 0; a < NSUMS; a++)
             if (s[k].acc[a])
                 LLVMBuildStore(c->b, cc_const(c, c->vf64, 0), s[k].acc[a]);
+        for (int a = 0; a < 2 && s[k].f32; a++)
+            LLVMBuildStore(c->b, cc_const(c, c->vf32, a ? 0 : 0x1p64), s[k].sum_f[a]);
         pass(&s[k], sum_pass);
     }
     for (int k = 0; k < n; k++)
@@ -415,6 +497,8 @@ static void lanes_init(lanes *s, cc_lower *l, const ir_value *v)
 static void lanes_slots(lanes *s)
 {
     cc_ctx *c = s->l->c;
+    for (int a = 0; a < 2 && s->f32; a++)
+        s->sum_f[a] = cc_entry_alloca(c, c->vf32);
     s->m = cc_entry_alloca(c, c->vf32);
     s->acc[SUM_E] = cc_entry_alloca(c, c->vf64);
     if (takes_log(s->op))
@@ -469,7 +553,10 @@ static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMV
         s[0].scale = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
     }
     int per = rows_at_once(&s[0]);
+    /* short rows gain nothing in float lanes: their chains grow longer */
+    s[0].f32 = along && per == 1 && v->op == IR_SOFTMAX && cc_vm_has_expf_pair(c);
     LLVMValueRef raw = NULL, each = LLVMBuildAdd(c->b, s[0].len, cc_i64(c, c->width), "");
+    s[0].lo_at = each; /* floats: a row of doubles holds both parts */
     if (s[0].along && (v->op == IR_SOFTMAX || v->op == IR_SCE_GRAD_LOGITS)) {
         LLVMValueRef bytes = LLVMBuildMul(c->b, each, cc_i64(c, 8 * per), "");
         raw = cc_mem_take(l, bytes);

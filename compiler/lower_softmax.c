@@ -34,12 +34,12 @@ typedef struct {
     LLVMValueRef m, mf;            /* the max: a slot of vf32, then its value as vf64, vf32 */
     LLVMValueRef acc[NSUMS];       /* slots of vf64: the sums of the second pass */
     LLVMValueRef k;                /* vf64: what the results need of the sums */
-    LLVMValueRef k_hi, k_lo;       /* f32: vf32 with k_hi + k_lo = k = 1/sum */
-    LLVMValueRef sum_f[2];         /* f32: slots of vf32: the sum, and of the small parts */
-    LLVMValueRef scale;            /* vf64: dL / rows (negated for the target) */
-    LLVMValueRef scratch;          /* exp(x - max) of the row (double, float if f32), or NULL */
-    LLVMValueRef lo_at;            /* f32: where the low parts start in the scratch (i64) */
-    LLVMValueRef total;            /* double slot: the loss summed over rows */
+    LLVMValueRef k_hi, k_lo; /* f32: vf32 with k_hi + k_lo = 2^64 k; softmax_grad: k as vf32 */
+    LLVMValueRef sum_f[2];   /* f32: slots of vf32: the sum, and of the small parts */
+    LLVMValueRef scale;      /* vf64: dL / rows (negated for the target) */
+    LLVMValueRef scratch;    /* exp(x - max) of the row (double, float if f32), or NULL */
+    LLVMValueRef lo_at;      /* f32: where the low parts start in the scratch (i64) */
+    LLVMValueRef total;      /* double slot: the loss summed over rows */
 } lanes;
 
 typedef void (*pass_fn)(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j);
@@ -245,6 +245,19 @@ static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j
     }
 }
 
+/* k_hi + k_lo = k (double, or vf64 across the axis) to 2^-48, as float
+   lanes. */
+static void split(lanes *s, LLVMValueRef k)
+{
+    cc_ctx *c = s->l->c;
+    LLVMTypeRef ft = s->along ? c->f32 : c->vf32, dt = LLVMTypeOf(k);
+    LLVMValueRef hi = LLVMBuildFPTrunc(c->b, k, ft, "");
+    LLVMValueRef lo = LLVMBuildFSub(c->b, k, LLVMBuildFPExt(c->b, hi, dt, ""), "");
+    lo = LLVMBuildFPTrunc(c->b, lo, ft, "");
+    s->k_hi = s->along ? cc_splat(c, hi) : hi;
+    s->k_lo = s->along ? cc_splat(c, lo) : lo;
+}
+
 /* log(sum) as log1p(count of the max - 1 + sum of the others). */
 static LLVMValueRef log_sum(cc_ctx *c, LLVMValueRef top, LLVMValueRef others)
 {
@@ -275,13 +288,8 @@ static void after_sums(lanes *s)
     switch (s->op) {
     case IR_SOFTMAX: /* results are e / sum */
         s->k = LLVMBuildFDiv(c->b, cc_const(c, t, 1), sum[SUM_E], "");
-        if (s->f32) { /* k_hi + k_lo = 2^64 k to 2^-48, k_hi in [1/n, 1] */
-            LLVMValueRef k = LLVMBuildFMul(c->b, s->k, cc_const(c, t, 0x1p64), "");
-            LLVMValueRef hi = LLVMBuildFPTrunc(c->b, k, c->f32, "");
-            LLVMValueRef rest = LLVMBuildFSub(c->b, k, LLVMBuildFPExt(c->b, hi, c->f64, ""), "");
-            s->k_hi = cc_splat(c, hi);
-            s->k_lo = cc_splat(c, LLVMBuildFPTrunc(c->b, rest, c->f32, ""));
-        }
+        if (s->f32) /* 2^64 k, k_hi in [1/n, 1] */
+            split(s, LLVMBuildFMul(c->b, s->k, cc_const(c, t, 0x1p64), ""));
         break;
     case IR_SCE_GRAD_LOGITS: /* results are dL (e sum(t) / sum - t) / rows */
         s->k = LLVMBuildFDiv(c->b, sum[SUM_T], sum[SUM_E], "");
@@ -299,6 +307,8 @@ static void after_sums(lanes *s)
     }
     default: /* the gradients' sums */
         s->k = sum[SUM_E];
+        if (s->op == IR_SOFTMAX_GRAD && c->fma)
+            split(s, s->k);
         break;
     }
     if (s->along)
@@ -318,6 +328,21 @@ static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRe
 {
     cc_ctx *c = s->l->c;
     prefetch(s, i, mask, true);
+    if (s->op == IR_SOFTMAX_GRAD && c->fma && !s->nt) {
+        /* y dy - y k in float lanes, k = sum(dy y) = k_hi + k_lo: a = y dy -
+           y k_hi rounded (its error 2^-24 |a|, a close to the result), then
+           less the exact error of y k_hi and y k_lo: within ~1.5 ULP beside
+           the double form's 0.5, which costs four conversions a vector.
+           (Where the results go past the caches, memory bounds the kernel,
+           and the double form measured 7% faster there.) */
+        LLVMValueRef y = cc_load(c, s->a, i, mask), dy = cc_load(c, s->b, i, mask);
+        LLVMValueRef yk = LLVMBuildFMul(c->b, y, s->k_hi, "");
+        LLVMValueRef err = cc_fma(c, y, s->k_hi, LLVMBuildFNeg(c->b, yk, ""));
+        LLVMValueRef a = cc_fma(c, y, dy, LLVMBuildFNeg(c->b, yk, ""));
+        LLVMValueRef r = LLVMBuildFSub(c->b, a, cc_fma(c, y, s->k_lo, err), "");
+        store_result(s, r, i, mask);
+        return;
+    }
     if (s->f32) {
         /* (e + rest)(k_hi + k_lo) 2^-64, the product rounded once (every
            part a normal float at this scale), and again where the result

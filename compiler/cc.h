@@ -250,7 +250,7 @@ void cc_lower_dense(cc_lower *l, const ir_value *v);
 void cc_lower_matmul(cc_lower *l, const ir_value *v);
 /* softmax, log_softmax, their gradients, softmax_cross_entropy and its
    gradients: vector kernels over the lanes along an axis
-   (compiler/lower_softmax.c). */
+   (compiler/lower_rows.c, lower_softmax.c). */
 void cc_lower_rows(cc_lower *l, const ir_value *v);
 void cc_lower_pointwise(cc_lower *l, const ir_value *v);
 /* A native array activation (IR_ACT) or its gradient (IR_ACT_GRAD): one
@@ -260,6 +260,43 @@ void cc_lower_native_array(cc_lower *l, const ir_value *v);
    stores what must be stored. */
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
                     LLVMValueRef mask);
+
+/* ---- the row kernels' passes (compiler/lower_softmax.c) ------------------ */
+
+/* The sums of the second pass. With log(sum) taken, the elements equal to
+   the max (whose exp is exactly 1) are counted apart from the sum of the
+   others, and log(sum) is log1p(count - 1 + others): accurate also when it
+   is tiny, as log_softmax of a row's max is when the others are far below
+   it (log(1 + 1e-11) from a rounded sum would be 40 ULP off). */
+enum { CC_SUM_E, CC_SUM_TOP, CC_SUM_T, CC_SUM_TD, CC_NSUMS };
+
+/* One set of lanes (a row, or neighbouring rows) and what its passes keep. */
+typedef struct cc_rows {
+    cc_lower *l;
+    ir_op op;
+    bool along;        /* lanes along the axis: sums reduced across them */
+    bool nt;           /* along: results stored past the caches */
+    bool f32;          /* softmax along a row in float lanes (cc_vm_expf_pair) */
+    LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
+    LLVMValueRef out;  /* float*: the result, NULL for the loss */
+    LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
+    LLVMValueRef base, lane_mask;  /* of the lanes at hand; lane_mask NULL when all are used */
+    LLVMValueRef m, mf;            /* the max: a slot of vf32, then its value as vf64, vf32 */
+    LLVMValueRef acc[CC_NSUMS];    /* slots of vf64: the sums of the second pass */
+    LLVMValueRef k;                /* vf64: what the results need of the sums */
+    LLVMValueRef k_hi, k_lo;       /* vf32 with k_hi + k_lo = k (2^64 k for softmax in f32) */
+    LLVMValueRef sum_f[2];         /* f32: slots of vf32: the sum, and of the small parts */
+    LLVMValueRef scale;            /* vf64: dL / rows (negated for the target) */
+    LLVMValueRef scratch;          /* exp(x - max) of the row (double, float if f32), or NULL */
+    LLVMValueRef lo_at;            /* f32: where the low parts start in the scratch (i64) */
+    LLVMValueRef total;            /* double slot: the loss summed over rows */
+} cc_rows;
+
+/* The passes over n sets of lanes (each with its own slots and scratch),
+   pass by pass, so that the work of one set sits beside the other's. */
+void cc_rows_compute(cc_rows *s, int n);
+/* The slots (allocas) of the sums s->op takes, and of the max. */
+void cc_rows_slots(cc_rows *s);
 
 /* ---- scalar kernels (compiler/lower_scalar.c) ----------------------------
    The ops whose lanes are not independent (broadcasting, reductions, the

@@ -1,73 +1,39 @@
-/* lower_softmax.c -- the row kernels: softmax and log_softmax along an axis,
-   their gradients, and softmax_cross_entropy with its gradients, in vectors.
-   Along the last axis the lanes are consecutive elements of a row (a vector
-   loop with a masked tail), and a row's max and sums are reduced across the
-   lanes after each pass; along another axis the lanes are neighbouring rows,
-   each keeping its own. At most three passes over a row: the max; exp(x - max)
-   and the sums; the results. Loads are widened to double, sums and formulas
-   stay in double and each result is rounded to float once, as the
-   interpreter computes them; exp is cc_vm_exp_f32. */
+/* lower_softmax.c -- the passes of the row kernels (compiler/lower_rows.c
+   runs them over the rows): softmax and log_softmax, their gradients, and
+   softmax_cross_entropy with its gradients, on one set of lanes. Along the
+   last axis the lanes are consecutive elements of a row (a vector loop with
+   a masked tail), and a row's max and sums are reduced across the lanes
+   after each pass; along another axis the lanes are neighbouring rows, each
+   keeping its own. At most three passes: the max; exp(x - max) and the
+   sums; the results. Loads are widened to double, sums and formulas stay in
+   double and each result is rounded to float once, as the interpreter
+   computes them (exp is cc_vm_exp_f32), but for softmax in float lanes on
+   AVX-512 and the softmax gradient's results (compensated, see there). */
 #include "cc.h"
 
 #include <math.h>
 
-/* The sums of the second pass. With log(sum) taken, the elements equal to
-   the max (whose exp is exactly 1) are counted apart from the sum of the
-   others, and log(sum) is log1p(count - 1 + others): accurate also when it
-   is tiny, as log_softmax of a row's max is when the others are far below
-   it (log(1 + 1e-11) from a rounded sum would be 40 ULP off). */
-enum { SUM_E, SUM_TOP, SUM_T, SUM_TD, NSUMS };
-
-enum { MAX_AT_ONCE = 4 }; /* rows computed side by side when short */
-
-/* One set of lanes (a row, or neighbouring rows) and what its passes keep. */
-typedef struct {
-    cc_lower *l;
-    ir_op op;
-    bool along;        /* lanes along the axis: sums reduced across them */
-    bool nt;           /* along: results stored past the caches */
-    bool f32;          /* softmax along a row in float lanes (cc_vm_expf_pair) */
-    LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
-    LLVMValueRef out;  /* float*: the result, NULL for the loss */
-    LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
-    LLVMValueRef base, lane_mask;  /* of the lanes at hand; lane_mask NULL when all are used */
-    LLVMValueRef m, mf;            /* the max: a slot of vf32, then its value as vf64, vf32 */
-    LLVMValueRef acc[NSUMS];       /* slots of vf64: the sums of the second pass */
-    LLVMValueRef k;                /* vf64: what the results need of the sums */
-    LLVMValueRef k_hi, k_lo; /* f32: vf32 with k_hi + k_lo = 2^64 k; softmax_grad: k as vf32 */
-    LLVMValueRef sum_f[2];   /* f32: slots of vf32: the sum, and of the small parts */
-    LLVMValueRef scale;      /* vf64: dL / rows (negated for the target) */
-    LLVMValueRef scratch;    /* exp(x - max) of the row (double, float if f32), or NULL */
-    LLVMValueRef lo_at;      /* f32: where the low parts start in the scratch (i64) */
-    LLVMValueRef total;      /* double slot: the loss summed over rows */
-} lanes;
-
-typedef void (*pass_fn)(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j);
+typedef void (*pass_fn)(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j);
 
 static bool is_forward(ir_op op)
 {
     return op != IR_SOFTMAX_GRAD && op != IR_LOG_SOFTMAX_GRAD;
 }
 
-static bool is_loss(ir_op op)
-{
-    return op == IR_SCE || op == IR_SCE_GRAD_LOGITS || op == IR_SCE_GRAD_TARGET;
-}
-
-static LLVMValueRef load(lanes *s, LLVMValueRef buf, LLVMValueRef i, LLVMValueRef mask)
+static LLVMValueRef load(cc_rows *s, LLVMValueRef buf, LLVMValueRef i, LLVMValueRef mask)
 {
     cc_ctx *c = s->l->c;
     return LLVMBuildFPExt(c->b, cc_load(c, buf, i, mask), c->vf64, "");
 }
 
 /* The element type of the scratch, and the vector at scratch[j]. */
-static LLVMTypeRef scratch_type(lanes *s, bool vector)
+static LLVMTypeRef scratch_type(cc_rows *s, bool vector)
 {
     cc_ctx *c = s->l->c;
     return s->f32 ? (vector ? c->vf32 : c->f32) : (vector ? c->vf64 : c->f64);
 }
 
-static LLVMValueRef scratch_plus(lanes *s, LLVMValueRef j)
+static LLVMValueRef scratch_plus(cc_rows *s, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     LLVMValueRef base =
@@ -76,14 +42,14 @@ static LLVMValueRef scratch_plus(lanes *s, LLVMValueRef j)
 }
 
 /* Vectors of the scratch are aligned only as their elements are. */
-static void scratch_store(lanes *s, LLVMValueRef j, LLVMValueRef e)
+static void scratch_store(cc_rows *s, LLVMValueRef j, LLVMValueRef e)
 {
     LLVMValueRef p = LLVMBuildBitCast(s->l->c->b, scratch_plus(s, j),
                                       LLVMPointerType(scratch_type(s, true), 0), "");
     LLVMSetAlignment(LLVMBuildStore(s->l->c->b, e, p), 4);
 }
 
-static LLVMValueRef scratch_load(lanes *s, LLVMValueRef j)
+static LLVMValueRef scratch_load(cc_rows *s, LLVMValueRef j)
 {
     LLVMValueRef p = LLVMBuildBitCast(s->l->c->b, scratch_plus(s, j),
                                       LLVMPointerType(scratch_type(s, true), 0), "");
@@ -92,7 +58,7 @@ static LLVMValueRef scratch_load(lanes *s, LLVMValueRef j)
     return e;
 }
 
-static void add_to(lanes *s, int k, LLVMValueRef x)
+static void add_to(cc_rows *s, int k, LLVMValueRef x)
 {
     LLVMBuilderRef b = s->l->c->b;
     LLVMValueRef sum = LLVMBuildFAdd(b, LLVMBuildLoad2(b, s->l->c->vf64, s->acc[k], ""), x, "");
@@ -112,7 +78,7 @@ static LLVMValueRef fmax_of(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
 
 /* x for the lanes of the row: the sum or max of x's lanes along the axis,
    splatted; x itself across it. */
-static LLVMValueRef per_lane(lanes *s, LLVMValueRef x, cc_combine_fn op)
+static LLVMValueRef per_lane(cc_rows *s, LLVMValueRef x, cc_combine_fn op)
 {
     return s->along ? cc_splat(s->l->c, cc_reduce(s->l->c, x, op)) : x;
 }
@@ -120,7 +86,7 @@ static LLVMValueRef per_lane(lanes *s, LLVMValueRef x, cc_combine_fn op)
 /* fn for every j along the axis: by vectors along it, one j at a time
    across it. */
 typedef struct {
-    lanes *s;
+    cc_rows *s;
     pass_fn fn;
 } pass_arg;
 
@@ -130,7 +96,7 @@ static void along_lanes(void *arg, LLVMValueRef j, LLVMValueRef mask)
     p->fn(p->s, LLVMBuildAdd(p->s->l->c->b, p->s->base, j, ""), mask, j);
 }
 
-static void pass(lanes *s, pass_fn fn)
+static void pass(cc_rows *s, pass_fn fn)
 {
     cc_ctx *c = s->l->c;
     if (s->along) {
@@ -143,7 +109,7 @@ static void pass(lanes *s, pass_fn fn)
     cc_loop_end(c, &j);
 }
 
-static void max_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+static void max_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     (void)j;
     cc_ctx *c = s->l->c;
@@ -166,7 +132,7 @@ static bool takes_log(ir_op op)
    from memory while the previous one is computed, and the results go to
    lines already owned (unless they are stored past the caches). The
    gradients compute little: they ask for the next row during the results. */
-static void prefetch(lanes *s, LLVMValueRef i, LLVMValueRef mask, bool results)
+static void prefetch(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, bool results)
 {
     cc_ctx *c = s->l->c;
     if (!s->along || mask)
@@ -189,7 +155,7 @@ static void prefetch(lanes *s, LLVMValueRef i, LLVMValueRef mask, bool results)
    Kahan's e - carried would lose the carried error when e is as large as
    the sum); those errors and the low parts go to a second sum. Added in
    double, less the start, the two give the sum of 2^64 e within n 2^-48. */
-static void sum_pass_f32(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+static void sum_pass_f32(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     LLVMBuilderRef b = c->b;
@@ -210,7 +176,7 @@ static void sum_pass_f32(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueR
     LLVMBuildStore(b, t, s->sum_f[0]);
 }
 
-static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+static void sum_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     prefetch(s, i, mask, false);
@@ -220,8 +186,8 @@ static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j
     }
     LLVMValueRef x = load(s, s->a, i, mask);
     if (s->op == IR_SOFTMAX_GRAD || s->op == IR_LOG_SOFTMAX_GRAD) {
-        LLVMValueRef dy = load(s, s->b, i, mask); /* 0 in masked lanes */
-        add_to(s, SUM_E, s->op == IR_SOFTMAX_GRAD ? LLVMBuildFMul(c->b, dy, x, "") : dy);
+        LLVMValueRef dy = load(s, s->b, i, mask); /* 0 in masked cc_rows */
+        add_to(s, CC_SUM_E, s->op == IR_SOFTMAX_GRAD ? LLVMBuildFMul(c->b, dy, x, "") : dy);
         return;
     }
     LLVMValueRef d = LLVMBuildFSub(c->b, x, s->m, "");
@@ -232,22 +198,22 @@ static void sum_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j
     if (takes_log(s->op)) {
         LLVMValueRef top = LLVMBuildFCmp(c->b, LLVMRealOEQ, d, zero, "");
         LLVMValueRef counted = mask ? LLVMBuildAnd(c->b, top, mask, "") : top;
-        add_to(s, SUM_TOP, cc_select(c, counted, cc_const(c, c->vf64, 1), zero));
+        add_to(s, CC_SUM_TOP, cc_select(c, counted, cc_const(c, c->vf64, 1), zero));
         LLVMValueRef rest = LLVMBuildNot(c->b, top, "");
         in = mask ? LLVMBuildAnd(c->b, rest, mask, "") : rest;
     }
-    add_to(s, SUM_E, in ? cc_select(c, in, e, zero) : e);
+    add_to(s, CC_SUM_E, in ? cc_select(c, in, e, zero) : e);
     if (s->op == IR_SCE || s->op == IR_SCE_GRAD_LOGITS) {
         LLVMValueRef t = load(s, s->b, i, mask);
-        add_to(s, SUM_T, t);
+        add_to(s, CC_SUM_T, t);
         if (s->op == IR_SCE)
-            add_to(s, SUM_TD, LLVMBuildFMul(c->b, t, d, ""));
+            add_to(s, CC_SUM_TD, LLVMBuildFMul(c->b, t, d, ""));
     }
 }
 
 /* k_hi + k_lo = k (double, or vf64 across the axis) to 2^-48, as float
    lanes. */
-static void split(lanes *s, LLVMValueRef k)
+static void split(cc_rows *s, LLVMValueRef k)
 {
     cc_ctx *c = s->l->c;
     LLVMTypeRef ft = s->along ? c->f32 : c->vf32, dt = LLVMTypeOf(k);
@@ -266,11 +232,11 @@ static LLVMValueRef log_sum(cc_ctx *c, LLVMValueRef top, LLVMValueRef others)
 }
 
 /* k from the sums; the loss of the row is added to the total. */
-static void after_sums(lanes *s)
+static void after_sums(cc_rows *s)
 {
     cc_ctx *c = s->l->c;
-    LLVMValueRef sum[NSUMS] = {NULL};
-    for (int k = 0; k < NSUMS; k++) {
+    LLVMValueRef sum[CC_NSUMS] = {NULL};
+    for (int k = 0; k < CC_NSUMS; k++) {
         if (!s->acc[k])
             continue;
         LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf64, s->acc[k], "");
@@ -284,29 +250,29 @@ static void after_sums(lanes *s)
         }
         sum[k] = s->along ? cc_reduce(c, v, fadd) : v;
     }
-    LLVMTypeRef t = LLVMTypeOf(sum[SUM_E]);
+    LLVMTypeRef t = LLVMTypeOf(sum[CC_SUM_E]);
     switch (s->op) {
     case IR_SOFTMAX: /* results are e / sum */
-        s->k = LLVMBuildFDiv(c->b, cc_const(c, t, 1), sum[SUM_E], "");
+        s->k = LLVMBuildFDiv(c->b, cc_const(c, t, 1), sum[CC_SUM_E], "");
         if (s->f32) /* 2^64 k, k_hi in [1/n, 1] */
             split(s, LLVMBuildFMul(c->b, s->k, cc_const(c, t, 0x1p64), ""));
         break;
     case IR_SCE_GRAD_LOGITS: /* results are dL (e sum(t) / sum - t) / rows */
-        s->k = LLVMBuildFDiv(c->b, sum[SUM_T], sum[SUM_E], "");
+        s->k = LLVMBuildFDiv(c->b, sum[CC_SUM_T], sum[CC_SUM_E], "");
         break;
     case IR_LOG_SOFTMAX:
     case IR_SCE_GRAD_TARGET: /* log_softmax = (x - max) - log(sum) */
-        s->k = log_sum(c, sum[SUM_TOP], sum[SUM_E]);
+        s->k = log_sum(c, sum[CC_SUM_TOP], sum[CC_SUM_E]);
         break;
     case IR_SCE: { /* -sum(t log_softmax(z)) = log(sum) sum(t) - sum(t (z - max)) */
-        LLVMValueRef ls = log_sum(c, sum[SUM_TOP], sum[SUM_E]);
+        LLVMValueRef ls = log_sum(c, sum[CC_SUM_TOP], sum[CC_SUM_E]);
         LLVMValueRef row =
-            LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ls, sum[SUM_T], ""), sum[SUM_TD], "");
+            LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ls, sum[CC_SUM_T], ""), sum[CC_SUM_TD], "");
         cc_set(s->l, s->total, LLVMBuildFAdd(c->b, cc_get(s->l, s->total), row, ""));
         return;
     }
     default: /* the gradients' sums */
-        s->k = sum[SUM_E];
+        s->k = sum[CC_SUM_E];
         if (s->op == IR_SOFTMAX_GRAD && c->fma)
             split(s, s->k);
         break;
@@ -316,7 +282,7 @@ static void after_sums(lanes *s)
 }
 
 /* Stores r (vf32), past the caches where that was chosen. */
-static void store_result(lanes *s, LLVMValueRef r, LLVMValueRef i, LLVMValueRef mask)
+static void store_result(cc_rows *s, LLVMValueRef r, LLVMValueRef i, LLVMValueRef mask)
 {
     if (s->nt && !mask)
         cc_store_nt(s->l->c, r, s->out, i);
@@ -324,7 +290,7 @@ static void store_result(lanes *s, LLVMValueRef r, LLVMValueRef i, LLVMValueRef 
         cc_store(s->l->c, r, s->out, i, mask);
 }
 
-static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
+static void result_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
 {
     cc_ctx *c = s->l->c;
     prefetch(s, i, mask, true);
@@ -386,7 +352,7 @@ static void result_pass(lanes *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRe
 
 /* The results of the lanes. Stored past the caches, the row starts with
    the elements before the first vector-aligned address, masked. */
-static void results(lanes *s)
+static void results(cc_rows *s)
 {
     cc_ctx *c = s->l->c;
     if (!s->nt) {
@@ -400,7 +366,7 @@ static void results(lanes *s)
     LLVMValueRef head = LLVMBuildLShr(c->b, bytes, cc_i64(c, 2), "");
     head = cc_select(c, LLVMBuildICmp(c->b, LLVMIntSLT, head, s->len, ""), head, s->len);
     result_pass(s, s->base, cc_mask(c, cc_i64(c, 0), head), cc_i64(c, 0));
-    lanes t = *s;
+    cc_rows t = *s;
     t.base = LLVMBuildAdd(c->b, s->base, head, "");
     t.len = LLVMBuildSub(c->b, s->len, head, "");
     if (t.scratch)
@@ -408,9 +374,7 @@ static void results(lanes *s)
     pass(&t, result_pass);
 }
 
-/* The passes over n sets of lanes (each with its own slots and scratch),
-   pass by pass, so that the work of one set sits beside the other's. */
-static void lanes_compute(lanes *s, int n)
+void cc_rows_compute(cc_rows *s, int n)
 {
     cc_ctx *c = s->l->c;
     for (int k = 0; k < n && is_forward(s->op); k++) {
@@ -422,7 +386,7 @@ static void lanes_compute(lanes *s, int n)
         s[k].m = LLVMBuildFPExt(c->b, s[k].mf, c->vf64, "");
     }
     for (int k = 0; k < n; k++) {
-        for (int a = 0; a < NSUMS; a++)
+        for (int a = 0; a < CC_NSUMS; a++)
             if (s[k].acc[a])
                 LLVMBuildStore(c->b, cc_const(c, c->vf64, 0), s[k].acc[a]);
         for (int a = 0; a < 2 && s[k].f32; a++)
@@ -435,192 +399,17 @@ static void lanes_compute(lanes *s, int n)
         results(&s[k]);
 }
 
-/* Across the axis: the lanes in [in, in + width) of an outer index. */
-static void across_lanes(void *arg, LLVMValueRef in, LLVMValueRef mask)
-{
-    lanes *s = arg, t = *s; /* the max slot is reused by every set of lanes */
-    t.base = LLVMBuildAdd(s->l->c->b, s->start, in, "");
-    t.lane_mask = mask;
-    lanes_compute(&t, 1);
-}
-
-/* The rows of `rows` x s->len along the last axis, in sets of `per` rows
-   from first (s[k] computes row first + k). */
-static void some_rows(lanes *s, int per, LLVMValueRef first)
-{
-    cc_ctx *c = s->l->c;
-    lanes t[MAX_AT_ONCE];
-    for (int k = 0; k < per; k++) {
-        t[k] = s[k];
-        t[k].base = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, first, cc_i64(c, k), ""), s->len, "");
-    }
-    lanes_compute(t, per);
-}
-
-/* The rows of `rows` x s->len, per at a time (s[0..per) each has its own
-   slots and scratch). */
-static void rows_along(lanes *s, LLVMValueRef rows, int per)
-{
-    cc_ctx *c = s->l->c;
-    LLVMValueRef step = cc_i64(c, per);
-    LLVMValueRef whole = LLVMBuildSub(c->b, rows, LLVMBuildSRem(c->b, rows, step, ""), "");
-    cc_loop r;
-    cc_loop_begin(c, &r, cc_i64(c, 0), whole, step);
-    some_rows(s, per, r.i);
-    cc_loop_end(c, &r);
-    if (per == 1)
-        return;
-    cc_loop_begin(c, &r, whole, rows, cc_i64(c, 1));
-    some_rows(s, 1, r.i);
-    cc_loop_end(c, &r);
-}
-
-/* Results of NT_BYTES and more are stored past the caches (8 bytes of
-   memory traffic an element for softmax instead of 12, the write no
-   longer reading the line first): they are larger than the caches of a
-   core, and whoever reads them next reads them from memory anyway. Rows of
-   a known length below NT_ROW are not worth the second version of the
-   code. */
-enum { NT_BYTES = 1 << 24, NT_ROW = 1024 };
-
-static void rows_along_nt(lanes *s, LLVMValueRef rows, int per)
-{
-    cc_ctx *c = s->l->c;
-    if (!s->out || (LLVMIsConstant(s->len) && LLVMConstIntGetSExtValue(s->len) < NT_ROW)) {
-        rows_along(s, rows, per);
-        return;
-    }
-    LLVMValueRef n = LLVMBuildMul(c->b, rows, s->len, "");
-    LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGE, n, cc_i64(c, NT_BYTES / 4), "");
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(c->ctx, fn, "nt");
-    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(c->ctx, fn, "cached");
-    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "stored");
-    LLVMBuildCondBr(c->b, big, yes, no);
-    for (int nt = 1; nt >= 0; nt--) {
-        LLVMPositionBuilderAtEnd(c->b, nt ? yes : no);
-        lanes t[MAX_AT_ONCE];
-        for (int k = 0; k < per; k++) {
-            t[k] = s[k];
-            t[k].nt = nt;
-        }
-        rows_along(t, rows, per);
-        LLVMBuildBr(c->b, after);
-    }
-    LLVMPositionBuilderAtEnd(c->b, after);
-}
-
-/* Pointers and constants of the kernel of v, and the slots of a set of
-   lanes. */
-static void lanes_init(lanes *s, cc_lower *l, const ir_value *v)
-{
-    *s = (lanes){.l = l, .op = v->op, .a = l->buf[v->args[0]->id]};
-    s->b = v->nargs > 1 ? l->buf[v->args[1]->id] : NULL;
-    s->out = v->op == IR_SCE ? NULL : l->buf[v->id];
-}
-
-static void lanes_slots(lanes *s)
+void cc_rows_slots(cc_rows *s)
 {
     cc_ctx *c = s->l->c;
     for (int a = 0; a < 2 && s->f32; a++)
         s->sum_f[a] = cc_entry_alloca(c, c->vf32);
     s->m = cc_entry_alloca(c, c->vf32);
-    s->acc[SUM_E] = cc_entry_alloca(c, c->vf64);
+    s->acc[CC_SUM_E] = cc_entry_alloca(c, c->vf64);
     if (takes_log(s->op))
-        s->acc[SUM_TOP] = cc_entry_alloca(c, c->vf64);
+        s->acc[CC_SUM_TOP] = cc_entry_alloca(c, c->vf64);
     if (s->op == IR_SCE || s->op == IR_SCE_GRAD_LOGITS)
-        s->acc[SUM_T] = cc_entry_alloca(c, c->vf64);
+        s->acc[CC_SUM_T] = cc_entry_alloca(c, c->vf64);
     if (s->op == IR_SCE)
-        s->acc[SUM_TD] = cc_entry_alloca(c, c->vf64);
-}
-
-/* Rows known to fit in a vector are each a short chain of dependent steps
-   (max, exp, sum, divide): several at a time, interleaved, the core
-   overlaps the chains. As many as keep the code that of 4 rows of 16 lanes
-   at most: fewer in fewer lanes, where the rows are cheap anyway. */
-static int rows_at_once(const lanes *s)
-{
-    cc_ctx *c = s->l->c;
-    bool short_rows = s->along && LLVMIsConstant(s->len) &&
-                      LLVMConstIntGetSExtValue(s->len) <= (long long)c->width;
-    return short_rows ? (int)(c->width / 4 < MAX_AT_ONCE ? c->width / 4 : MAX_AT_ONCE) : 1;
-}
-
-/* The lanes a row of len (a constant) needs, at least 4: a short row
-   computed in fewer lanes is less work and less code. */
-static unsigned lanes_for(const cc_ctx *c, LLVMValueRef len)
-{
-    if (!LLVMIsConstant(len))
-        return c->width;
-    unsigned w = 4;
-    while (w < c->width && (long long)w < LLVMConstIntGetSExtValue(len))
-        w *= 2;
-    return w;
-}
-
-/* The kernel of v in l's lanes, outer x len x inner around its axis. */
-static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMValueRef len,
-                       LLVMValueRef inner, bool along)
-{
-    cc_ctx *c = l->c;
-    lanes s[MAX_AT_ONCE];
-    lanes_init(&s[0], l, v);
-    s[0].len = len;
-    s[0].step = inner;
-    s[0].along = along;
-    LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
-    if (v->op == IR_SCE) {
-        s[0].total = cc_acc(l, 0);
-    } else if (is_loss(v->op)) {
-        LLVMValueRef dl = cc_ld(l, v->args[2], cc_i64(c, 0));
-        if (v->op == IR_SCE_GRAD_TARGET)
-            dl = LLVMBuildFNeg(c->b, dl, "");
-        s[0].scale = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
-    }
-    int per = rows_at_once(&s[0]);
-    /* short rows gain nothing in float lanes: their chains grow longer */
-    s[0].f32 = along && per == 1 && v->op == IR_SOFTMAX && cc_vm_has_expf_pair(c);
-    LLVMValueRef raw = NULL, each = LLVMBuildAdd(c->b, s[0].len, cc_i64(c, c->width), "");
-    s[0].lo_at = each; /* floats: a row of doubles holds both parts */
-    if (s[0].along && (v->op == IR_SOFTMAX || v->op == IR_SCE_GRAD_LOGITS)) {
-        LLVMValueRef bytes = LLVMBuildMul(c->b, each, cc_i64(c, 8 * per), "");
-        raw = cc_mem_take(l, bytes);
-        s[0].scratch = LLVMBuildBitCast(c->b, raw, LLVMPointerType(c->f64, 0), "");
-    }
-    for (int k = 1; k < per; k++) {
-        s[k] = s[k - 1];
-        if (s[k].scratch)
-            s[k].scratch = LLVMBuildGEP2(c->b, c->f64, s[k - 1].scratch, &each, 1, "");
-    }
-    for (int k = 0; k < per; k++)
-        lanes_slots(&s[k]);
-    if (s[0].along) {
-        rows_along_nt(s, outer, per);
-    } else {
-        cc_loop o;
-        cc_loop_begin(c, &o, cc_i64(c, 0), outer, cc_i64(c, 1));
-        s[0].start = LLVMBuildMul(c->b, LLVMBuildMul(c->b, o.i, s[0].len, ""), inner, "");
-        cc_vector_loop(c, inner, across_lanes, &s[0]);
-        cc_loop_end(c, &o);
-    }
-    if (raw)
-        cc_mem_give(l, raw);
-    if (v->op == IR_SCE)
-        cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s[0].total), rows, ""));
-}
-
-void cc_lower_rows(cc_lower *l, const ir_value *v)
-{
-    double axis = is_loss(v->op) ? -1 : v->attr[0];
-    const ir_value *x = v->args[0];
-    bool along = (int)axis == -1 || (int)axis == x->shape.rank - 1;
-    LLVMValueRef outer, len, inner;
-    cc_axis_split(l, x, axis, &outer, &len, &inner);
-    cc_ctx narrow = *l->c;
-    cc_lower nl = *l;
-    if (along && lanes_for(l->c, len) < l->c->width) {
-        cc_ctx_set_width(&narrow, lanes_for(l->c, len));
-        nl.c = &narrow;
-    }
-    lower_rows(&nl, v, outer, len, inner, along);
+        s->acc[CC_SUM_TD] = cc_entry_alloca(c, c->vf64);
 }

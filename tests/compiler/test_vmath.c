@@ -598,10 +598,9 @@ static void test_exp_f32_within_its_bound(void **state)
 
 /* e^(x - m) for every 61st float x from -110 to m (every 241st under the
    sanitizers) and every float near the edges (0, where the result turns
-   subnormal, and where it vanishes), against the exact value: the pair is within 1e-8 relative, so its sum
-   rounded to float is within 0.5 ULP + 0.2 (normal results) and 1 ULP
-   (subnormal ones, rounded twice), for m = 0 and m = 3.3 (x - m inexact
-   in float); -inf gives 0, NaN gives NaN. */
+   subnormal, and where it vanishes), against the exact value: the pair is within 1e-8 relative, so
+   its sum rounded to float is within 0.5 ULP + 0.2 (normal results) and 1 ULP (subnormal ones,
+   rounded twice), for m = 0 and m = 3.3 (x - m inexact in float); -inf gives 0, NaN gives NaN. */
 static void check_pair(int v, const float *x, int n, double worst[2], float at[2])
 {
     float y[4096];

@@ -17,7 +17,8 @@
  * vectors and rounded to float once, so its float result is within 1 ULP
  * of the exact value wherever the double formula is accurate to ~1e-12
  * (see docs/accuracy.md). Plain float arithmetic (dense, add, mul, scale)
- * stays in float.
+ * stays in float. softmax along rows on AVX-512 runs in float lanes with
+ * compensated arithmetic to the same accuracy (compiler/vmath_f32.c).
  */
 #ifndef ACT_CC_H
 #define ACT_CC_H
@@ -62,6 +63,9 @@ void cc_target_fini(cc_target *t);
 void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *name);
 /* Disposes the builder; the module goes to whoever takes it. */
 void cc_ctx_fini(cc_ctx *c);
+/* The vector types of c for `width` lanes: the target's width, or fewer
+   in a copy of c for a kernel whose rows are known to be short. */
+void cc_ctx_set_width(cc_ctx *c, unsigned width);
 
 /* Verifies and optimises a module for t with the new pass manager (O2),
    function attributes set so that the target's full vector width is used. */
@@ -122,6 +126,11 @@ void cc_disk_store(const char *full_key, const char *name, const char *obj, size
    +-0 kept where the function is odd, overflow to +-inf and underflow to 0
    at the right thresholds. */
 LLVMValueRef cc_vm_exp(cc_ctx *c, LLVMValueRef x);
+/* exp for x <= 709 or NaN, relative error below 1.2e-10: plenty for a result
+   rounded to float (0.002 ULP) or summed in double; exactly 1 at 0, 0 below
+   -708 (where e^x is far below float's range), NaN for NaN. The row
+   kernels' exp. */
+LLVMValueRef cc_vm_exp_f32(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_expm1(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_log(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_log1p(cc_ctx *c, LLVMValueRef x);
@@ -133,6 +142,18 @@ LLVMValueRef cc_vm_sigmoid_exp_arg(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_sigmoid_of(cc_ctx *c, LLVMValueRef x, LLVMValueRef e);
 LLVMValueRef cc_vm_erf(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_erfc(cc_ctx *c, LLVMValueRef x);
+
+/* a - b = hi + *lo exactly, lane by lane, in float or double (Knuth's
+   TwoSum, 6 additions): hi is the rounded difference. */
+LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo);
+/* 2^64 e^(hi + lo) in float lanes (c->vf32) as the pair of its return value
+   and *rest, for hi + lo <= 0, |lo| <= ulp(hi)/2: the sum of the two within
+   1e-8 relative of the exact value, both normal floats (the scaling keeps
+   them so down to e^-104), both 0 below -104, *rest NaN for NaN
+   (compiler/vmath_f32.c). Needs a 16-lane float permute and FMA: only
+   where cc_vm_has_expf_pair (x86 with AVX-512). */
+LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *rest);
+bool cc_vm_has_expf_pair(const cc_ctx *c);
 
 /* Lane-wise helpers shared by vector math and lowering. */
 LLVMValueRef cc_const(cc_ctx *c, LLVMTypeRef like, double v); /* splat when like is a vector */
@@ -163,6 +184,15 @@ LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 /* <width x float> at base[i..], masked (NULL: all lanes). */
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);
+/* A whole vector stored past the caches (no read for ownership); base + i
+   must be aligned to the vector's size. */
+void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
+/* An alloca in the entry block of the function being built, where SROA
+   turns it into registers. */
+LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
+/* A hint to bring the cache line of base[i] close, for reading or for
+   writing (no effect on results; no fault for any address). */
+void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write);
 /* One float of base[i], and its store. */
 /* An alloca in the entry block of the function being built, where SROA
    turns it into registers. */
@@ -172,6 +202,15 @@ void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
 LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar);
 /* The lane indices 0, 1, ..., width-1 as <width x i64>. */
 LLVMValueRef cc_lanes(cc_ctx *c);
+/* for (i = 0; i < n; i += width): body(arg, i, NULL) while a whole vector
+   fits, then once body(arg, i, mask of the lanes below n) when n is not a
+   multiple of the width. */
+typedef void (*cc_lanes_fn)(void *arg, LLVMValueRef i, LLVMValueRef mask);
+void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
+/* op over the lanes of v, pairwise (halves combined until one lane is
+   left), as a scalar. */
+typedef LLVMValueRef (*cc_combine_fn)(cc_ctx *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cc_reduce(cc_ctx *c, LLVMValueRef v, cc_combine_fn op);
 
 /* ---- lowering a graph (compiler/lower*.c) ------------------------------- */
 
@@ -221,6 +260,9 @@ void cc_lower_elementwise(cc_lower *l, const ir_value *v);
    each with its own epilogue function. Fail only when out of memory. */
 int cc_lower_dense(cc_lower *l, const ir_value *v, act_error *err);
 int cc_lower_matmul(cc_lower *l, const ir_value *v, act_error *err);
+/* softmax, log_softmax, their gradients, softmax_cross_entropy and its
+   gradients: vector kernels over the lanes along an axis
+   (compiler/lower_rows.c, lower_softmax.c). */
 void cc_lower_rows(cc_lower *l, const ir_value *v);
 void cc_lower_pointwise(cc_lower *l, const ir_value *v);
 /* A native array activation (IR_ACT) or its gradient (IR_ACT_GRAD): one
@@ -242,10 +284,46 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
 LLVMValueRef cc_gemm_fn(cc_lower *l);
 LLVMTypeRef cc_gemm_type(cc_ctx *c);
 LLVMTypeRef cc_epilogue_type(cc_ctx *c);
+/* ---- the row kernels' passes (compiler/lower_softmax.c) ------------------ */
+
+/* The sums of the second pass. With log(sum) taken, the elements equal to
+   the max (whose exp is exactly 1) are counted apart from the sum of the
+   others, and log(sum) is log1p(count - 1 + others): accurate also when it
+   is tiny, as log_softmax of a row's max is when the others are far below
+   it (log(1 + 1e-11) from a rounded sum would be 40 ULP off). */
+enum { CC_SUM_E, CC_SUM_TOP, CC_SUM_T, CC_SUM_TD, CC_NSUMS };
+
+/* One set of lanes (a row, or neighbouring rows) and what its passes keep. */
+typedef struct cc_rows {
+    cc_lower *l;
+    ir_op op;
+    bool along;        /* lanes along the axis: sums reduced across them */
+    bool nt;           /* along: results stored past the caches */
+    bool f32;          /* softmax along a row in float lanes (cc_vm_expf_pair) */
+    LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
+    LLVMValueRef out;  /* float*: the result, NULL for the loss */
+    LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
+    LLVMValueRef base, lane_mask;  /* of the lanes at hand; lane_mask NULL when all are used */
+    LLVMValueRef m, mf;            /* the max: a slot of vf32, then its value as vf64, vf32 */
+    LLVMValueRef acc[CC_NSUMS];    /* slots of vf64: the sums of the second pass */
+    LLVMValueRef k;                /* vf64: what the results need of the sums */
+    LLVMValueRef k_hi, k_lo;       /* vf32 with k_hi + k_lo = k (2^64 k for softmax in f32) */
+    LLVMValueRef sum_f[2];         /* f32: slots of vf32: the sum, and of the small parts */
+    LLVMValueRef scale;            /* vf64: dL / rows (negated for the target) */
+    LLVMValueRef scratch;          /* exp(x - max) of the row (double, float if f32), or NULL */
+    LLVMValueRef lo_at;            /* f32: where the low parts start in the scratch (i64) */
+    LLVMValueRef total;            /* double slot: the loss summed over rows */
+} cc_rows;
+
+/* The passes over n sets of lanes (each with its own slots and scratch),
+   pass by pass, so that the work of one set sits beside the other's. */
+void cc_rows_compute(cc_rows *s, int n);
+/* The slots (allocas) of the sums s->op takes, and of the max. */
+void cc_rows_slots(cc_rows *s);
 
 /* ---- scalar kernels (compiler/lower_scalar.c) ----------------------------
-   The ops whose lanes are not independent (broadcasting, reductions,
-   softmax, losses) as plain loops on doubles, the interpreter's algorithms
+   The ops whose lanes are not independent (broadcasting, reductions, the
+   pointwise losses) as plain loops on doubles, the interpreter's algorithms
    one for one; LLVM vectorises what it can. */
 LLVMValueRef cc_ld(cc_lower *l, const ir_value *v, LLVMValueRef i); /* double */
 void cc_st(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef x);
@@ -259,7 +337,6 @@ void cc_zero(cc_lower *l, const ir_value *v);
 /* outer x len x inner around axis of value v. */
 void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *outer,
                    LLVMValueRef *len, LLVMValueRef *inner);
-void cc_lower_softmax(cc_lower *l, const ir_value *v);
 void cc_lower_loss(cc_lower *l, const ir_value *v);
 void cc_lower_indexed(cc_lower *l, const ir_value *v);
 

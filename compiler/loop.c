@@ -75,6 +75,15 @@ LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef 
     return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, types, 2), fn, args, 4, "");
 }
 
+void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
+{
+    LLVMValueRef st = LLVMBuildStore(c->b, v, vector_ptr(c, base, i));
+    LLVMSetAlignment(st, 4 * c->width);
+    LLVMValueRef one = LLVMConstInt(c->i32, 1, false);
+    unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "nontemporal", 11);
+    LLVMSetMetadata(st, kind, LLVMMDNodeInContext(c->ctx, &one, 1));
+}
+
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
 {
     LLVMValueRef p = vector_ptr(c, base, i);
@@ -109,6 +118,39 @@ LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem)
     return LLVMBuildSelect(c->b, zero, cc_i64(c, 0), q, "");
 }
 
+void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
+{
+    LLVMValueRef w = cc_i64(c, c->width);
+    LLVMValueRef whole = LLVMBuildSub(c->b, n, LLVMBuildSRem(c->b, n, w, ""), "");
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), whole, w);
+    body(arg, lp.i, NULL);
+    cc_loop_end(c, &lp);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, fn, "tail");
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "after");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, whole, n, ""), tail, after);
+    LLVMPositionBuilderAtEnd(c->b, tail);
+    body(arg, whole, cc_mask(c, whole, n));
+    LLVMBuildBr(c->b, after);
+    LLVMPositionBuilderAtEnd(c->b, after);
+}
+
+LLVMValueRef cc_reduce(cc_ctx *c, LLVMValueRef v, cc_combine_fn op)
+{
+    LLVMValueRef idx[64];
+    for (unsigned n = LLVMGetVectorSize(LLVMTypeOf(v)) / 2; n >= 1; n /= 2) {
+        for (unsigned k = 0; k < n; k++)
+            idx[k] = LLVMConstInt(c->i32, n + k, false);
+        LLVMValueRef hi = LLVMBuildShuffleVector(c->b, v, v, LLVMConstVector(idx, n), "");
+        for (unsigned k = 0; k < n; k++)
+            idx[k] = LLVMConstInt(c->i32, k, false);
+        LLVMValueRef lo = LLVMBuildShuffleVector(c->b, v, v, LLVMConstVector(idx, n), "");
+        v = op(c, lo, hi);
+    }
+    return LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, false), "");
+}
+
 LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t)
 {
     LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
@@ -121,4 +163,13 @@ LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t)
     LLVMValueRef a = LLVMBuildAlloca(c->b, t, "");
     LLVMPositionBuilderAtEnd(c->b, here);
     return a;
+}
+
+void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write)
+{
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
+    LLVMValueRef p = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+    LLVMValueRef args[4] = {LLVMBuildBitCast(c->b, p, i8p, ""), LLVMConstInt(c->i32, write, false),
+                            LLVMConstInt(c->i32, 2, false), LLVMConstInt(c->i32, 1, false)};
+    cc_intrinsic(c, "llvm.prefetch", args, 4);
 }

@@ -190,6 +190,14 @@ static void copy_floats(cc_lower *l, LLVMValueRef dst, LLVMValueRef src, LLVMVal
     cc_loop_end(c, &lp);
 }
 
+/* Whether v (a gradient) is computed by a kernel of this entry into a buffer
+   not bound yet, which can then be the gradient's argument. */
+static bool is_computed_here(const cc_lower *l, const ir_value *v)
+{
+    return v && l->need[v->id] && !l->buf[v->id] && v->op != IR_INPUT && v->op != IR_PARAM &&
+           v->op != IR_SEED;
+}
+
 /* The function: arguments bound to buffers and sizes, intermediates
    allocated, kernels in order, results copied where an argument is not the
    value's own buffer, intermediates freed. */
@@ -236,12 +244,10 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
             l.buf[((ir_value *)g->seeds[arg->id])->id] = p;
         } else if (arg->kind == CC_ARG_VALUE && !l.buf[arg->id]) {
             l.buf[arg->id] = p;
-        } else if (arg->kind == CC_ARG_GRAD && g->grad[arg->id] && !l.buf[g->grad[arg->id]->id] &&
-                   g->grad[arg->id]->op != IR_INPUT && g->grad[arg->id]->op != IR_PARAM &&
-                   g->grad[arg->id]->op != IR_SEED) {
-            l.buf[g->grad[arg->id]->id] = p; /* the gradient is made in place */
+        } else if (arg->kind == CC_ARG_GRAD && is_computed_here(&l, g->grad[arg->id])) {
+            l.buf[g->grad[arg->id]->id] = p; /* computed in place: no copy */
         } else {
-            extra[a] = p; /* a gradient, or a value bound twice: copied at the end */
+            extra[a] = p; /* another gradient, or a value bound twice: copied at the end */
         }
     }
     /* intermediates */
@@ -329,13 +335,13 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
     case IR_LOG_SOFTMAX:
     case IR_SOFTMAX_GRAD:
     case IR_LOG_SOFTMAX_GRAD:
-        cc_lower_softmax(l, v);
-        break;
     case IR_SCE:
-    case IR_BCE:
-    case IR_MSE:
     case IR_SCE_GRAD_LOGITS:
     case IR_SCE_GRAD_TARGET:
+        cc_lower_rows(l, v);
+        break;
+    case IR_BCE:
+    case IR_MSE:
     case IR_BCE_GRAD_X:
     case IR_BCE_GRAD_T:
     case IR_MSE_GRAD_Y:

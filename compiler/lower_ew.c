@@ -6,25 +6,23 @@
 
 typedef void (*lane_body)(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask);
 
-/* for i in [0, n) by vectors: unmasked while a whole vector fits, then one
-   masked tail when n is not a multiple of the width. */
+typedef struct {
+    cc_lower *l;
+    const ir_value *v;
+    lane_body body;
+} ew_loop;
+
+static void ew_lanes(void *arg, LLVMValueRef i, LLVMValueRef mask)
+{
+    ew_loop *e = arg;
+    e->body(e->l, e->v, i, mask);
+}
+
+/* body for every vector of v's n lanes (cc_vector_loop). */
 static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_body body)
 {
-    cc_ctx *c = l->c;
-    LLVMValueRef w = cc_i64(c, c->width);
-    LLVMValueRef whole = LLVMBuildSub(c->b, n, LLVMBuildSRem(c->b, n, w, ""), "");
-    cc_loop lp;
-    cc_loop_begin(c, &lp, cc_i64(c, 0), whole, w);
-    body(l, v, lp.i, NULL);
-    cc_loop_end(c, &lp);
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, fn, "tail");
-    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "after");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, whole, n, ""), tail, after);
-    LLVMPositionBuilderAtEnd(c->b, tail);
-    body(l, v, whole, cc_mask(c, whole, n));
-    LLVMBuildBr(c->b, after);
-    LLVMPositionBuilderAtEnd(c->b, after);
+    ew_loop e = {l, v, body};
+    cc_vector_loop(l->c, n, ew_lanes, &e);
 }
 
 static LLVMValueRef widen(cc_ctx *c, LLVMValueRef v)

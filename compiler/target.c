@@ -96,7 +96,6 @@ void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *
     LLVMDisposeMessage(dl);
     LLVMDisposeTargetData(layout);
     c->b = LLVMCreateBuilderInContext(ctx);
-    c->width = t->width;
     c->fma = t->fma;
     c->f32 = LLVMFloatTypeInContext(ctx);
     c->f64 = LLVMDoubleTypeInContext(ctx);
@@ -104,11 +103,17 @@ void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *
     c->i32 = LLVMInt32TypeInContext(ctx);
     c->i64 = LLVMInt64TypeInContext(ctx);
     c->ptr = LLVMPointerType(c->f32, 0);
-    c->vf32 = LLVMVectorType(c->f32, c->width);
-    c->vf64 = LLVMVectorType(c->f64, c->width);
-    c->vi1 = LLVMVectorType(c->i1, c->width);
-    c->vi32 = LLVMVectorType(c->i32, c->width);
-    c->vi64 = LLVMVectorType(c->i64, c->width);
+    cc_ctx_set_width(c, t->width);
+}
+
+void cc_ctx_set_width(cc_ctx *c, unsigned width)
+{
+    c->width = width;
+    c->vf32 = LLVMVectorType(c->f32, width);
+    c->vf64 = LLVMVectorType(c->f64, width);
+    c->vi1 = LLVMVectorType(c->i1, width);
+    c->vi32 = LLVMVectorType(c->i32, width);
+    c->vi64 = LLVMVectorType(c->i64, width);
 }
 
 void cc_ctx_fini(cc_ctx *c)

@@ -85,6 +85,31 @@ void rt_axis_split(const rt_tensor *t, double axis, int64_t *outer, int64_t *len
     *inner = rt_count(t->shape + a + 1, t->rank - a - 1);
 }
 
+/* The max of n values at x[0], x[step], ..., a NaN winning. */
+static double lane_max(const double *x, int64_t n, int64_t step)
+{
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        mx = x[j * step] > mx || isnan(x[j * step]) ? x[j * step] : mx;
+    return mx;
+}
+
+/* log(sum exp(x - mx)) of those values: the terms equal to the max (exactly
+   1) are counted apart, and the log is log1p(count - 1 + the rest), exact
+   also when the rest is tiny, where log(1 + rest) of a rounded sum is not. */
+static double lane_log_sum(const double *x, int64_t n, int64_t step, double mx)
+{
+    double tops = 0, rest = 0;
+    for (int64_t j = 0; j < n; j++) {
+        double d = x[j * step] - mx;
+        if (d == 0)
+            tops += 1;
+        else
+            rest += exp(d);
+    }
+    return log1p((tops - 1) + rest);
+}
+
 /* Softmax or log-softmax along an axis, each lane shifted by its max so no
    finite input overflows. A lane holding +inf, or only -inf, gives NaN. */
 static void softmax(const rt_tensor *x, rt_tensor *y, double axis, bool log_form)
@@ -95,25 +120,20 @@ static void softmax(const rt_tensor *x, rt_tensor *y, double axis, bool log_form
         for (int64_t in = 0; in < inner; in++) {
             const double *xs = x->data + o * len * inner + in;
             double *ys = y->data + o * len * inner + in;
-            double mx = -INFINITY, sum = 0;
-            for (int64_t j = 0; j < len; j++)
-                mx = xs[j * inner] > mx || isnan(xs[j * inner]) ? xs[j * inner] : mx;
-            for (int64_t j = 0; j < len; j++)
+            double mx = lane_max(xs, len, inner), sum = 0;
+            for (int64_t j = 0; !log_form && j < len; j++)
                 sum += exp(xs[j * inner] - mx);
+            double log_sum = log_form ? lane_log_sum(xs, len, inner, mx) : 0;
             for (int64_t j = 0; j < len; j++)
                 ys[j * inner] =
-                    log_form ? xs[j * inner] - mx - log(sum) : exp(xs[j * inner] - mx) / sum;
+                    log_form ? xs[j * inner] - mx - log_sum : exp(xs[j * inner] - mx) / sum;
         }
 }
 
 double rt_row_logsumexp(const double *z, int64_t c)
 {
-    double mx = -INFINITY, sum = 0;
-    for (int64_t j = 0; j < c; j++)
-        mx = z[j] > mx || isnan(z[j]) ? z[j] : mx;
-    for (int64_t j = 0; j < c; j++)
-        sum += exp(z[j] - mx);
-    return mx + log(sum);
+    double mx = lane_max(z, c, 1);
+    return mx + lane_log_sum(z, c, 1, mx);
 }
 
 static double loss(const ir_value *v, const rt_tensor *a, const rt_tensor *b)

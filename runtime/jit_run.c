@@ -70,11 +70,9 @@ float *rt_jit_buffer(float **slot, int64_t n, int64_t *have)
 void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes,
                    const int64_t *counts)
 {
-    for (int a = 0; a < c->e->nargs; a++) {
+    (void)counts; /* the entry writes every element of its gradients */
+    for (int a = 0; a < c->e->nargs; a++)
         values[a] = c->e->args[a].kind == CC_ARG_SIZE ? (void *)&sizes[a] : (void *)&ptrs[a];
-        if (c->e->args[a].kind == CC_ARG_GRAD && counts[a])
-            memset(ptrs[a], 0, (size_t)counts[a] * sizeof(float));
-    }
     ffi_call(&((call_if *)c->cif)->cif, (void (*)(void))c->e->fn, NULL, values);
 }
 
@@ -126,7 +124,8 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
             c.ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]
                                          : (zeros[a] = calloc((size_t)shape.n + 1, sizeof(float)));
             break;
-        case CC_ARG_GRAD: /* kept from the last call when it fits: no page faults per step */
+        case CC_ARG_GRAD: /* kept from the last call when it fits: no page faults per step;
+                             the entry writes every element (zeros where no gradient reaches) */
             c.ptrs[a] = rt_jit_buffer(&p->grad32[arg->id], shape.n, &p->grad32_n[arg->id]);
             break;
         default: {

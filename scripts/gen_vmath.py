@@ -5,7 +5,7 @@
 # Run from the repository root with
 #     /usr/bin/python3 scripts/gen_vmath.py
 # (Debian's python3 with python3-mpmath). It prints C declarations to paste
-# into those files; each names its function, interval, degree and the error
+# into those files (compiler/vmath_f32.c for the float exp's table); each names its function, interval, degree and the error
 # measured with the coefficients as rounded to double. Deterministic: no
 # randomness, fixed grids and iteration counts, so a rerun prints the same text.
 #
@@ -166,6 +166,10 @@ def h_exp(r):
     return (expm1(r) - r) / r**2 if r else mpf(1) / 2
 
 
+def p_exp(r):
+    return expm1(r) / r if r else mpf(1)
+
+
 def p_log(z):
     s = sqrt(z)
     return (2 * atanh(s) / s - 2) / z if z else mpf(2) / 3
@@ -194,9 +198,48 @@ def constants():
     print()
 
 
+def to_float(v):
+    with mp.workprec(24):
+        return float(+v)
+
+
+def c_float(v):
+    """v as a C float literal in hexadecimal, without trailing zeros."""
+    if v == 0:
+        return "0.0f"
+    m, e = float.hex(v).split("p")
+    return "%sp%sf" % (m.rstrip("0").rstrip("."), e)
+
+
+def float_exp_table():
+    """cc_vm_expf_pair's constants: ln2/16 split into a float and the float
+    nearest the rest, 16 log2e, and 2^(j/16) as a float and the float
+    nearest the rest, for j = 0..15."""
+    ln2 = log(2)
+    c1 = to_float(ln2 / 16)
+    print("/* scripts/gen_vmath.py: ln2/16 = LN2_16_HI + LN2_16_LO (floats); 16 log2e */")
+    print("#define LN2_16_HI %s" % c_float(c1))
+    print("#define LN2_16_LO %s" % c_float(to_float(ln2 / 16 - mpf(c1))))
+    print("#define LOG2E_16 %s" % c_float(to_float(16 / ln2)))
+    hi = [to_float(mp.power(2, mpf(j) / 16)) for j in range(16)]
+    lo = [to_float(mp.power(2, mpf(j) / 16) - mpf(h)) for j, h in enumerate(hi)]
+    print("/* scripts/gen_vmath.py: 2^(j/16) = exp16_hi[j] + exp16_lo[j] (floats) */")
+    for name, vals in (("exp16_hi", hi), ("exp16_lo", lo)):
+        print("static const float %s[16] = {" % name)
+        for k in range(0, 16, 4):
+            print("    " + " ".join("%s," % c_float(v) for v in vals[k:k + 4]))
+        print("};")
+    print()
+
+
 def main():
     constants()
+    float_exp_table()
     emit_poly("expm1_h", h_exp, -EXP_R, EXP_R, 10, "(e^r - 1 - r)/r^2", "r")
+    print()
+    # cc_vm_exp_f32: only as accurate as a float result (or a sum of them)
+    # needs, and exactly 1 at r = 0.
+    emit_poly("exp_p", p_exp, -EXP_R, EXP_R, 6, "(e^r - 1)/r", "r")
     print()
     emit_poly("log_p", p_log, mpf(0), LOG_Z, 6, "(2 atanh(sqrt z)/sqrt z - 2)/z", "z")
     print()

@@ -1,7 +1,8 @@
 /* test_jit_edges.c -- edge cases of running compiled graphs, each on both
    engines: many programs sharing a context's cache, sizes bound to 0,
    maxout over size names, output gradients of the wrong shape, a formula
-   whose derivative is large, long sums, and gradients of unset inputs. */
+   whose derivative is large, long sums, gradients of unset inputs, and
+   gradients written whole on every run. */
 #include "support.h"
 
 #include <math.h>
@@ -241,6 +242,63 @@ static void test_failed_run_keeps_results(void **state)
     act_context_free(ctx);
 }
 
+static const char whole_src[] =
+    "graph g {\n input x : f32[N, 6]\n input t : f32[N, 4]\n"
+    " param W : f32[6, 4] = glorot(seed = 1)\n param b : f32[4] = zeros\n"
+    " param s : f32[4] = fill(0.2)\n h = prelu(dense(x, W, b), s)\n p = softmax(h)\n output p\n"
+    " q = log_softmax(maxout(h))\n output q\n loss L = softmax_cross_entropy(h, t)\n}\n";
+
+/* act_backward on 5 rows of d (x, t and the output gradients read from
+   it), with a loss or from output gradients. */
+static void backward_on(act_program *p, const float *d, bool vjp)
+{
+    int64_t sx[2] = {5, 6}, s4[2] = {5, 4}, s2[2] = {5, 2};
+    act_error err = {0};
+    assert_int_equal(act_set(p, "x", d, sx, 2, &err), 0);
+    assert_int_equal(act_set(p, "t", d + 1, s4, 2, &err), 0);
+    if (vjp) {
+        assert_int_equal(act_set_output_grad(p, "p", d + 3, s4, 2, &err), 0);
+        assert_int_equal(act_set_output_grad(p, "q", d + 2, s2, 2, &err), 0);
+    }
+    assert_int_equal(act_backward(p, &err), 0);
+}
+
+/* The JIT writes every element of every gradient on every run (the runtime
+   reuses the buffers and does not clear them): a second run on other data
+   gives what a fresh program gives, bit for bit, with a loss and from
+   output gradients. */
+static void test_gradients_are_whole_on_every_run(void **state)
+{
+    (void)state;
+    static const char *const grads[] = {"d_x", "d_t", "d_W", "d_b", "d_s"};
+    act_context *ctx = act_context_new();
+    float data[2][5 * 6];
+    for (int k = 0; k < 5 * 6; k++) {
+        data[0][k] = (float)(k % 7) - 3;
+        data[1][k] = 0.25f * (float)(k % 5) - 0.5f;
+    }
+    for (int vjp = 0; vjp < 2; vjp++) {
+        act_program *used = compile(ctx, whole_src, ACT_ENGINE_JIT);
+        act_program *fresh = compile(ctx, whole_src, ACT_ENGINE_JIT);
+        backward_on(used, data[0], vjp);
+        backward_on(used, data[1], vjp);
+        backward_on(fresh, data[1], vjp);
+        for (size_t g = 0; g < sizeof grads / sizeof *grads; g++) {
+            int64_t shape[4];
+            int rank;
+            act_error err = {0};
+            const float *a = act_get(used, grads[g], shape, &rank, &err);
+            const float *b = act_get(fresh, grads[g], NULL, NULL, &err);
+            assert_non_null(a);
+            assert_non_null(b);
+            assert_memory_equal(a, b, (size_t)rt_count(shape, rank) * sizeof *a);
+        }
+        act_program_free(used);
+        act_program_free(fresh);
+    }
+    act_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_long_sums_agree),
         cmocka_unit_test(test_gradient_of_unset_input),
         cmocka_unit_test(test_failed_run_keeps_results),
+        cmocka_unit_test(test_gradients_are_whole_on_every_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* test_vmath.c -- the compiler's vector math (compiler/vmath*.c) against long
    double libm: every float result within 1 ULP of the correctly rounded value
    over a sweep of every binade of both signs, every double result within
-   1e-13 relative, and exact special values; with FMA and without. */
+   1e-13 relative, and exact special values; with FMA and without. The row
+   kernels' cheaper exp (cc_vm_exp_f32) against its own bound. */
 #include "compiler/cc.h"
+#include "support.h"
 
 #include <float.h>
 #include <math.h>
@@ -53,7 +55,14 @@ static struct {
     cc_jit *jit;
     float_kernel *f[NFUNC][2];
     double_kernel *d[NFUNC][2];
+    float_kernel *exp_f32_f[2];
+    double_kernel *exp_f32_d[2];
+    float_kernel *expf_pair[2]; /* e^(x - PAIR_M[v]) in float lanes, NULL without AVX-512 */
 } fx;
+
+/* cc_vm_expf_pair's kernels subtract these: 0 (lo = 0) and a float whose
+   differences are mostly inexact in float (lo != 0). */
+static const float PAIR_M[2] = {0, 3.3f};
 
 /* Under the sanitizers the suite runs at -O0: sweep a quarter as densely. */
 static const uint64_t STRIDE = sizeof ACT_SANITIZE_FLAGS > 1 ? 4 * 421 : 421;
@@ -133,6 +142,33 @@ static void build_kernel(cc_ctx *c, const char *name, vm_emit *emit, LLVMTypeRef
     LLVMBuildRetVoid(c->b);
 }
 
+/* void name(const float *x, float *y, int64_t n), n a multiple of the width:
+   y = e^(x - m) through cc_vm_two_diff and cc_vm_expf_pair, in float lanes,
+   the pair added (rounded once) and unscaled (rounded once more where the
+   result is subnormal). */
+static void build_pair_kernel(cc_ctx *c, const char *name, float m)
+{
+    LLVMTypeRef pt = LLVMPointerType(c->f32, 0), vp = LLVMPointerType(c->vf32, 0);
+    LLVMTypeRef params[3] = {pt, pt, c->i64};
+    LLVMValueRef fn = LLVMAddFunction(
+        c->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 3, 0));
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, entry);
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), LLVMGetParam(fn, 2), cc_i64(c, c->width));
+    LLVMValueRef px = LLVMBuildGEP2(c->b, c->f32, LLVMGetParam(fn, 0), &lp.i, 1, "");
+    LLVMValueRef py = LLVMBuildGEP2(c->b, c->f32, LLVMGetParam(fn, 1), &lp.i, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, c->vf32, LLVMBuildBitCast(c->b, px, vp, ""), "");
+    LLVMSetAlignment(x, 4);
+    LLVMValueRef lo, hi = cc_vm_two_diff(c, x, cc_const(c, c->vf32, m), &lo);
+    LLVMValueRef rest, y = cc_vm_expf_pair(c, hi, lo, &rest);
+    /* the pair's sum, rounded once and unscaled: 2^-64 (y + rest) */
+    y = LLVMBuildFMul(c->b, LLVMBuildFAdd(c->b, y, rest, ""), cc_const(c, c->vf32, 0x1p-64), "");
+    LLVMSetAlignment(LLVMBuildStore(c->b, y, LLVMBuildBitCast(c->b, py, vp, "")), 4);
+    cc_loop_end(c, &lp);
+    LLVMBuildRetVoid(c->b);
+}
+
 static void *lookup(const char *name)
 {
     act_error err = {0};
@@ -161,6 +197,17 @@ static int setup(void **state)
             snprintf(name, sizeof name, "%s_d%d", funcs[k].name, v);
             build_kernel(&c, name, funcs[k].emit, c.f64);
         }
+    for (int v = 0; v < 2; v++) {
+        c.fma = fx.target.fma && v == 0;
+        snprintf(name, sizeof name, "exp_f32_f%d", v);
+        build_kernel(&c, name, cc_vm_exp_f32, c.f32);
+        snprintf(name, sizeof name, "exp_f32_d%d", v);
+        build_kernel(&c, name, cc_vm_exp_f32, c.f64);
+        c.fma = fx.target.fma;
+        snprintf(name, sizeof name, "expf_pair%d", v);
+        if (cc_vm_has_expf_pair(&c))
+            build_pair_kernel(&c, name, PAIR_M[v]);
+    }
     cc_ctx_fini(&c);
     if (cc_jit_add(fx.jit, c.mod, &fx.target, &err)) {
         fprintf(stderr, "JIT: %s\n", err.message);
@@ -173,6 +220,15 @@ static int setup(void **state)
             snprintf(name, sizeof name, "%s_d%d", funcs[k].name, v);
             fx.d[k][v] = (double_kernel *)lookup(name);
         }
+    for (int v = 0; v < 2; v++) {
+        snprintf(name, sizeof name, "exp_f32_f%d", v);
+        fx.exp_f32_f[v] = (float_kernel *)lookup(name);
+        snprintf(name, sizeof name, "exp_f32_d%d", v);
+        fx.exp_f32_d[v] = (double_kernel *)lookup(name);
+        snprintf(name, sizeof name, "expf_pair%d", v);
+        if (cc_vm_has_expf_pair(&c))
+            fx.expf_pair[v] = (float_kernel *)lookup(name);
+    }
     return 0;
 }
 
@@ -185,30 +241,6 @@ static int teardown(void **state)
 }
 
 /* ---- float sweep -------------------------------------------------------- */
-
-/* Floats in the order of the reals, as integers: neighbours differ by 1,
-   through the denormals and across zero (both zeros are 0). */
-static int64_t ordered(float f)
-{
-    int32_t i;
-    memcpy(&i, &f, 4);
-    return i >= 0 ? i : -(int64_t)(i & 0x7fffffff);
-}
-
-static float from_ordered(int64_t k)
-{
-    uint32_t u = k >= 0 ? (uint32_t)k : 0x80000000u | (uint32_t)-k;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static double ulps(float got, float want)
-{
-    if (isnan(got) || isnan(want))
-        return isnan(got) && isnan(want) ? 0 : INFINITY;
-    return fabs((double)(ordered(got) - ordered(want)));
-}
 
 typedef struct {
     double max_ulp[2];
@@ -226,7 +258,7 @@ static void check_floats(int k, const float *x, int n, float_stats *st)
     for (int v = 0; v < 2; v++) {
         fx.f[k][v](x, got, n);
         for (int i = 0; i < n; i++) {
-            double u = ulps(got[i], want[i]);
+            double u = ts_ulps(got[i], want[i]);
             if (u > st->max_ulp[v]) {
                 st->max_ulp[v] = u;
                 st->worst[v] = x[i];
@@ -252,10 +284,10 @@ static void test_floats_within_one_ulp_of_correctly_rounded(void **state)
                 check_floats(k, x, n, &st), n = 0;
         }
         /* 2^21 more in order from lo to hi, where the results vary. */
-        int64_t lo = ordered(funcs[k].lo), hi = ordered(funcs[k].hi);
+        int64_t lo = ts_ordered(funcs[k].lo), hi = ts_ordered(funcs[k].hi);
         int64_t step = (hi - lo) >> 21 | 1;
         for (int64_t o = lo; o <= hi; o += step) {
-            x[n++] = from_ordered(o);
+            x[n++] = ts_from_ordered(o);
             if (n == CHUNK)
                 check_floats(k, x, n, &st), n = 0;
         }
@@ -504,9 +536,129 @@ static void test_float_tails_keep_denormals(void **state)
         float want = (float)funcs[k].ref(tails[t].x), got;
         for (int v = 0; v < 2; v++) {
             fx.f[k][v](&tails[t].x, &got, 1);
-            if (got == 0 || ulps(got, want) > 1)
+            if (got == 0 || ts_ulps(got, want) > 1)
                 fail_msg("%s(%g) = %g, want %g", tails[t].name, tails[t].x, got, want);
         }
+    }
+}
+
+/* ---- cc_vm_exp_f32 ------------------------------------------------------ */
+
+/* Relative error below 1.2e-10 on [-708, 709] (2^20 samples, uniform and
+   near 0, where the row kernels mostly call it), floats within 1 ULP of
+   the correctly rounded value from -104 (below which the float is 0) to 88,
+   and its special values: exactly 1 at 0, 0 below -708, NaN for NaN. */
+static void test_exp_f32_within_its_bound(void **state)
+{
+    (void)state;
+    static double x[CHUNK], y[CHUNK];
+    double worst[2] = {0, 0};
+    for (uint64_t i = 0; i < (1u << 20); i += CHUNK) {
+        for (int j = 0; j < CHUNK; j++) {
+            double u = (double)(mix(i + (uint64_t)j) >> 11) * 0x1p-53;
+            x[j] = j % 2 ? -708 + 1417 * u : -20 * u;
+        }
+        for (int v = 0; v < 2; v++) {
+            fx.exp_f32_d[v](x, y, CHUNK);
+            for (int j = 0; j < CHUNK; j++)
+                worst[v] = fmax(worst[v], double_error(y[j], expl(x[j])));
+        }
+    }
+    print_message("exp_f32  max relative error %.2g with FMA, %.2g without\n", worst[0], worst[1]);
+    assert_true(worst[0] < 1.2e-10 && worst[1] < 1.2e-10);
+    static float xf[CHUNK], yf[CHUNK];
+    int64_t lo = ts_ordered(-104), hi = ts_ordered(88);
+    int64_t step = (hi - lo) >> 22 | 1;
+    for (int64_t o = lo; o <= hi; o += step * CHUNK) {
+        int n = 0;
+        for (; n < CHUNK && o + n * step <= hi; n++)
+            xf[n] = ts_from_ordered(o + n * step);
+        for (int v = 0; v < 2; v++) {
+            fx.exp_f32_f[v](xf, yf, n);
+            for (int j = 0; j < n; j++)
+                if (ts_ulps(yf[j], (float)expl(xf[j])) > 1)
+                    fail_msg("exp_f32(%a) = %a, want %a", xf[j], yf[j], (float)expl(xf[j]));
+        }
+    }
+    static const double special[][2] = {{0, 1},      {-0.0, 1},   {-INFINITY, 0},
+                                        {-708.5, 0}, {-1e300, 0}, {NAN, NAN}};
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++)
+        for (int v = 0; v < 2; v++)
+            for (unsigned n = 1; n <= fx.target.width; n += fx.target.width - 1) {
+                for (unsigned j = 0; j < n; j++)
+                    x[j] = special[k][0];
+                fx.exp_f32_d[v](x, y, n);
+                for (unsigned j = 0; j < n; j++)
+                    if (!same(y[j], special[k][1]))
+                        fail_msg("exp_f32(%a) = %a, want %a", special[k][0], y[j], special[k][1]);
+            }
+}
+
+/* ---- cc_vm_expf_pair ----------------------------------------------------- */
+
+/* e^(x - m) for every 61st float x from -110 to m (every 241st under the
+   sanitizers) and every float near the edges (0, where the result turns
+   subnormal, and where it vanishes), against the exact value: the pair is within 1e-8 relative, so
+   its sum rounded to float is within 0.5 ULP + 0.2 (normal results) and 1 ULP (subnormal ones,
+   rounded twice), for m = 0 and m = 3.3 (x - m inexact in float); -inf gives 0, NaN gives NaN. */
+static void check_pair(int v, const float *x, int n, double worst[2], float at[2])
+{
+    float y[4096];
+    fx.expf_pair[v](x, y, n);
+    for (int j = 0; j < n; j++) {
+        long double want = expl((long double)x[j] - PAIR_M[v]);
+        int e;
+        frexpl(want, &e);
+        bool sub = e - 1 < -126; /* the spacing of the binade, 2^-149 among the subnormals */
+        long double ulp = ldexpl(1, sub ? -149 : e - 24);
+        double u = (double)(fabsl((long double)y[j] - want) / ulp);
+        if (u > worst[sub])
+            worst[sub] = u, at[sub] = x[j];
+    }
+}
+
+static void test_expf_pair_within_its_bound(void **state)
+{
+    (void)state;
+    if (!fx.expf_pair[0])
+        skip();
+    enum { N = 4096 };
+    static float x[N], y[N];
+    static const float near[] = {-110, -103.97f, -87.34f, -1, 0};
+    for (int v = 0; v < 2; v++) {
+        double worst[2] = {0, 0};
+        float at[2] = {0, 0};
+        int n = 0;
+        int64_t top = ts_ordered(PAIR_M[v]);
+        for (int64_t o = ts_ordered(-110); o <= top; o += STRIDE / 7 + 1) {
+            x[n++] = ts_from_ordered(o);
+            if (n == N)
+                check_pair(v, x, n, worst, at), n = 0;
+        }
+        for (size_t e = 1; e < sizeof near / sizeof *near; e++)
+            for (int64_t o = ts_ordered(near[e]) - (1 << 16);
+                 o <= ts_ordered(near[e]) + (1 << 16) && o <= top; o++) {
+                x[n++] = ts_from_ordered(o);
+                if (n == N)
+                    check_pair(v, x, n, worst, at), n = 0;
+            }
+        while (n % 16)
+            x[n++] = PAIR_M[v];
+        check_pair(v, x, n, worst, at);
+        print_message("expf_pair(x - %g): max %.3f ULP (at %a), %.3f among subnormals (at %a)\n",
+                      PAIR_M[v], worst[0], at[0], worst[1], at[1]);
+        if (worst[0] > 0.7 || worst[1] > 1)
+            fail_msg("expf_pair(x - %g) is %g ULP off at %a, %g at %a", PAIR_M[v], worst[0], at[0],
+                     worst[1], at[1]);
+    }
+    static const float special[][2] = {{-INFINITY, 0}, {-1e30f, 0}, {-105, 0}, {NAN, NAN}};
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+        for (int j = 0; j < 16; j++)
+            x[j] = special[k][0];
+        fx.expf_pair[0](x, y, 16);
+        for (int j = 0; j < 16; j++)
+            if (!(y[j] == special[k][1] || (isnan(y[j]) && isnan(special[k][1]))))
+                fail_msg("expf_pair(%g) = %g, want %g", special[k][0], y[j], special[k][1]);
     }
 }
 
@@ -517,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_float_tails_keep_denormals),
         cmocka_unit_test(test_doubles_within_1e13_relative),
         cmocka_unit_test(test_floats_within_one_ulp_of_correctly_rounded),
+        cmocka_unit_test(test_exp_f32_within_its_bound),
+        cmocka_unit_test(test_expf_pair_within_its_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

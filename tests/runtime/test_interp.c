@@ -137,6 +137,28 @@ static void test_interp_softmax_edges(void **state)
     act_context_free(ctx);
 }
 
+/* log_softmax of a max far above the rest: -log1p(e^-40), not -log(1 + e^-40)
+   of a sum rounded to 1, which is 0. The loss takes the same log. */
+static void test_interp_log_softmax_of_a_lone_max(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    act_program *p = ts_compile(ctx, "graph t {\n input x : f32[1, 2]\n input t : f32[1, 2]\n"
+                                     " y = log_softmax(x)\n output y\n"
+                                     " loss L = softmax_cross_entropy(x, t)\n}\n");
+    float x[2] = {0, -40}, t[2] = {1, 0};
+    int64_t shape[2] = {1, 2};
+    act_error err = {0};
+    assert_int_equal(act_set(p, "x", x, shape, 2, &err), 0);
+    assert_int_equal(act_set(p, "t", t, shape, 2, &err), 0);
+    assert_int_equal(act_forward(p, &err), 0);
+    double want = -4.248354255291589e-18; /* -log1p(exp(-40)) */
+    assert_true(ts_close(ts_value(p, "y")->data[0], want, 1e-15, 0));
+    assert_true(ts_close(ts_value(p, "L")->data[0], -want, 1e-15, 0));
+    act_program_free(p);
+    act_context_free(ctx);
+}
+
 /* rrelu with training = 1 draws its slope per element from the documented
    counter-based generator, in [lower, upper], the same on every run. */
 static void test_interp_rrelu_training_slopes(void **state)
@@ -175,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interp_ops_match_golden_values),
         cmocka_unit_test(test_interp_softmax_edges),
+        cmocka_unit_test(test_interp_log_softmax_of_a_lone_max),
         cmocka_unit_test(test_interp_rrelu_training_slopes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,16 +214,26 @@ void ts_check_df_at(const ir_activation *act, const double *p, double x)
         fail_msg("%s' at %g: %.17g, finite difference %.17g", act->name, x, df, fd);
 }
 
+int64_t ts_ordered(float f)
+{
+    int32_t i;
+    memcpy(&i, &f, 4);
+    return i >= 0 ? i : -(int64_t)(i & 0x7fffffff);
+}
+
+float ts_from_ordered(int64_t k)
+{
+    uint32_t u = k >= 0 ? (uint32_t)k : 0x80000000u | (uint32_t)-k;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 double ts_ulps(float a, float b)
 {
     if (isnan(a) || isnan(b))
         return isnan(a) && isnan(b) ? 0 : INFINITY;
-    int32_t ia, ib;
-    memcpy(&ia, &a, 4);
-    memcpy(&ib, &b, 4);
-    /* bit patterns to a line of integers: -0 and +0 meet, denormals count */
-    int64_t ka = ia < 0 ? (int64_t)INT32_MIN - ia : ia, kb = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
-    return fabs((double)(ka - kb));
+    return fabs((double)(ts_ordered(a) - ts_ordered(b)));
 }
 
 const char *const ts_other_calls[] = {

@@ -63,6 +63,10 @@ void ts_op_cases_free(ts_op_case *cases, int n);
 /* df(x, f(x)) of an activation against a central difference of f at x. */
 void ts_check_df_at(const ir_activation *act, const double *p, double x);
 
+/* Floats in the order of the reals, as integers: neighbours differ by 1,
+   through the denormals and across zero (both zeros are 0); and back. */
+int64_t ts_ordered(float f);
+float ts_from_ordered(int64_t k);
 /* Distance in float ULPs, counting through zero and the denormals; 0 for
    two NaNs, infinite for a NaN and a number. */
 double ts_ulps(float a, float b);

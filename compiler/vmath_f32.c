@@ -1,0 +1,122 @@
+/* vmath_f32.c -- exp in float lanes for the softmax kernel: e^(hi + lo) of
+   x - max carried exactly as two floats, within 0.62 ULP (docs/accuracy.md),
+   on x86 with AVX-512 only, where the table of 2^(j/16) is one vpermps. It
+   spares the kernel's widening to double and narrowing back, which cost as
+   much as the double exp itself. */
+#include "cc.h"
+
+/* scripts/gen_vmath.py: ln2/16 = LN2_16_HI + LN2_16_LO (floats); 16 log2e */
+#define LN2_16_HI 0x1.62e43p-5f
+#define LN2_16_LO -0x1.05c61p-33f
+#define LOG2E_16 0x1.715476p+4f
+/* scripts/gen_vmath.py: 2^(j/16) = exp16_hi[j] + exp16_lo[j] (floats) */
+static const float exp16_hi[16] = {
+    0x1p+0f,        0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fep+0f,  0x1.3dea64p+0f,
+    0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f, 0x1.9c4918p+0f,
+    0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f,
+};
+static const float exp16_lo[16] = {
+    0.0f,
+    0x1.9f3122p-25f,
+    -0x1.c15742p-27f,
+    0x1.ceac48p-25f,
+    0x1.4636e2p-25f,
+    0x1.824684p-25f,
+    -0x1.593abcp-25f,
+    -0x1.5bd5ecp-27f,
+    0x1.9fcef4p-26f,
+    -0x1.829fdp-25f,
+    0x1.15506ep-27f,
+    0x1.51f848p-27f,
+    -0x1.a94b14p-26f,
+    -0x1.3d56b2p-27f,
+    -0x1.822dbcp-27f,
+    0x1.52486cp-27f,
+};
+
+/* 1.5 * 2^23: adding it rounds a float below 2^22 in magnitude to an
+   integer held in the low mantissa bits. */
+#define SHIFTER_F 12582912.0f
+
+bool cc_vm_has_expf_pair(const cc_ctx *c)
+{
+    return c->width == 16 && c->fma; /* AVX-512F (see target.c); exact products */
+}
+
+static LLVMValueRef fconst(cc_ctx *c, float v)
+{
+    return cc_const(c, c->vf32, v);
+}
+
+static LLVMValueRef iconst(cc_ctx *c, unsigned v)
+{
+    LLVMValueRef one = LLVMConstInt(c->i32, v, false), lanes[16];
+    for (unsigned k = 0; k < c->width; k++)
+        lanes[k] = one;
+    return LLVMConstVector(lanes, c->width);
+}
+
+/* t[idx & 15] lane by lane: vpermps. */
+static LLVMValueRef lookup(cc_ctx *c, const float *t, LLVMValueRef idx)
+{
+    LLVMValueRef vals[16];
+    for (int j = 0; j < 16; j++)
+        vals[j] = LLVMConstReal(c->f32, t[j]);
+    static const char name[] = "llvm.x86.avx512.permvar.sf.512";
+    LLVMTypeRef params[2] = {c->vf32, c->vi32};
+    LLVMTypeRef fty = LLVMFunctionType(c->vf32, params, 2, false);
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+    if (!fn)
+        fn = LLVMAddFunction(c->mod, name, fty);
+    LLVMValueRef args[2] = {LLVMConstVector(vals, 16), idx};
+    return LLVMBuildCall2(c->b, fty, fn, args, 2, "");
+}
+
+LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef s = LLVMBuildFSub(B, a, b, "");
+    LLVMValueRef a1 = LLVMBuildFAdd(B, s, b, "");
+    LLVMValueRef b1 = LLVMBuildFSub(B, a1, s, "");
+    LLVMValueRef da = LLVMBuildFSub(B, a, a1, "");
+    LLVMValueRef db = LLVMBuildFSub(B, b, b1, "");
+    *lo = LLVMBuildFSub(B, da, db, "");
+    return s;
+}
+
+/* hi - k ln2/16 = r1 exactly (for k != 0, |hi| > 2^-6 makes hi a multiple
+   of 2^-29, and so is k LN2_16_HI, a 24-bit float times an integer; the
+   difference is below 2^-5), and r = r1 + (lo - k LN2_16_LO) with |r| <=
+   ln2/32, rounded by 2^-24 |r| at most. e^r - 1 = q = r + r^2/2 + r^3/6 +
+   r^4/24 (truncation 4e-11 relative), e^(hi + lo) = 2^(k/16) e^r = T (1 +
+   q) with T = 2^(j/16) as hi + lo floats and j = k mod 16: T_hi + (T_hi q +
+   T_lo), the second term below 0.045 of the first and rounded once, so the
+   pair is within 1e-8 relative. Both are scaled by 2^(n + 64), n = k >> 4,
+   exactly: normal floats for every result above e^-104 (2^-150), and the
+   2^64 cancels in a ratio of such sums. */
+LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *rest)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef s = fconst(c, SHIFTER_F);
+    LLVMValueRef t = cc_fma(c, hi, fconst(c, LOG2E_16), s);
+    LLVMValueRef kf = LLVMBuildFSub(B, t, s, "");
+    LLVMValueRef r1 = cc_fma(c, kf, fconst(c, -LN2_16_HI), hi);
+    LLVMValueRef r = LLVMBuildFAdd(B, r1, cc_fma(c, kf, fconst(c, -LN2_16_LO), lo), "");
+    LLVMValueRef h = cc_fma(c, r, fconst(c, 1.0f / 24), fconst(c, 1.0f / 6));
+    h = cc_fma(c, r, cc_fma(c, r, h, fconst(c, 0.5f)), fconst(c, 1));
+    LLVMValueRef q = LLVMBuildFMul(B, r, h, "");
+    LLVMValueRef bits = LLVMBuildBitCast(B, t, c->vi32, ""); /* 0x4b400000 + k */
+    LLVMValueRef th = lookup(c, exp16_hi, bits);
+    LLVMValueRef low = cc_fma(c, th, q, lookup(c, exp16_lo, bits));
+    /* (k << 19) & 0xff800000 is (k >> 4) << 23; the shifter's bits vanish */
+    LLVMValueRef n =
+        LLVMBuildAnd(B, LLVMBuildShl(B, bits, iconst(c, 19), ""), iconst(c, 0xff800000u), "");
+    LLVMValueRef p = LLVMBuildAdd(B, n, iconst(c, (64 + 127) << 23), "");
+    p = LLVMBuildBitCast(B, p, c->vf32, "");
+    /* e^-104 < 2^-150 rounds to 0; -inf and anything below land here (low
+       is NaN for -inf: zeroed too; a NaN input keeps it in *rest) */
+    LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, hi, fconst(c, -104), "");
+    LLVMValueRef zero = fconst(c, 0);
+    *rest = cc_select(c, gone, zero, LLVMBuildFMul(B, low, p, ""));
+    return cc_select(c, gone, zero, LLVMBuildFMul(B, th, p, ""));
+}

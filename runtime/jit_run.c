@@ -67,10 +67,8 @@ float *rt_jit_buffer(float **slot, int64_t n, int64_t *have)
     return *slot;
 }
 
-void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes,
-                   const int64_t *counts)
+void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes)
 {
-    (void)counts; /* the entry writes every element of its gradients */
     for (int a = 0; a < c->e->nargs; a++)
         values[a] = c->e->args[a].kind == CC_ARG_SIZE ? (void *)&sizes[a] : (void *)&ptrs[a];
     ffi_call(&((call_if *)c->cif)->cif, (void (*)(void))c->e->fn, NULL, values);
@@ -84,7 +82,7 @@ static void run(act_program *p, cc_mode mode, const rt_call *c, const rt_sizes *
     int chunks =
         p->split.size && rt_size_of(b, p->split.size, &rows) ? rt_split_chunks(p, rows) : 1;
     if (chunks < 2 || rt_jit_split(p, mode, c, rows, chunks))
-        rt_jit_invoke(c, values, c->ptrs, c->sizes, c->count);
+        rt_jit_invoke(c, values, c->ptrs, c->sizes);
 }
 
 /* Binds every argument of the entry to the program's buffers and runs it. */

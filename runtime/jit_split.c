@@ -92,7 +92,7 @@ static void run_chunk(void *arg, int i)
 {
     job *j = arg;
     size_t k = (size_t)i * (size_t)j->nargs;
-    rt_jit_invoke(j->c, j->values + k, j->ptrs + k, j->sizes + k, j->counts + k);
+    rt_jit_invoke(j->c, j->values + k, j->ptrs + k, j->sizes + k);
     if (!j->mean)
         return;
     /* a rowed gradient of the chunk's mean loss: of the whole mean, rows_i / S of it */

@@ -195,10 +195,8 @@ typedef struct {
    already has n (*have); NULL when out of memory. */
 float *rt_jit_buffer(float **slot, int64_t n, int64_t *have);
 /* Calls the entry on ptrs and sizes (one per arg of c->e; values has room
-   for as many), zeroing counts[a] floats of each gradient first: the
-   compiled code accumulates into them. */
-void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes,
-                   const int64_t *counts);
+   for as many). The entry writes every element of its gradients. */
+void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes);
 /* Runs the call as `chunks` calls on the program's team, each on a
    contiguous chunk of the `rows` rows of the split size, and combines what
    they share (the loss and the gradients of shared tensors): in the loss

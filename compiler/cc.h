@@ -148,12 +148,29 @@ LLVMValueRef cc_vm_erfc(cc_ctx *c, LLVMValueRef x);
 LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo);
 /* 2^64 e^(hi + lo) in float lanes (c->vf32) as the pair of its return value
    and *rest, for hi + lo <= 0, |lo| <= ulp(hi)/2: the sum of the two within
-   1e-8 relative of the exact value, both normal floats (the scaling keeps
-   them so down to e^-104), both 0 below -104, *rest NaN for NaN
+   1e-8 relative of the exact value, the first a normal float (the scaling
+   keeps it so down to e^-131), both 0 below lowest (at least -131; -104
+   for the e^x that round to 0 in float), *rest NaN for NaN
    (compiler/vmath_f32.c). Needs a 16-lane float permute and FMA: only
    where cc_vm_has_expf_pair (x86 with AVX-512). */
-LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *rest);
+LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float lowest,
+                             LLVMValueRef *rest);
 bool cc_vm_has_expf_pair(const cc_ctx *c);
+/* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
+   *lo (their sum within ~0.7 ULP of float, x itself for tiny x, but -0
+   gives +0), -1 below -18, NaN for NaN. Where cc_vm_has_expf_pair. */
+LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
+
+/* ---- activations in float lanes (compiler/act_f32.c) --------------------
+   The common built-ins (sigmoid, tanh, silu, swish, elu, selu, relu and the
+   tanh gelu) straight on float lanes, with pairs of floats where a step must
+   not round, within 2 ULP like the double formulas (docs/accuracy.md). NULL
+   when activation a has no such kernel or the target lacks AVX-512: the
+   caller then evaluates the formula in double. */
+LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params, LLVMValueRef x);
+/* f'(x) dy, the same way; NULL likewise. */
+LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,
+                             LLVMValueRef x, LLVMValueRef dy);
 
 /* Lane-wise helpers shared by vector math and lowering. */
 LLVMValueRef cc_const(cc_ctx *c, LLVMTypeRef like, double v); /* splat when like is a vector */

@@ -36,10 +36,14 @@ static LLVMValueRef narrow(cc_ctx *c, LLVMValueRef v)
 }
 
 /* v (IR_ACT or IR_SCALE) on the lanes of its argument: in double, rounded
-   once, as the interpreter computes it. */
+   once, as the interpreter computes it, or by a float-lane kernel as
+   accurate (compiler/act_f32.c). */
 static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
 {
     cc_ctx *c = l->c;
+    LLVMValueRef f = v->op == IR_ACT ? cc_act_f32(c, v->act, v->attr, x) : NULL;
+    if (f)
+        return f;
     LLVMValueRef d = widen(c, x);
     if (v->op == IR_SCALE)
         return narrow(c, LLVMBuildFMul(c->b, d, cc_const(c, c->vf64, v->attr[0]), ""));
@@ -48,15 +52,20 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
 
 /* df(x, y) * dy for activation gradient v at lanes i, dy given, and y
    given or NULL; x or y loaded only when the derivative reads it. In double,
-   rounded once. */
+   rounded once, or by a float-lane kernel (compiler/act_f32.c). */
 static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy,
                                    LLVMValueRef y_lanes, LLVMValueRef i, LLVMValueRef mask)
 {
     cc_ctx *c = l->c;
     LLVMValueRef zero = cc_const(c, c->vf64, 0), x = zero, y = zero;
     LLVMValueRef x_lanes = l->lanes[v->args[0]->id]; /* in registers, in a fused pass */
-    if (ir_expr_uses_x(v->act->df))
-        x = widen(c, x_lanes ? x_lanes : cc_load(c, l->buf[v->args[0]->id], i, mask));
+    if (ir_expr_uses_x(v->act->df)) {
+        LLVMValueRef xf = x_lanes ? x_lanes : cc_load(c, l->buf[v->args[0]->id], i, mask);
+        LLVMValueRef g = cc_act_grad_f32(c, v->act, v->attr, xf, dy);
+        if (g)
+            return g;
+        x = widen(c, xf);
+    }
     if (y_lanes)
         y = widen(c, y_lanes);
     else if (l->buf[v->args[1]->id])

@@ -160,7 +160,7 @@ static void sum_pass_f32(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValu
     cc_ctx *c = s->l->c;
     LLVMBuilderRef b = c->b;
     LLVMValueRef lo, hi = cc_vm_two_diff(c, cc_load(c, s->a, i, mask), s->mf, &lo);
-    LLVMValueRef rest, e = cc_vm_expf_pair(c, hi, lo, &rest);
+    LLVMValueRef rest, e = cc_vm_expf_pair(c, hi, lo, -104, &rest);
     if (mask) {
         LLVMValueRef zero = cc_const(c, c->vf32, 0);
         e = cc_select(c, mask, e, zero);

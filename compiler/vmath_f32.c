@@ -1,8 +1,9 @@
-/* vmath_f32.c -- exp in float lanes for the softmax kernel: e^(hi + lo) of
-   x - max carried exactly as two floats, within 0.62 ULP (docs/accuracy.md),
-   on x86 with AVX-512 only, where the table of 2^(j/16) is one vpermps. It
-   spares the kernel's widening to double and narrowing back, which cost as
-   much as the double exp itself. */
+/* vmath_f32.c -- exp and expm1 in float lanes, with their results as pairs
+   of floats: e^(hi + lo) for the softmax kernel and the logistic family of
+   compiler/act_f32.c, within 0.62 ULP (docs/accuracy.md), and expm1 for
+   the elu family. On x86 with AVX-512 only, where the table of 2^(j/16) is
+   one vpermps. They spare the kernels' widening to double and narrowing
+   back, which cost as much as the double exp itself. */
 #include "cc.h"
 
 /* scripts/gen_vmath.py: ln2/16 = LN2_16_HI + LN2_16_LO (floats); 16 log2e */
@@ -87,14 +88,11 @@ LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValue
 /* hi - k ln2/16 = r1 exactly (for k != 0, |hi| > 2^-6 makes hi a multiple
    of 2^-29, and so is k LN2_16_HI, a 24-bit float times an integer; the
    difference is below 2^-5), and r = r1 + (lo - k LN2_16_LO) with |r| <=
-   ln2/32, rounded by 2^-24 |r| at most. e^r - 1 = q = r + r^2/2 + r^3/6 +
-   r^4/24 (truncation 4e-11 relative), e^(hi + lo) = 2^(k/16) e^r = T (1 +
-   q) with T = 2^(j/16) as hi + lo floats and j = k mod 16: T_hi + (T_hi q +
-   T_lo), the second term below 0.045 of the first and rounded once, so the
-   pair is within 1e-8 relative. Both are scaled by 2^(n + 64), n = k >> 4,
-   exactly: normal floats for every result above e^-104 (2^-150), and the
-   2^64 cancels in a ratio of such sums. */
-LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *rest)
+   ln2/32, rounded by 2^-24 |r| at most. Returns e^r - 1 = q = r + r^2/2 +
+   r^3/6 + r^4/24 (truncation 4e-11 relative), with r^2 (...) at most 1.1%
+   of r, so q rounds about once; *bits are those of the
+   shifted sum, 0x4b400000 + k, for lookup() and exponent_field(). */
+static LLVMValueRef reduce(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *bits)
 {
     LLVMBuilderRef B = c->b;
     LLVMValueRef s = fconst(c, SHIFTER_F);
@@ -103,20 +101,77 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMVa
     LLVMValueRef r1 = cc_fma(c, kf, fconst(c, -LN2_16_HI), hi);
     LLVMValueRef r = LLVMBuildFAdd(B, r1, cc_fma(c, kf, fconst(c, -LN2_16_LO), lo), "");
     LLVMValueRef h = cc_fma(c, r, fconst(c, 1.0f / 24), fconst(c, 1.0f / 6));
-    h = cc_fma(c, r, cc_fma(c, r, h, fconst(c, 0.5f)), fconst(c, 1));
-    LLVMValueRef q = LLVMBuildFMul(B, r, h, "");
-    LLVMValueRef bits = LLVMBuildBitCast(B, t, c->vi32, ""); /* 0x4b400000 + k */
+    h = cc_fma(c, r, h, fconst(c, 0.5f));
+    *bits = LLVMBuildBitCast(B, t, c->vi32, "");
+    return cc_fma(c, LLVMBuildFMul(B, r, r, ""), h, r); /* r + r^2 h: r's rounding alone */
+}
+
+/* (k >> 4) << 23 modulo 2^32, from the bits of reduce(): n = k >> 4 placed
+   in a float's exponent field ((k << 19) & 0xff800000; the shifter's bits
+   vanish). */
+static LLVMValueRef exponent_field(cc_ctx *c, LLVMValueRef bits)
+{
+    LLVMBuilderRef B = c->b;
+    return LLVMBuildAnd(B, LLVMBuildShl(B, bits, iconst(c, 19), ""), iconst(c, 0xff800000u), "");
+}
+
+/* 2^(k/16) e^r = T (1 + q) with T = 2^(j/16) as hi + lo floats and j = k
+   mod 16: T_hi + (T_hi q + T_lo), the second term below 0.045 of the first
+   and rounded once, so the pair is within 1e-8 relative. Both are scaled by
+   2^(n + 64), n = k >> 4, exactly: normal floats for every result above
+   e^-131 (2^-189; the low part may be denormal), and the 2^64 cancels in a
+   ratio of such sums. Below `lowest`, 0. */
+LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float lowest,
+                             LLVMValueRef *rest)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef bits, q = reduce(c, hi, lo, &bits);
     LLVMValueRef th = lookup(c, exp16_hi, bits);
     LLVMValueRef low = cc_fma(c, th, q, lookup(c, exp16_lo, bits));
-    /* (k << 19) & 0xff800000 is (k >> 4) << 23; the shifter's bits vanish */
-    LLVMValueRef n =
-        LLVMBuildAnd(B, LLVMBuildShl(B, bits, iconst(c, 19), ""), iconst(c, 0xff800000u), "");
-    LLVMValueRef p = LLVMBuildAdd(B, n, iconst(c, (64 + 127) << 23), "");
+    LLVMValueRef p = LLVMBuildAdd(B, exponent_field(c, bits), iconst(c, (64 + 127) << 23), "");
     p = LLVMBuildBitCast(B, p, c->vf32, "");
-    /* e^-104 < 2^-150 rounds to 0; -inf and anything below land here (low
-       is NaN for -inf: zeroed too; a NaN input keeps it in *rest) */
-    LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, hi, fconst(c, -104), "");
+    /* -inf lands here too (low is NaN for -inf: zeroed; a NaN input keeps
+       it in *rest) */
+    LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, hi, fconst(c, lowest), "");
     LLVMValueRef zero = fconst(c, 0);
     *rest = cc_select(c, gone, zero, LLVMBuildFMul(B, low, p, ""));
     return cc_select(c, gone, zero, LLVMBuildFMul(B, th, p, ""));
+}
+
+/* With e^x = 2^n T (1 + q) as above, e^x - 1 = 2^n ((T_hi - 2^-n) + (T_hi q
+   + T_lo)). T_hi - 2^-n is exact for n = 0 and -1 (Sterbenz) and otherwise
+   Fast2Sum recovers its rounding error e (|2^-n| >= 4 > T_hi). The sum
+   cancels at most 1.3x for |x| >= 1/16, so the roundings of r, q and T_hi q
+   cost at most ~0.7 ULP of it; above -1/16, where it would cancel up to 4x,
+   e^x - 1 = x + x^2 (1/2 + x/6 + ... + x^4/720) instead (the first term
+   left out is 2e-11 of it), which is x itself for tiny x, denormals
+   included. Below -18, e^x - 1 rounds to -1 in float; the clamp keeps n >=
+   -26. */
+LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef lowest = fconst(c, -18), zero = fconst(c, 0);
+    x = cc_select(c, LLVMBuildFCmp(B, LLVMRealOLT, x, lowest, ""), lowest, x);
+    x = cc_select(c, LLVMBuildFCmp(B, LLVMRealOGT, x, zero, ""), zero, x);
+    LLVMValueRef bits, q = reduce(c, x, zero, &bits);
+    LLVMValueRef th = lookup(c, exp16_hi, bits);
+    LLVMValueRef low = cc_fma(c, th, q, lookup(c, exp16_lo, bits));
+    LLVMValueRef n = exponent_field(c, bits), one = iconst(c, 127u << 23);
+    LLVMValueRef down = LLVMBuildBitCast(B, LLVMBuildSub(B, one, n, ""), c->vf32, ""); /* 2^-n */
+    LLVMValueRef up = LLVMBuildBitCast(B, LLVMBuildAdd(B, one, n, ""), c->vf32, "");   /* 2^n */
+    LLVMValueRef a = LLVMBuildFNeg(B, down, "");
+    LLVMValueRef s = LLVMBuildFAdd(B, a, th, "");
+    LLVMValueRef e = LLVMBuildFSub(B, th, LLVMBuildFSub(B, s, a, ""), "");
+    LLVMValueRef t = LLVMBuildFAdd(B, e, low, "");
+    LLVMValueRef m = LLVMBuildFAdd(B, s, t, "");
+    LLVMValueRef mlo =
+        LLVMBuildFMul(B, LLVMBuildFSub(B, t, LLVMBuildFSub(B, m, s, ""), ""), up, "");
+    m = LLVMBuildFMul(B, m, up, "");
+    LLVMValueRef p = fconst(c, 1.0f / 720);
+    static const float taylor[4] = {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f};
+    for (int i = 0; i < 4; i++)
+        p = cc_fma(c, p, x, fconst(c, taylor[i]));
+    LLVMValueRef near0 = LLVMBuildFCmp(B, LLVMRealOGT, x, fconst(c, -0.0625f), "");
+    *lo = cc_select(c, near0, zero, mlo);
+    return cc_select(c, near0, cc_fma(c, LLVMBuildFMul(B, x, x, ""), p, x), m);
 }

@@ -53,9 +53,17 @@ static long double ref_swish(long double x)
 {
     return x * sigmoid(x);
 }
+static long double ref_swish_beta(long double x) /* beta = -1.5: the float kernel splits beta x */
+{
+    return x * sigmoid(-1.5L * x);
+}
 static long double ref_elu(long double x)
 {
     return x > 0 ? x : expm1l(x);
+}
+static long double ref_elu_03(long double x)
+{
+    return x > 0 ? x : 0.3L * expm1l(x);
 }
 static long double ref_selu(long double x)
 {
@@ -104,7 +112,9 @@ static void test_activation_ulp_sweep(void **state)
                  {"gelu(x, approximate = \"tanh\")", ref_gelu_tanh},
                  {"swish(x)", ref_swish},
                  {"silu(x)", ref_swish},
+                 {"swish(x, beta = -1.5)", ref_swish_beta},
                  {"elu(x)", ref_elu},
+                 {"elu(x, alpha = 0.3)", ref_elu_03},
                  {"selu(x)", ref_selu},
                  {"softplus(x)", ref_softplus},
                  {"mish(x)", ref_mish},

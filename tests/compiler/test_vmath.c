@@ -161,7 +161,7 @@ static void build_pair_kernel(cc_ctx *c, const char *name, float m)
     LLVMValueRef x = LLVMBuildLoad2(c->b, c->vf32, LLVMBuildBitCast(c->b, px, vp, ""), "");
     LLVMSetAlignment(x, 4);
     LLVMValueRef lo, hi = cc_vm_two_diff(c, x, cc_const(c, c->vf32, m), &lo);
-    LLVMValueRef rest, y = cc_vm_expf_pair(c, hi, lo, &rest);
+    LLVMValueRef rest, y = cc_vm_expf_pair(c, hi, lo, -104, &rest);
     /* the pair's sum, rounded once and unscaled: 2^-64 (y + rest) */
     y = LLVMBuildFMul(c->b, LLVMBuildFAdd(c->b, y, rest, ""), cc_const(c, c->vf32, 0x1p-64), "");
     LLVMSetAlignment(LLVMBuildStore(c->b, y, LLVMBuildBitCast(c->b, py, vp, "")), 4);

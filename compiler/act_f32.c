@@ -89,6 +89,17 @@ static pair select_pair(cc_ctx *c, LLVMValueRef m, pair a, pair b)
     return (pair){cc_select(c, m, a.hi, b.hi), cc_select(c, m, a.lo, b.lo)};
 }
 
+/* 2^64 e^u for u <= 0 (cc_vm_expf_pair, 0 below lowest) as a normalised
+   pair (Fast2Sum): the table's pair has T q + T_lo up to 2% of T. */
+static pair exp_pair(cc_ctx *c, pair u, float lowest)
+{
+    pair raw, e;
+    raw.hi = cc_vm_expf_pair(c, u.hi, u.lo, lowest, &raw.lo);
+    e.hi = LLVMBuildFAdd(c->b, raw.hi, raw.lo, "");
+    e.lo = LLVMBuildFSub(c->b, raw.lo, LLVMBuildFSub(c->b, e.hi, raw.hi, ""), "");
+    return e;
+}
+
 /* The logistic function of u, as e = 2^64 e^-|u| (a pair, 0 below e^-130,
    where even 40 sigmoid(u) or x sigmoid(beta x) for |beta| >= 1e-9 rounds
    to 0),
@@ -110,12 +121,9 @@ static logistic logistic_of(cc_ctx *c, pair u)
     l.neg = lt(c, u.hi, 0);
     LLVMValueRef ah = LLVMBuildFNeg(B, fabs_(c, u.hi), "");
     LLVMValueRef al = cc_select(c, l.neg, u.lo, LLVMBuildFNeg(B, u.lo, ""));
-    /* normalised (Fast2Sum), so that e.lo and d.lo are below half an ULP
-       of e.hi and d.hi, as divide() needs: T q can be 2% of T */
-    pair raw;
-    raw.hi = cc_vm_expf_pair(c, ah, al, -130, &raw.lo);
-    l.e.hi = LLVMBuildFAdd(B, raw.hi, raw.lo, "");
-    l.e.lo = LLVMBuildFSub(B, raw.lo, LLVMBuildFSub(B, l.e.hi, raw.hi, ""), "");
+    /* normalised, so that e.lo and d.lo are below half an ULP of e.hi and
+       d.hi, as divide() needs */
+    l.e = exp_pair(c, (pair){ah, al}, -130);
     l.big = (pair){k32(c, 0x1p64f), k32(c, 0)};
     l.d.hi = LLVMBuildFAdd(B, l.big.hi, l.e.hi, "");
     LLVMValueRef err = LLVMBuildFAdd(B, LLVMBuildFSub(B, l.big.hi, l.d.hi, ""), l.e.hi, "");
@@ -256,6 +264,383 @@ static LLVMValueRef gelu_tanh(cc_ctx *c, LLVMValueRef x)
     return cc_select(c, lt(c, x, -40), k32(c, -0.0f), y);
 }
 
+/* ---- gelu: x Phi(x) ------------------------------------------------------ */
+
+/* scripts/gen_vmath.py: Phi(-a) e^(a^2/2) on 16 intervals of [0, 14.5], degree 7 in t = a - centre,
+   max relative error 1.6e-8 with these floats (coefficient k is gelu_hi[k] + gelu_lo[k] for k < 2)
+ */
+static const float gelu_hi[8][16] = {
+    {
+        0x1.710a8cp-2f,
+        0x1.c0efc6p-3f,
+        0x1.38fcp-3f,
+        0x1.da90a4p-4f,
+        0x1.7c00dep-4f,
+        0x1.3bfb72p-4f,
+        0x1.0e03cp-4f,
+        0x1.d70874p-5f,
+        0x1.a171fap-5f,
+        0x1.76accep-5f,
+        0x1.53c688p-5f,
+        0x1.36c5fcp-5f,
+        0x1.1e4cc6p-5f,
+        0x1.096092p-5f,
+        0x1.ee93d4p-6f,
+        0x1.cefec4p-6f,
+    },
+    {
+        -0x1.e29718p-3f,
+        -0x1.9d856ap-4f,
+        -0x1.afb6d2p-5f,
+        -0x1.019d0ap-5f,
+        -0x1.517714p-6f,
+        -0x1.d8c012p-7f,
+        -0x1.5c1982p-7f,
+        -0x1.0a5486p-7f,
+        -0x1.a40502p-8f,
+        -0x1.5356b4p-8f,
+        -0x1.17ab82p-8f,
+        -0x1.d4b3fep-9f,
+        -0x1.8e4dd6p-9f,
+        -0x1.569176p-9f,
+        -0x1.29b52ep-9f,
+        -0x1.05141p-9f,
+    },
+    {
+        0x1.03b4bep-3f,
+        0x1.4fbe5cp-5f,
+        0x1.11d5dcp-6f,
+        0x1.08065ep-7f,
+        0x1.1f93aep-8f,
+        0x1.56fc72p-9f,
+        0x1.b65f22p-10f,
+        0x1.27ad66p-10f,
+        0x1.a0651p-11f,
+        0x1.2fa002p-11f,
+        0x1.c7c20ep-12f,
+        0x1.5e6f5p-12f,
+        0x1.130afp-12f,
+        0x1.b76c2ap-13f,
+        0x1.646eacp-13f,
+        0x1.2502d4p-13f,
+    },
+    {
+        -0x1.e68bf6p-5f,
+        -0x1.ee3052p-7f,
+        -0x1.4406f4p-8f,
+        -0x1.015556p-9f,
+        -0x1.d83aeap-11f,
+        -0x1.e3d00cp-12f,
+        -0x1.0e04e4p-12f,
+        -0x1.428fp-13f,
+        -0x1.96f97p-14f,
+        -0x1.0c801ep-14f,
+        -0x1.6fb978p-15f,
+        -0x1.03d4ecp-15f,
+        -0x1.792426p-16f,
+        -0x1.1815aep-16f,
+        -0x1.a86d72p-17f,
+        -0x1.4746ecp-17f,
+    },
+    {
+        0x1.98da86p-6f,
+        0x1.4f75ep-8f,
+        0x1.6924dap-10f,
+        0x1.dfb01cp-12f,
+        0x1.76c736p-13f,
+        0x1.4c5f6cp-14f,
+        0x1.45cd84p-15f,
+        0x1.5a0d1ep-16f,
+        0x1.885d28p-17f,
+        0x1.d5836ap-18f,
+        0x1.25dedp-18f,
+        0x1.7e2dbcp-19f,
+        0x1.00c2bep-19f,
+        0x1.62e004p-20f,
+        0x1.f6b248p-21f,
+        0x1.6bd384p-21f,
+    },
+    {
+        -0x1.3b0b48p-7f,
+        -0x1.a9af64p-10f,
+        -0x1.7e23f8p-12f,
+        -0x1.ad9004p-14f,
+        -0x1.20559p-15f,
+        -0x1.bd9e54p-17f,
+        -0x1.8179dep-18f,
+        -0x1.6d61fcp-19f,
+        -0x1.7555fep-20f,
+        -0x1.9604e4p-21f,
+        -0x1.d15968p-22f,
+        -0x1.16d6eep-22f,
+        -0x1.5b36bcp-23f,
+        -0x1.bef31ap-24f,
+        -0x1.2822c4p-24f,
+        -0x1.929394p-25f,
+    },
+    {
+        0x1.d66556p-9f,
+        0x1.06b314p-11f,
+        0x1.8b0d9ep-14f,
+        0x1.7965bp-16f,
+        0x1.b4cfa4p-18f,
+        0x1.26f59ep-19f,
+        0x1.c35a9ap-21f,
+        0x1.7e7abep-22f,
+        0x1.60aca4p-23f,
+        0x1.5cf954p-24f,
+        0x1.6e8758p-25f,
+        0x1.950fd8p-26f,
+        0x1.d3b3eap-27f,
+        0x1.187fp-27f,
+        0x1.5bda7cp-28f,
+        0x1.bc434p-29f,
+    },
+    {
+        -0x1.363312p-10f,
+        -0x1.27a2cep-13f,
+        -0x1.7ce28ap-16f,
+        -0x1.3a4a96p-18f,
+        -0x1.3d5b1ap-20f,
+        -0x1.79c7dep-22f,
+        -0x1.014f14p-23f,
+        -0x1.87c488p-25f,
+        -0x1.4735bcp-26f,
+        -0x1.2771b6p-27f,
+        -0x1.1d033cp-28f,
+        -0x1.22fd56p-29f,
+        -0x1.38035p-30f,
+        -0x1.5d25cp-31f,
+        -0x1.959eap-32f,
+        -0x1.e7176ep-33f,
+    },
+};
+static const float gelu_lo[2][16] = {
+    {
+        0x1.c305aap-27f,
+        0x1.f0c83p-31f,
+        0x1.cde194p-28f,
+        -0x1.cdb4d4p-34f,
+        -0x1.869f5p-30f,
+        -0x1.2123p-30f,
+        0x1.f45be6p-29f,
+        0x1.3ae84ap-30f,
+        0x1.8b5ceep-41f,
+        0x1.5e8dd6p-30f,
+        0x1.7cb938p-31f,
+        -0x1.a9b7p-31f,
+        0x1.b33046p-30f,
+        0x1.5aec52p-30f,
+        0x1.918306p-36f,
+        0x1.3cfabap-31f,
+    },
+    {
+        -0x1.6d5cd6p-34f,
+        -0x1.26d40ep-30f,
+        0x1.4d31ep-31f,
+        0x1.350274p-31f,
+        -0x1.54313cp-31f,
+        0x1.ae9edcp-32f,
+        0x1.9824eep-33f,
+        0x1.a14b3ap-32f,
+        0x1.eab6ep-33f,
+        0x1.779c92p-36f,
+        -0x1.92aceep-39f,
+        -0x1.e93f8ep-34f,
+        0x1.da9946p-34f,
+        -0x1.fa506ap-35f,
+        0x1.c74fd2p-35f,
+        0x1.c25c3cp-35f,
+    },
+};
+
+#define GELU_END 14.5f
+#define GELU_W (GELU_END / 16) /* 0.90625, exact */
+
+/* 2^64 Phi(-a) for a = |x| >= 0 as a pair, and e = 2^64 e^(-a^2/2) (a
+   pair) and R (rounded) with Phi(-a) = e^(-a^2/2) R(a). a^2/2 is an exact
+   pair (a/2 is exact, then FMA), so e keeps its 1e-8 however large a^2 is;
+   R(a) is a degree-7 polynomial in t = a - centre on the 16th of [0, 14.5]
+   holding a (16-entry tables, one vpermps per coefficient), t exact but for
+   a < 0.45, where Fast2Sum keeps its rounding; its two leading terms are
+   pairs. Beyond 14.49 (and for NaN) the last interval: there Phi(-a) is
+   below 1e-46, gone in every product we make of it. */
+typedef struct {
+    pair phi, e;
+    LLVMValueRef r;
+} gelu_parts;
+
+static gelu_parts gelu_tail(cc_ctx *c, LLVMValueRef a)
+{
+    LLVMBuilderRef B = c->b;
+    gelu_parts g;
+    LLVMValueRef h = LLVMBuildFMul(B, a, k32(c, 0.5f), "");
+    LLVMValueRef s = LLVMBuildFMul(B, a, h, "");
+    LLVMValueRef sl = cc_fma(c, a, h, LLVMBuildFNeg(B, s, ""));
+    g.e.hi = cc_vm_expf_pair(c, LLVMBuildFNeg(B, s, ""), LLVMBuildFNeg(B, sl, ""), -110, &g.e.lo);
+    LLVMValueRef ai = cc_select(c, lt(c, a, 14.49f), a, k32(c, 14.49f));
+    LLVMValueRef j = LLVMBuildFPToSI(B, LLVMBuildFMul(B, ai, k32(c, 1 / GELU_W), ""), c->vi32, "");
+    LLVMValueRef jf = LLVMBuildSIToFP(B, j, c->vf32, "");
+    LLVMValueRef d = cc_fma(c, jf, k32(c, -GELU_W), ai); /* exact */
+    LLVMValueRef half = k32(c, -GELU_W / 2);
+    LLVMValueRef t = LLVMBuildFAdd(B, half, d, "");
+    LLVMValueRef tl = LLVMBuildFSub(B, d, LLVMBuildFSub(B, t, half, ""), "");
+    LLVMValueRef p = cc_vm_lookup16(c, gelu_hi[7], j);
+    for (int k = 6; k >= 1; k--)
+        p = cc_fma(c, p, t, cc_vm_lookup16(c, gelu_hi[k], j));
+    /* R = c0 + t p, p = c1 + ...: the product and the sum kept exactly, with
+       the low parts of c0 and c1 and the rounding of t */
+    LLVMValueRef th = LLVMBuildFMul(B, t, p, "");
+    LLVMValueRef low = cc_fma(c, t, p, LLVMBuildFNeg(B, th, ""));
+    low = cc_fma(c, t, cc_vm_lookup16(c, gelu_lo[1], j), low);
+    low = cc_fma(c, tl, p, LLVMBuildFAdd(B, low, cc_vm_lookup16(c, gelu_lo[0], j), ""));
+    LLVMValueRef c0 = cc_vm_lookup16(c, gelu_hi[0], j);
+    pair r;
+    r.hi = LLVMBuildFAdd(B, c0, th, "");
+    r.lo = LLVMBuildFAdd(B, LLVMBuildFAdd(B, LLVMBuildFSub(B, c0, r.hi, ""), th, ""), low, "");
+    g.r = r.hi;
+    g.phi.hi = LLVMBuildFMul(B, g.e.hi, r.hi, "");
+    LLVMValueRef err = cc_fma(c, g.e.hi, r.hi, LLVMBuildFNeg(B, g.phi.hi, ""));
+    g.phi.lo =
+        LLVMBuildFAdd(B, err, cc_fma(c, g.e.hi, r.lo, LLVMBuildFMul(B, g.e.lo, r.hi, "")), "");
+    return g;
+}
+
+/* x Phi(x): Phi(x) = Phi(-|x|) for x < 0, 1 - Phi(-x) otherwise (at most
+   1/2 taken from 1: no cancellation), times x rounded once, and the
+   formula's guards: -0 below -40, x itself above 40 (inf stays inf). */
+static LLVMValueRef gelu_erf(cc_ctx *c, LLVMValueRef x)
+{
+    LLVMBuilderRef B = c->b;
+    gelu_parts g = gelu_tail(c, fabs_(c, x));
+    LLVMValueRef big = k32(c, 0x1p64f);
+    pair q;
+    q.hi = LLVMBuildFSub(B, big, g.phi.hi, "");
+    LLVMValueRef err = LLVMBuildFSub(B, LLVMBuildFSub(B, big, q.hi, ""), g.phi.hi, "");
+    q.lo = LLVMBuildFSub(B, err, g.phi.lo, "");
+    pair f = select_pair(c, lt(c, x, 0), g.phi, q);
+    LLVMValueRef y = unscale(c, times(c, x, f));
+    y = cc_select(c, gt(c, x, 40), x, y);
+    return cc_select(c, lt(c, x, -40), k32(c, -0.0f), y);
+}
+
+/* gelu'(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi): with e and
+   D = R - |x|/sqrt(2 pi), e D for x < 0 and 1 - e D otherwise (scaled by
+   2^-64); 0 below -40 and 1 above 40, as the formula. */
+static LLVMValueRef gelu_erf_grad(cc_ctx *c, LLVMValueRef x)
+{
+    gelu_parts g = gelu_tail(c, fabs_(c, x));
+    LLVMValueRef dd = cc_fma(c, fabs_(c, x), k32(c, (float)(-1 / sqrt(2 * M_PI))), g.r);
+    LLVMValueRef ed = unscale(c, LLVMBuildFMul(c->b, round_pair(c, g.e), dd, ""));
+    LLVMValueRef v = cc_select(c, lt(c, x, 0), ed, LLVMBuildFSub(c->b, k32(c, 1), ed, ""));
+    v = cc_select(c, gt(c, x, 40), k32(c, 1), v);
+    return cc_select(c, lt(c, x, -40), k32(c, 0), v);
+}
+
+/* ---- softplus: log(1 + e^x) ---------------------------------------------- */
+
+/* scripts/gen_vmath.py: r = 1/(1 + j/16) as floats, -log r = log16_hi[j] + log16_lo[j] */
+static const float log16_r[16] = {
+    0x1p+0f,        0x1.e1e1e2p-1f, 0x1.c71c72p-1f, 0x1.af286cp-1f, 0x1.99999ap-1f, 0x1.861862p-1f,
+    0x1.745d18p-1f, 0x1.642c86p-1f, 0x1.555556p-1f, 0x1.47ae14p-1f, 0x1.3b13b2p-1f, 0x1.2f684cp-1f,
+    0x1.24924ap-1f, 0x1.1a7b96p-1f, 0x1.111112p-1f, 0x1.08421p-1f,
+};
+static const float log16_hi[16] = {
+    0.0f,           0x1.f0a30ap-5f, 0x1.e27074p-4f, 0x1.5ff306p-3f, 0x1.c8ff7ap-3f, 0x1.1675cap-2f,
+    0x1.4618bap-2f, 0x1.739d7ep-2f, 0x1.9f323cp-2f, 0x1.c8ff7ep-2f, 0x1.f128f4p-2f, 0x1.0be72ep-1f,
+    0x1.1e85f4p-1f, 0x1.307d74p-1f, 0x1.41d8fcp-1f, 0x1.52a2d4p-1f,
+};
+static const float log16_lo[16] = {
+    0.0f,
+    0x1.162a76p-37f,
+    0x1.c55e5cp-29f,
+    0x1.4f27aap-32f,
+    0x1.e6a68ap-29f,
+    -0x1.0a8b3ep-27f,
+    0x1.0e2f66p-29f,
+    0x1.5de804p-29f,
+    0x1.97f30ap-27f,
+    -0x1.959768p-32f,
+    -0x1.0a1f2p-27f,
+    0x1.295418p-32f,
+    0x1.9c1036p-27f,
+    -0x1.561de8p-26f,
+    0x1.88ce58p-26f,
+    -0x1.34874ap-26f,
+};
+
+/* ln 2 as two floats (the first exact in 24 bits) */
+#define LN2_F_HI 0x1.62e43p-1f
+#define LN2_F_LO -0x1.05c61p-29f
+
+/* log(1 + e) for a normalised pair e in [0, 1], as a pair. m = 1 + e exactly (Fast2Sum),
+   m.hi = 2^k f with k in {0, 1} and f in [1, 2); in f's 16th, j (the top
+   four bits of its fraction), log f = -log r_j + log1p(u), u = f r_j - 1
+   in [0, 1/16) rounded once by the FMA (u = f - 1 exactly for j = 0, where
+   r_0 = 1), log1p(u) = u + u^2 P(u) with Taylor's P to u^5 (the first term
+   left out is below 5e-10 of it). Every term is >= 0 (to rounding), so the
+   sum does not cancel; m.lo enters as m.lo / m.hi, which for a tiny e is e
+   itself: log(1 + e) keeps e's relative accuracy. */
+static pair log1p_unit(cc_ctx *c, pair e)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef one = k32(c, 1);
+    pair m;
+    m.hi = LLVMBuildFAdd(B, one, e.hi, "");
+    m.lo = LLVMBuildFAdd(B, LLVMBuildFAdd(B, LLVMBuildFSub(B, one, m.hi, ""), e.hi, ""), e.lo, "");
+    LLVMValueRef bits = LLVMBuildBitCast(B, m.hi, c->vi32, "");
+    LLVMValueRef k =
+        LLVMBuildSub(B, LLVMBuildLShr(B, bits, cc_vm_i32(c, 23), ""), cc_vm_i32(c, 127), "");
+    LLVMValueRef kf = LLVMBuildSIToFP(B, k, c->vf32, "");
+    LLVMValueRef fbits = LLVMBuildOr(B, LLVMBuildAnd(B, bits, cc_vm_i32(c, 0x7fffff), ""),
+                                     cc_vm_i32(c, 0x3f800000), "");
+    LLVMValueRef f = LLVMBuildBitCast(B, fbits, c->vf32, "");
+    LLVMValueRef j = LLVMBuildLShr(B, bits, cc_vm_i32(c, 19), "");
+    LLVMValueRef r = cc_vm_lookup16(c, log16_r, j);
+    LLVMValueRef u = cc_fma(c, f, r, k32(c, -1));
+    static const float taylor[5] = {1.0f / 6, 1.0f / 5, 1.0f / 4, 1.0f / 3, 1.0f / 2};
+    LLVMValueRef p = k32(c, 1.0f / 7);
+    for (int i = 0; i < 5; i++)
+        p = cc_fma(c, p, LLVMBuildFNeg(B, u, ""), k32(c, taylor[i]));
+    /* p = 1/2 - u/3 + u^2/4 - ...: log1p(u) = u - u^2 p */
+    LLVMValueRef sq = LLVMBuildFMul(B, LLVMBuildFNeg(B, LLVMBuildFMul(B, u, u, ""), ""), p, "");
+    /* m.lo / m.hi = m.lo r 2^-k (to 2^-4 of a term below 2^-24 of the sum) */
+    LLVMValueRef half =
+        cc_select(c, LLVMBuildICmp(B, LLVMIntSGT, k, cc_vm_i32(c, 0), ""), k32(c, 0.5f), one);
+    LLVMValueRef corr = LLVMBuildFMul(B, LLVMBuildFMul(B, m.lo, r, ""), half, "");
+    /* k ln2 + -log r: one of the two is 0 (m.hi = 2 only for e = 1) */
+    LLVMValueRef a = cc_fma(c, kf, k32(c, LN2_F_HI), cc_vm_lookup16(c, log16_hi, j));
+    LLVMValueRef s = LLVMBuildFAdd(B, a, u, ""); /* Fast2Sum: a = 0 or a > 1/16 > u */
+    LLVMValueRef err = LLVMBuildFSub(B, u, LLVMBuildFSub(B, s, a, ""), "");
+    LLVMValueRef lows = cc_fma(c, kf, k32(c, LN2_F_LO), cc_vm_lookup16(c, log16_lo, j));
+    LLVMValueRef rest =
+        LLVMBuildFAdd(B, LLVMBuildFAdd(B, sq, LLVMBuildFAdd(B, lows, corr, ""), ""), err, "");
+    pair l;
+    l.hi = LLVMBuildFAdd(B, s, rest, "");
+    l.lo = LLVMBuildFSub(B, rest, LLVMBuildFSub(B, l.hi, s, ""), "");
+    return l;
+}
+
+/* softplus with beta = 1: where(x > threshold, x, max(x, 0) + log(1 +
+   e^-|x|)); e^-|x| from the exp pair, brought down by 2^-64 (a denormal e
+   only for x < -87, where the sum is e alone and rounds once). The last sum
+   adds two terms >= 0, the larger first (Fast2Sum). */
+static LLVMValueRef softplus(cc_ctx *c, LLVMValueRef x, double threshold)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef zero = k32(c, 0);
+    pair e = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -104);
+    e = (pair){unscale(c, e.hi), unscale(c, e.lo)};
+    pair l = log1p_unit(c, e);
+    LLVMValueRef xp = cc_select(c, gt(c, x, 0), x, zero);
+    LLVMValueRef first = LLVMBuildFCmp(B, LLVMRealOGE, xp, l.hi, "");
+    LLVMValueRef big = cc_select(c, first, xp, l.hi), small = cc_select(c, first, l.hi, xp);
+    LLVMValueRef s = LLVMBuildFAdd(B, big, small, "");
+    LLVMValueRef err = LLVMBuildFSub(B, small, LLVMBuildFSub(B, s, big, ""), "");
+    LLVMValueRef y = LLVMBuildFAdd(B, s, LLVMBuildFAdd(B, err, l.lo, ""), "");
+    return cc_select(c, gt(c, x, (float)threshold), x, y);
+}
+
 /* relu: max(x, 0) with NaN kept (NaN < 0 is false). */
 static LLVMValueRef relu(cc_ctx *c, LLVMValueRef x)
 {
@@ -367,7 +752,26 @@ static LLVMValueRef selu_df(cc_ctx *c, LLVMValueRef x, const double *p)
 }
 static LLVMValueRef gelu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
-    return p[0] == 1 ? gelu_tanh(c, x) : NULL; /* approximate = "tanh" */
+    return p[0] == 1 ? gelu_tanh(c, x) : gelu_erf(c, x); /* approximate = "tanh" : "none" */
+}
+static LLVMValueRef gelu_df(cc_ctx *c, LLVMValueRef x, const double *p)
+{
+    return p[0] == 1 ? NULL : gelu_erf_grad(c, x);
+}
+/* softplus: beta = 1 only, and a threshold the float compare keeps */
+static bool softplus_ok(const double *p)
+{
+    return p[0] == 1 && (double)(float)p[1] == p[1];
+}
+static LLVMValueRef softplus_f(cc_ctx *c, LLVMValueRef x, const double *p)
+{
+    return softplus_ok(p) ? softplus(c, x, p[1]) : NULL;
+}
+static LLVMValueRef softplus_df(cc_ctx *c, LLVMValueRef x, const double *p)
+{
+    if (!softplus_ok(p)) /* where(x > threshold, 1, sigmoid(x)) */
+        return NULL;
+    return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), sigmoid_f(c, x, p));
 }
 static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
@@ -390,7 +794,8 @@ static const struct {
     {"swish", swish_f, swish_df},
     {"elu", elu_f, elu_df},
     {"selu", selu_f, selu_df},
-    {"gelu", gelu_f, NULL},
+    {"gelu", gelu_f, gelu_df},
+    {"softplus", softplus_f, softplus_df},
     {"relu", relu_f, relu_df},
 };
 

@@ -156,6 +156,10 @@ LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValue
 LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float lowest,
                              LLVMValueRef *rest);
 bool cc_vm_has_expf_pair(const cc_ctx *c);
+/* The i32 v splatted to <width x i32>. */
+LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
+/* t[idx & 15] lane by lane (vpermps), idx <width x i32>; AVX-512 only. */
+LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
 /* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
    *lo (their sum within ~0.7 ULP of float, x itself for tiny x, but -0
    gives +0), -1 below -18, NaN for NaN. Where cc_vm_has_expf_pair. */

@@ -49,7 +49,7 @@ static LLVMValueRef fconst(cc_ctx *c, float v)
     return cc_const(c, c->vf32, v);
 }
 
-static LLVMValueRef iconst(cc_ctx *c, unsigned v)
+LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v)
 {
     LLVMValueRef one = LLVMConstInt(c->i32, v, false), lanes[16];
     for (unsigned k = 0; k < c->width; k++)
@@ -58,7 +58,7 @@ static LLVMValueRef iconst(cc_ctx *c, unsigned v)
 }
 
 /* t[idx & 15] lane by lane: vpermps. */
-static LLVMValueRef lookup(cc_ctx *c, const float *t, LLVMValueRef idx)
+LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx)
 {
     LLVMValueRef vals[16];
     for (int j = 0; j < 16; j++)
@@ -91,7 +91,7 @@ LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValue
    ln2/32, rounded by 2^-24 |r| at most. Returns e^r - 1 = q = r + r^2/2 +
    r^3/6 + r^4/24 (truncation 4e-11 relative), with r^2 (...) at most 1.1%
    of r, so q rounds about once; *bits are those of the
-   shifted sum, 0x4b400000 + k, for lookup() and exponent_field(). */
+   shifted sum, 0x4b400000 + k, for cc_vm_lookup16() and exponent_field(). */
 static LLVMValueRef reduce(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *bits)
 {
     LLVMBuilderRef B = c->b;
@@ -112,7 +112,8 @@ static LLVMValueRef reduce(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValu
 static LLVMValueRef exponent_field(cc_ctx *c, LLVMValueRef bits)
 {
     LLVMBuilderRef B = c->b;
-    return LLVMBuildAnd(B, LLVMBuildShl(B, bits, iconst(c, 19), ""), iconst(c, 0xff800000u), "");
+    return LLVMBuildAnd(B, LLVMBuildShl(B, bits, cc_vm_i32(c, 19), ""), cc_vm_i32(c, 0xff800000u),
+                        "");
 }
 
 /* 2^(k/16) e^r = T (1 + q) with T = 2^(j/16) as hi + lo floats and j = k
@@ -126,9 +127,9 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
 {
     LLVMBuilderRef B = c->b;
     LLVMValueRef bits, q = reduce(c, hi, lo, &bits);
-    LLVMValueRef th = lookup(c, exp16_hi, bits);
-    LLVMValueRef low = cc_fma(c, th, q, lookup(c, exp16_lo, bits));
-    LLVMValueRef p = LLVMBuildAdd(B, exponent_field(c, bits), iconst(c, (64 + 127) << 23), "");
+    LLVMValueRef th = cc_vm_lookup16(c, exp16_hi, bits);
+    LLVMValueRef low = cc_fma(c, th, q, cc_vm_lookup16(c, exp16_lo, bits));
+    LLVMValueRef p = LLVMBuildAdd(B, exponent_field(c, bits), cc_vm_i32(c, (64 + 127) << 23), "");
     p = LLVMBuildBitCast(B, p, c->vf32, "");
     /* -inf lands here too (low is NaN for -inf: zeroed; a NaN input keeps
        it in *rest) */
@@ -154,9 +155,9 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
     x = cc_select(c, LLVMBuildFCmp(B, LLVMRealOLT, x, lowest, ""), lowest, x);
     x = cc_select(c, LLVMBuildFCmp(B, LLVMRealOGT, x, zero, ""), zero, x);
     LLVMValueRef bits, q = reduce(c, x, zero, &bits);
-    LLVMValueRef th = lookup(c, exp16_hi, bits);
-    LLVMValueRef low = cc_fma(c, th, q, lookup(c, exp16_lo, bits));
-    LLVMValueRef n = exponent_field(c, bits), one = iconst(c, 127u << 23);
+    LLVMValueRef th = cc_vm_lookup16(c, exp16_hi, bits);
+    LLVMValueRef low = cc_fma(c, th, q, cc_vm_lookup16(c, exp16_lo, bits));
+    LLVMValueRef n = exponent_field(c, bits), one = cc_vm_i32(c, 127u << 23);
     LLVMValueRef down = LLVMBuildBitCast(B, LLVMBuildSub(B, one, n, ""), c->vf32, ""); /* 2^-n */
     LLVMValueRef up = LLVMBuildBitCast(B, LLVMBuildAdd(B, one, n, ""), c->vf32, "");   /* 2^n */
     LLVMValueRef a = LLVMBuildFNeg(B, down, "");

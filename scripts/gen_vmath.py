@@ -5,7 +5,8 @@
 # Run from the repository root with
 #     /usr/bin/python3 scripts/gen_vmath.py
 # (Debian's python3 with python3-mpmath). It prints C declarations to paste
-# into those files (compiler/vmath_f32.c for the float exp's table); each names its function, interval, degree and the error
+# into those files (compiler/vmath_f32.c for the float exp's table,
+# compiler/act_f32.c for gelu's and the float log's); each names its function, interval, degree and the error
 # measured with the coefficients as rounded to double. Deterministic: no
 # randomness, fixed grids and iteration counts, so a rerun prints the same text.
 #
@@ -232,9 +233,67 @@ def float_exp_table():
     print()
 
 
+# gelu in float lanes (compiler/act_f32.c): Phi(-a) = e^(-a^2/2) R(a) for
+# a = |x| in [0, GELU_END), R on GELU_N equal intervals, each a polynomial
+# of degree GELU_DEG in t = a - (its centre), its first two coefficients as
+# pairs of floats (their rounding would cost up to 0.3 ULP).
+GELU_END, GELU_N, GELU_DEG = mpf("14.5"), 16, 7
+
+
+def gelu_r(a):
+    return erfc(a / sqrt(2)) / 2 * exp(a * a / 2)
+
+
+def gelu_tables():
+    w = GELU_END / GELU_N
+    hi, lo, worst = [[] for _ in range(GELU_DEG + 1)], [[], []], 0
+    for j in range(GELU_N):
+        c = (j + mpf(1) / 2) * w
+        f = lambda t, c=c: gelu_r(c + t)
+        exact = remez(f, -w / 2, w / 2, GELU_DEG, iters=12, grid=400)
+        for k, v in enumerate(exact):
+            hi[k].append(to_float(v))
+        for k in range(2):
+            lo[k].append(to_float(exact[k] - mpf(hi[k][-1])))
+        used = [mpf(hi[k][-1]) + (mpf(lo[k][-1]) if k < 2 else 0) for k in range(GELU_DEG + 1)]
+        ts = cheb_points(-w / 2, w / 2, 300) + [-w / 2, w / 2]
+        worst = max(worst, max(abs(horner(used, t) / f(t) - 1) for t in ts))
+    print("/* scripts/gen_vmath.py: Phi(-a) e^(a^2/2) on %d intervals of [0, %s], degree %d in "
+          "t = a - centre,\n   max relative error %s with these floats (coefficient k is "
+          "gelu_hi[k] + gelu_lo[k] for k < 2) */" % (GELU_N, mp.nstr(GELU_END, 4), GELU_DEG,
+                                                     mp.nstr(worst, 2)))
+    for name, rows in (("gelu_hi", hi), ("gelu_lo", lo)):
+        print("static const float %s[%d][%d] = {" % (name, len(rows), GELU_N))
+        for row in rows:
+            print("    {" + " ".join("%s," % c_float(v) for v in row) + "},")
+        print("};")
+    print()
+
+
+def float_log_table():
+    """log in float lanes (compiler/act_f32.c, softplus): for f in [1, 2) in
+    the 16th starting at c = 1 + j/16, r = 1/c rounded to float (1 for j = 0)
+    and -log(r) as a float and the float nearest the rest, so that log f =
+    -log r + log1p(f r - 1) with 0 <= f r - 1 < 1/16 (to rounding)."""
+    r = [to_float(1 / (1 + mpf(j) / 16)) for j in range(16)]
+    t = [-log(mpf(v)) for v in r]
+    hi = [to_float(v) for v in t]
+    lo = [to_float(v - mpf(h)) for v, h in zip(t, hi)]
+    print("/* scripts/gen_vmath.py: r = 1/(1 + j/16) as floats, -log r = log16_hi[j] + "
+          "log16_lo[j] */")
+    for name, vals in (("log16_r", r), ("log16_hi", hi), ("log16_lo", lo)):
+        print("static const float %s[16] = {" % name)
+        for k in range(0, 16, 4):
+            print("    " + " ".join("%s," % c_float(v) for v in vals[k:k + 4]))
+        print("};")
+    print()
+
+
 def main():
     constants()
     float_exp_table()
+    float_log_table()
+    gelu_tables()
     emit_poly("expm1_h", h_exp, -EXP_R, EXP_R, 10, "(e^r - 1 - r)/r^2", "r")
     print()
     # cc_vm_exp_f32: only as accurate as a float result (or a sum of them)

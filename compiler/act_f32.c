@@ -172,10 +172,13 @@ static pair scaled(cc_ctx *c, double beta, LLVMValueRef x)
     return (pair){hi, cc_fma(c, b.lo, x, lo)};
 }
 
-/* x p as p's pair times x, rounded once: fma(x, p.hi, x p.lo). */
+/* x p as p's pair times x, rounded once: fma(x, p.hi, x p.lo); for x = +-0
+   x p.hi, whose sign x p.lo could flip. */
 static LLVMValueRef times(cc_ctx *c, LLVMValueRef x, pair p)
 {
-    return cc_fma(c, x, p.hi, LLVMBuildFMul(c->b, x, p.lo, ""));
+    LLVMValueRef hi = LLVMBuildFMul(c->b, x, p.hi, "");
+    LLVMValueRef y = cc_fma(c, x, p.hi, LLVMBuildFMul(c->b, x, p.lo, ""));
+    return cc_select(c, LLVMBuildFCmp(c->b, LLVMRealOEQ, x, k32(c, 0), ""), hi, y);
 }
 
 /* x sigmoid(beta x): where(beta x < -1000, 0/x, ...) as the formula, and x
@@ -641,6 +644,62 @@ static LLVMValueRef softplus(cc_ctx *c, LLVMValueRef x, double threshold)
     return cc_select(c, gt(c, x, (float)threshold), x, y);
 }
 
+/* ---- mish: x tanh(softplus(x)) --------------------------------------------- */
+
+/* a + b exactly (Fast2Sum: a's exponent at least b's). */
+static pair fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMValueRef s = LLVMBuildFAdd(c->b, a, b, "");
+    return (pair){s, LLVMBuildFSub(c->b, b, LLVMBuildFSub(c->b, s, a, ""), "")};
+}
+
+/* a b for pairs, to 2^-44 relative: the high product exactly (FMA) and the
+   cross terms. */
+static pair mul_pair(cc_ctx *c, pair a, pair b)
+{
+    LLVMValueRef hi = LLVMBuildFMul(c->b, a.hi, b.hi, "");
+    LLVMValueRef lo = cc_fma(c, a.hi, b.hi, LLVMBuildFNeg(c->b, hi, ""));
+    lo = LLVMBuildFAdd(c->b, lo, cc_fma(c, a.hi, b.lo, LLVMBuildFMul(c->b, a.lo, b.hi, "")), "");
+    return (pair){hi, lo};
+}
+
+/* tanh(log(1 + e^x)) = n/(n + 2), n = e^x (e^x + 2), without cancellation
+   in either form: with w = e^-|x|, n/(n + 2) = w (w + 2)/(w (w + 2) + 2)
+   for x <= 0 (numerator scaled by 2^64, so that the tail stays normal) and
+   (1 + 2w)/(1 + 2w + 2w^2) for x > 0. Each sum is Fast2Sum'ed (their
+   exponents are ordered on these ranges), one quotient refined, times x
+   rounded once; the formula's guard below -1000, and x itself above 1000
+   (inf stays inf). */
+static LLVMValueRef mish(cc_ctx *c, LLVMValueRef x)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
+    pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -130);
+    pair w = {unscale(c, ws.hi), unscale(c, ws.lo)};
+    /* x <= 0 */
+    pair a = fast_sum(c, two, w.hi);
+    a.lo = LLVMBuildFAdd(B, a.lo, w.lo, "");
+    pair n1 = mul_pair(c, ws, a), wa = mul_pair(c, w, a);
+    pair d1 = fast_sum(c, two, wa.hi);
+    d1.lo = LLVMBuildFAdd(B, d1.lo, wa.lo, "");
+    /* x > 0 */
+    pair w2 = {LLVMBuildFAdd(B, w.hi, w.hi, ""), LLVMBuildFAdd(B, w.lo, w.lo, "")};
+    pair ws2 = {LLVMBuildFAdd(B, ws.hi, ws.hi, ""), LLVMBuildFAdd(B, ws.lo, ws.lo, "")};
+    pair n2 = fast_sum(c, k32(c, 0x1p64f), ws2.hi);
+    n2.lo = LLVMBuildFAdd(B, n2.lo, ws2.lo, "");
+    pair d2 = fast_sum(c, one, w2.hi);
+    d2.lo = LLVMBuildFAdd(B, d2.lo, w2.lo, "");
+    pair sq = mul_pair(c, w2, w);
+    pair d2b = fast_sum(c, d2.hi, sq.hi);
+    d2b.lo = LLVMBuildFAdd(B, d2b.lo, LLVMBuildFAdd(B, d2.lo, sq.lo, ""), "");
+    LLVMValueRef pos = gt(c, x, 0);
+    pair n = select_pair(c, pos, n2, n1), d = select_pair(c, pos, d2b, d1);
+    pair q = divide(c, n, d, recip(c, d.hi));
+    LLVMValueRef y = unscale(c, times(c, x, q));
+    y = cc_select(c, gt(c, x, 1000), x, y);
+    return cc_select(c, lt(c, x, -1000), k32(c, -0.0f), y);
+}
+
 /* relu: max(x, 0) with NaN kept (NaN < 0 is false). */
 static LLVMValueRef relu(cc_ctx *c, LLVMValueRef x)
 {
@@ -773,6 +832,11 @@ static LLVMValueRef softplus_df(cc_ctx *c, LLVMValueRef x, const double *p)
         return NULL;
     return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), sigmoid_f(c, x, p));
 }
+static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *p)
+{
+    (void)p;
+    return mish(c, x);
+}
 static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p;
@@ -796,6 +860,7 @@ static const struct {
     {"selu", selu_f, selu_df},
     {"gelu", gelu_f, gelu_df},
     {"softplus", softplus_f, softplus_df},
+    {"mish", mish_f, NULL},
     {"relu", relu_f, relu_df},
 };
 

@@ -11,10 +11,11 @@
 #include "../ir/ir.h"
 
 typedef enum {
-    CC_FORWARD,      /* every output */
-    CC_FORWARD_LOSS, /* every output and the loss */
-    CC_BACKWARD,     /* outputs, loss, and d_<name> of the loss for every input and param */
-    CC_VJP,          /* outputs, and d_<name> from the output gradients (seeds) */
+    CC_FORWARD,         /* every output */
+    CC_FORWARD_LOSS,    /* every output and the loss */
+    CC_BACKWARD,        /* outputs, loss, and d_<name> of the loss for every input and param */
+    CC_VJP,             /* outputs, and d_<name> from the output gradients (seeds) */
+    CC_BACKWARD_PARAMS, /* as CC_BACKWARD, d_<name> for the params only (act_sgd_step) */
     CC_MODE_COUNT_
 } cc_mode;
 

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const mode_names[] = {"forward", "forward_loss", "backward", "vjp"};
+static const char *const mode_names[] = {"forward", "forward_loss", "backward", "vjp",
+                                         "backward_params"};
 
 /* The entries of a graph: forward, and forward_loss + backward with a loss
    or vjp without one. */

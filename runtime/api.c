@@ -110,7 +110,10 @@ int act_backward(act_program *p, act_error *err)
 {
     if (!p)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
-    return rt_run(p, true, err);
+    int rc = rt_run(p, true, err);
+    if (!rc)
+        p->params_only = false;
+    return rc;
 }
 
 /* Below this many param elements, act_sgd_step updates on one thread. */
@@ -158,15 +161,23 @@ static void sgd_part(void *arg, int part)
 }
 
 /* p -= lr * d_p, rounded to float32 like a param set from float data. The
-   outputs, loss and gradients act_get returns afterwards are the step's,
-   computed before the update. A program whose runs are split across
+   outputs, loss and params' gradients act_get returns afterwards are the
+   step's, computed before the update. A program whose runs are split across
    threads updates on them too: serial, the update was a tenth of the MLP's
    step on two threads. */
 int act_sgd_step(act_program *p, float learning_rate, act_error *err)
 {
-    int rc = act_backward(p, err);
+    if (!p)
+        return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
+    p->sgd_run = true;
+    int rc = rt_run(p, true, err);
+    p->sgd_run = false;
     if (rc)
         return rc;
+    /* as PyTorch, which leaves the data's .grad alone: with a loss, the
+       JIT's entry computes the params' gradients only (the interpreter all
+       of them, but act_get treats both alike) */
+    p->params_only = !p->vjp;
     sgd_job j = {p, learning_rate, 1};
     int64_t count = 0;
     for (int i = 0; i < p->g->nforward; i++)

@@ -184,10 +184,12 @@ static int check_inputs(act_program *p, bool loss, act_error *err)
 int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
 {
     bool loss_ready = p->g->loss && rt_inputs_ready(p, p->g->loss);
-    cc_mode mode = !backward ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
-                   : p->vjp  ? CC_VJP
-                             : CC_BACKWARD;
-    int rc = check_inputs(p, mode == CC_BACKWARD, err);
+    cc_mode mode = !backward    ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
+                   : p->vjp     ? CC_VJP
+                   : p->sgd_run ? CC_BACKWARD_PARAMS
+                                : CC_BACKWARD;
+    bool loss_mode = mode == CC_BACKWARD || mode == CC_BACKWARD_PARAMS;
+    int rc = check_inputs(p, loss_mode, err);
     if (!rc)
         rc = rt_jit_prepare(p, mode, err);
     if (rc) /* nothing changed: the previous results stay readable */
@@ -203,7 +205,7 @@ int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
     if (rc)
         return rc;
     p->forward_done = true;
-    p->loss_done = mode == CC_FORWARD_LOSS || mode == CC_BACKWARD || (mode == CC_VJP && loss_ready);
+    p->loss_done = mode == CC_FORWARD_LOSS || loss_mode || (mode == CC_VJP && loss_ready);
     p->backward_done = backward;
     return 0;
 }

@@ -193,7 +193,7 @@ int rt_jit_split(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, i
              .nargs = c->e->nargs,
              .chunks = chunks,
              .rows = rows,
-             .mean = mode == CC_FORWARD_LOSS || mode == CC_BACKWARD};
+             .mean = mode == CC_FORWARD_LOSS || mode == CC_BACKWARD || mode == CC_BACKWARD_PARAMS};
     int rc = reserve_scratch(p, chunks);
     if (!rc)
         rc = prepare(&j);

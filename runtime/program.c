@@ -250,6 +250,12 @@ static const float *get_grad(act_program *p, const char *name, int64_t shape[4],
         return act_error_set(err, NULL, ACT_ERR_RUNTIME,
                              "expected act_backward before reading '%s', found none", name),
                NULL;
+    if (p->params_only && v->op == IR_INPUT)
+        return act_error_set(err, NULL, ACT_ERR_RUNTIME,
+                             "expected act_backward before reading '%s', found act_sgd_step, "
+                             "which computes the gradients of params only",
+                             name),
+               NULL;
     if (!rt_has_data(&p->t[v->id]))
         return act_error_at(err, v->pos, ACT_ERR_RUNTIME,
                             "expected %s '%s' to be set for its gradient, found it missing",

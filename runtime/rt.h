@@ -247,6 +247,8 @@ struct act_program {
     float **grad_view;                     /* per forward value id: act_get of "d_<name>" */
     bool forward_done, backward_done, loss_done;
     bool vjp;           /* the backward mode of the last act_backward */
+    bool sgd_run;       /* the run in progress is act_sgd_step's: the params' gradients suffice */
+    bool params_only;   /* the last backward was act_sgd_step's on a loss: no d_<input> */
     int threads;        /* act_set_threads: 0 for every CPU the process may run on */
     rt_split split;     /* how the JIT may split the batch across threads */
     rt_team *team;      /* JIT: worker threads, made at the first split run */

@@ -99,7 +99,10 @@ ACT_API int act_set_output_grad(act_program *prog, const char *output, const flo
 ACT_API const float *act_get(act_program *prog, const char *name, int64_t shape[4], int *rank,
                              act_error *err);
 
-/* act_backward, then p -= learning_rate * d_p for every param, in place. */
+/* act_backward, then p -= learning_rate * d_p for every param, in place.
+   With a loss it computes the gradients of params only, as PyTorch leaves
+   the data's alone: act_get of "d_<input>" afterwards is an error (call
+   act_backward for those). */
 ACT_API int act_sgd_step(act_program *prog, float learning_rate, act_error *err);
 
 /* The most threads act_forward, act_backward and act_sgd_step use (n <= 0,

@@ -204,6 +204,47 @@ static void test_api_sgd_step_lowers_the_loss(void **state)
     act_context_free(ctx);
 }
 
+/* On both engines: act_sgd_step's d_W is act_backward's, W moves by
+   -lr d_W, and d_x (not computed, as PyTorch) is an error naming the
+   cause until an act_backward. */
+static void test_api_sgd_step_computes_the_params_gradients(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    for (int engine = 0; engine < 2; engine++) {
+        act_engine e = engine ? ACT_ENGINE_INTERP : ACT_ENGINE_JIT;
+        act_error err = {0};
+        act_program *ref = act_compile_string(ctx, mlp, "m.act", NULL, e, &err);
+        act_program *p = act_compile_string(ctx, mlp, "m.act", NULL, e, &err);
+        assert_non_null(ref);
+        assert_non_null(p);
+        set_xt(ref, 4);
+        set_xt(p, 4);
+        assert_int_equal(act_backward(ref, &err), 0);
+        float w0[6], dw[6];
+        memcpy(w0, act_get(ref, "W", NULL, NULL, &err), sizeof w0);
+        memcpy(dw, act_get(ref, "d_W", NULL, NULL, &err), sizeof dw);
+        assert_int_equal(act_sgd_step(p, 0.25f, &err), 0);
+        const float *got = act_get(p, "d_W", NULL, NULL, &err);
+        assert_non_null(got);
+        const float *w = act_get(p, "W", NULL, NULL, &err);
+        for (int i = 0; i < 6; i++) {
+            assert_true(fabsf(got[i] - dw[i]) <= 1e-6f * (1 + fabsf(dw[i])));
+            assert_true(fabsf(w[i] - (w0[i] - 0.25f * dw[i])) <= 1e-6f * (1 + fabsf(w0[i])));
+        }
+        assert_null(act_get(p, "d_x", NULL, NULL, &err));
+        assert_int_equal(err.code, ACT_ERR_RUNTIME);
+        assert_string_equal(err.message, "expected act_backward before reading 'd_x', found "
+                                         "act_sgd_step, which computes the gradients of params "
+                                         "only");
+        assert_int_equal(act_backward(p, &err), 0);
+        assert_non_null(act_get(p, "d_x", NULL, NULL, &err));
+        act_program_free(ref);
+        act_program_free(p);
+    }
+    act_context_free(ctx);
+}
+
 static void test_api_npy_params(void **state)
 {
     (void)state;
@@ -277,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_api_failed_set_changes_nothing),
         cmocka_unit_test(test_api_seeded_params_are_reproducible),
         cmocka_unit_test(test_api_sgd_step_lowers_the_loss),
+        cmocka_unit_test(test_api_sgd_step_computes_the_params_gradients),
         cmocka_unit_test(test_api_npy_params),
         cmocka_unit_test(test_api_emit_object),
     };

@@ -700,6 +700,39 @@ static LLVMValueRef mish(cc_ctx *c, LLVMValueRef x)
     return cc_select(c, lt(c, x, -1000), k32(c, -0.0f), y);
 }
 
+/* mish'(x) = T + x (1 - T^2) sigmoid(x) with T = n/(n + 2): 1 - T^2 =
+   4(1 + e)^2/(n + 2)^2, so the second term is 4x e(1 + e)/(n + 2)^2. With
+   w = e^-|x|, for x <= 0 n = w(w + 2); for x > 0 (num and den over e^2)
+   T = (1 + 2w)/D and the term 4x w^2 (1 + w)/D^2 with D = 1 + 2w + 2w^2.
+   Plain floats: a derivative needs no last bit. The formula's guards: 0
+   below -1000, 1 above 1000. */
+static LLVMValueRef mish_grad(cc_ctx *c, LLVMValueRef x)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
+    pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -104);
+    LLVMValueRef w = unscale(c, round_pair(c, ws));
+    LLVMValueRef w1 = LLVMBuildFAdd(B, w, one, "");
+    /* x <= 0 */
+    LLVMValueRef n1 = LLVMBuildFMul(B, w, LLVMBuildFAdd(B, w, two, ""), "");
+    LLVMValueRef d1 = LLVMBuildFAdd(B, n1, two, "");
+    LLVMValueRef s1 = LLVMBuildFMul(B, w, w1, "");
+    /* x > 0 */
+    LLVMValueRef n2 = cc_fma(c, w, two, one);
+    LLVMValueRef d2 = cc_fma(c, LLVMBuildFMul(B, w, w, ""), two, n2);
+    LLVMValueRef s2 = LLVMBuildFMul(B, LLVMBuildFMul(B, w, w, ""), w1, "");
+    LLVMValueRef pos = gt(c, x, 0);
+    LLVMValueRef n = cc_select(c, pos, n2, n1), d = cc_select(c, pos, d2, d1);
+    LLVMValueRef sn = cc_select(c, pos, s2, s1);
+    LLVMValueRef r = LLVMBuildFDiv(B, one, d, "");
+    LLVMValueRef term =
+        LLVMBuildFMul(B, LLVMBuildFMul(B, LLVMBuildFMul(B, x, k32(c, 4), ""), sn, ""),
+                      LLVMBuildFMul(B, r, r, ""), "");
+    LLVMValueRef g = cc_fma(c, n, r, term);
+    g = cc_select(c, gt(c, x, 1000), one, g);
+    return cc_select(c, lt(c, x, -1000), zero, g);
+}
+
 /* relu: max(x, 0) with NaN kept (NaN < 0 is false). */
 static LLVMValueRef relu(cc_ctx *c, LLVMValueRef x)
 {
@@ -769,8 +802,9 @@ static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *p)
 }
 static LLVMValueRef tanh_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
-    (void)p; /* 4 sigmoid(2x) sigmoid(-2x) */
-    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(c->b, x, x, ""), k32(c, 0)});
+    (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x|, as tanh_, which shares its exp */
+    LLVMValueRef a = fabs_(c, x);
+    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), k32(c, 0)});
     return LLVMBuildFMul(c->b, logistic_slope(c, &l), k32(c, 4), "");
 }
 static LLVMValueRef silu_f(cc_ctx *c, LLVMValueRef x, const double *p)
@@ -837,6 +871,11 @@ static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *p)
     (void)p;
     return mish(c, x);
 }
+static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *p)
+{
+    (void)p;
+    return mish_grad(c, x);
+}
 static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p;
@@ -860,7 +899,7 @@ static const struct {
     {"selu", selu_f, selu_df},
     {"gelu", gelu_f, gelu_df},
     {"softplus", softplus_f, softplus_df},
-    {"mish", mish_f, NULL},
+    {"mish", mish_f, mish_df},
     {"relu", relu_f, relu_df},
 };
 

@@ -44,6 +44,9 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
     LLVMValueRef f = v->op == IR_ACT ? cc_act_f32(c, v->act, v->attr, x) : NULL;
     if (f)
         return f;
+    /* s x with s a float: the float product is the double one rounded once */
+    if (v->op == IR_SCALE && (double)(float)v->attr[0] == v->attr[0])
+        return LLVMBuildFMul(c->b, x, cc_const(c, c->vf32, v->attr[0]), "");
     LLVMValueRef d = widen(c, x);
     if (v->op == IR_SCALE)
         return narrow(c, LLVMBuildFMul(c->b, d, cc_const(c, c->vf64, v->attr[0]), ""));

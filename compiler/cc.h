@@ -16,9 +16,10 @@
  * Numerics: every activation formula is evaluated in double-precision
  * vectors and rounded to float once, so its float result is within 1 ULP
  * of the exact value wherever the double formula is accurate to ~1e-12
- * (see docs/accuracy.md). Plain float arithmetic (dense, add, mul, scale)
- * stays in float. softmax along rows on AVX-512 runs in float lanes with
- * compensated arithmetic to the same accuracy (compiler/vmath_f32.c).
+ * (see docs/accuracy.md). On AVX-512 the common built-ins and softmax run
+ * in float lanes instead, with pairs of floats where a step must not round,
+ * to the same 1 ULP (compiler/act_f32.c, compiler/vmath_f32.c). Plain
+ * float arithmetic (dense, add, mul, scale) stays in float.
  */
 #ifndef ACT_CC_H
 #define ACT_CC_H

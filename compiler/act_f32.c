@@ -607,10 +607,13 @@ static pair log1p_unit(cc_ctx *c, pair e)
         p = cc_fma(c, p, LLVMBuildFNeg(B, u, ""), k32(c, taylor[i]));
     /* p = 1/2 - u/3 + u^2/4 - ...: log1p(u) = u - u^2 p */
     LLVMValueRef sq = LLVMBuildFMul(B, LLVMBuildFNeg(B, LLVMBuildFMul(B, u, u, ""), ""), p, "");
-    /* m.lo / m.hi = m.lo r 2^-k (to 2^-4 of a term below 2^-24 of the sum) */
+    /* m.lo / m.hi = m.lo r 2^-k / (1 + u) = m.lo r 2^-k (1 - u), to u^2 of a
+       term below 2^-24 of m: without (1 - u), a tiny e (where m.hi - 1 and
+       m.lo are of e's order) came out 1.5 ULP low */
     LLVMValueRef half =
         cc_select(c, LLVMBuildICmp(B, LLVMIntSGT, k, cc_vm_i32(c, 0), ""), k32(c, 0.5f), one);
     LLVMValueRef corr = LLVMBuildFMul(B, LLVMBuildFMul(B, m.lo, r, ""), half, "");
+    corr = cc_fma(c, LLVMBuildFNeg(B, corr, ""), u, corr);
     /* k ln2 + -log r: one of the two is 0 (m.hi = 2 only for e = 1) */
     LLVMValueRef a = cc_fma(c, kf, k32(c, LN2_F_HI), cc_vm_lookup16(c, log16_hi, j));
     LLVMValueRef s = LLVMBuildFAdd(B, a, u, ""); /* Fast2Sum: a = 0 or a > 1/16 > u */

@@ -2,7 +2,9 @@
    JIT-compiled, swept over a dense sample of floats covering every binade of
    both signs (denormals included) against an independent reference written
    here in long double from the definitions (ACT-LANGUAGE.md), rounded to
-   float: at most 2 ULP, tiny and denormal results included. */
+   float: at most 1 ULP, tiny and denormal results included. The contract
+   allows 2; every kernel is built for 1, so a kernel that loses accuracy
+   fails here before it reaches the contract's bound. */
 #define _DEFAULT_SOURCE /* M_PI */
 #include "support.h"
 
@@ -11,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every stride-th float bit pattern, both signs: every binade is hit. */
+/* Every stride-th float bit pattern, both signs: every binade is hit; and
+   every (stride/64)-th float of [-16, -8], where exp-based tails are tiny
+   beside 1 (a softplus step that lost 1.5 ULP there showed only in a
+   denser sweep). */
 static float *sample(int64_t *n, uint32_t stride)
 {
-    float *x = malloc(((size_t)(0x100000000ULL / stride) + 2) * sizeof *x);
+    uint32_t fine = stride / 64 ? stride / 64 : 1, lo = 0xc1000000u, hi = 0xc1800000u;
+    float *x = malloc(((size_t)(0x100000000ULL / stride) + (hi - lo) / fine + 2) * sizeof *x);
     assert_non_null(x);
     int64_t k = 0;
     for (uint64_t bits = 0; bits < 0x100000000ULL; bits += stride) {
@@ -22,6 +28,8 @@ static float *sample(int64_t *n, uint32_t stride)
         memcpy(&x[k], &b, 4);
         k += !isnan(x[k]);
     }
+    for (uint32_t b = lo; b < hi; b += fine)
+        memcpy(&x[k++], &b, 4);
     *n = k;
     return x;
 }
@@ -149,7 +157,7 @@ static void test_activation_ulp_sweep(void **state)
         }
         print_message("%-32s max %g ulp (at x = %.9g) over %lld floats\n", calls[c].call, worst, at,
                       (long long)n);
-        if (worst > 2)
+        if (worst > 1)
             fail_msg("%s: %g ulp at x = %.9g", calls[c].call, worst, at);
         act_program_free(p);
     }

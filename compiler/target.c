@@ -38,6 +38,40 @@ static char *copy(const char *s)
     return d ? strcpy(d, s) : NULL;
 }
 
+/* Whether feature name (n chars) is above the ISA cap: "avx2" drops
+   AVX-512, "sse" every AVX extension and FMA. */
+static bool above_cap(const char *name, size_t n, const char *cap)
+{
+    if (!strcmp(cap, "avx2"))
+        return n >= 6 && !strncmp(name, "avx512", 6);
+    if (n >= 3 && !strncmp(name, "avx", 3))
+        return true;
+    static const char *const more[] = {"fma", "fma4", "f16c", "xop", "vaes", "vpclmulqdq"};
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++)
+        if (strlen(more[i]) == n && !strncmp(name, more[i], n))
+            return true;
+    return false;
+}
+
+/* The host's features with those above $ACT_MAX_ISA turned off (in
+   place): avx512 (or unset) keeps them all, avx2 and sse cap them, as
+   oneDNN's ONEDNN_MAX_CPU_ISA. Anything else is an error. */
+static int cap_features(char *features, act_error *err)
+{
+    const char *cap = getenv("ACT_MAX_ISA");
+    if (!cap || !*cap || !strcmp(cap, "avx512"))
+        return 0;
+    if (strcmp(cap, "avx2") && strcmp(cap, "sse"))
+        return act_error_set(err, NULL, ACT_ERR_ARG,
+                             "expected ACT_MAX_ISA to be avx512, avx2 or sse, found '%s'", cap);
+    for (char *p = features; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t n = strcspn(p + 1, ",");
+        if (*p == '+' && above_cap(p + 1, n, cap))
+            *p = '-';
+    }
+    return 0;
+}
+
 int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err)
 {
     call_once(&llvm_once, init_llvm);
@@ -53,6 +87,11 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
     if (!t->cpu || !t->features || !t->triple) {
         cc_target_fini(t);
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    }
+    int rc = features ? 0 : cap_features(t->features, err);
+    if (rc) {
+        cc_target_fini(t);
+        return rc;
     }
     LLVMTargetRef target;
     char *msg = NULL;

@@ -249,10 +249,12 @@ static LLVMValueRef elu(cc_ctx *c, LLVMValueRef x, double pos, double neg)
 /* x sigmoid(u), u = 2 sqrt(2/pi) (x + 0.044715 x^3) computed in double and
    split into a pair, so that its rounding does not reach the left tail
    (sigmoid(u) ~ e^u there, where an error du costs |u| du relative). */
-static LLVMValueRef gelu_tanh(cc_ctx *c, LLVMValueRef x)
+#define GELU_K1 (2 * sqrt(2 / M_PI)) /* u = K1 (x + 0.044715 x^3) */
+
+static logistic gelu_tanh_logistic(cc_ctx *c, LLVMValueRef x)
 {
     LLVMBuilderRef B = c->b;
-    double k1 = 2 * sqrt(2 / M_PI), k3 = k1 * 0.044715;
+    double k1 = GELU_K1, k3 = k1 * 0.044715;
     LLVMValueRef xd = LLVMBuildFPExt(B, x, c->vf64, "");
     LLVMValueRef x2 = LLVMBuildFMul(B, xd, xd, "");
     LLVMValueRef ud =
@@ -261,10 +263,30 @@ static LLVMValueRef gelu_tanh(cc_ctx *c, LLVMValueRef x)
     u.hi = LLVMBuildFPTrunc(B, ud, c->vf32, "");
     u.lo = LLVMBuildFPTrunc(B, LLVMBuildFSub(B, ud, LLVMBuildFPExt(B, u.hi, c->vf64, ""), ""),
                             c->vf32, "");
-    logistic l = logistic_of(c, u);
+    return logistic_of(c, u);
+}
+
+static LLVMValueRef gelu_tanh(cc_ctx *c, LLVMValueRef x)
+{
+    logistic l = gelu_tanh_logistic(c, x);
     LLVMValueRef y = unscale(c, times(c, x, sigmoid_pair(c, &l, 1)));
     y = cc_select(c, gt(c, x, 40), x, y);
     return cc_select(c, lt(c, x, -40), k32(c, -0.0f), y);
+}
+
+/* The tanh gelu's derivative, as ir/builtins.c writes it: sigmoid(u) + x
+   sigmoid(u) sigmoid(-u) K1 (1 + 3 0.044715 x^2), from the forward's
+   logistic (a fused pass computes it once); 0 below -40, 1 above 40. */
+static LLVMValueRef gelu_tanh_grad(cc_ctx *c, LLVMValueRef x)
+{
+    LLVMBuilderRef B = c->b;
+    logistic l = gelu_tanh_logistic(c, x);
+    LLVMValueRef s = unscale(c, round_pair(c, sigmoid_pair(c, &l, 1)));
+    LLVMValueRef du = cc_fma(c, LLVMBuildFMul(B, x, x, ""), k32(c, (float)(3 * 0.044715 * GELU_K1)),
+                             k32(c, (float)GELU_K1));
+    LLVMValueRef g = cc_fma(c, LLVMBuildFMul(B, x, logistic_slope(c, &l), ""), du, s);
+    g = cc_select(c, gt(c, x, 40), k32(c, 1), g);
+    return cc_select(c, lt(c, x, -40), k32(c, 0), g);
 }
 
 /* ---- gelu: x Phi(x) ------------------------------------------------------ */
@@ -852,7 +874,7 @@ static LLVMValueRef gelu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 }
 static LLVMValueRef gelu_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
-    return p[0] == 1 ? NULL : gelu_erf_grad(c, x);
+    return p[0] == 1 ? gelu_tanh_grad(c, x) : gelu_erf_grad(c, x);
 }
 /* softplus: beta = 1 only, and a threshold the float compare keeps */
 static bool softplus_ok(const double *p)

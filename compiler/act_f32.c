@@ -89,21 +89,24 @@ static pair select_pair(cc_ctx *c, LLVMValueRef m, pair a, pair b)
     return (pair){cc_select(c, m, a.hi, b.hi), cc_select(c, m, a.lo, b.lo)};
 }
 
+/* a + b exactly (Fast2Sum: a's exponent at least b's). */
+static pair fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMValueRef s = LLVMBuildFAdd(c->b, a, b, "");
+    return (pair){s, LLVMBuildFSub(c->b, b, LLVMBuildFSub(c->b, s, a, ""), "")};
+}
+
 /* 2^64 e^u for u <= 0 (cc_vm_expf_pair, 0 below lowest) as a normalised
    pair (Fast2Sum): the table's pair has T q + T_lo up to 2% of T. */
 static pair exp_pair(cc_ctx *c, pair u, float lowest)
 {
-    pair raw, e;
-    raw.hi = cc_vm_expf_pair(c, u.hi, u.lo, lowest, &raw.lo);
-    e.hi = LLVMBuildFAdd(c->b, raw.hi, raw.lo, "");
-    e.lo = LLVMBuildFSub(c->b, raw.lo, LLVMBuildFSub(c->b, e.hi, raw.hi, ""), "");
-    return e;
+    LLVMValueRef lo, hi = cc_vm_expf_pair(c, u.hi, u.lo, lowest, &lo);
+    return fast_sum(c, hi, lo);
 }
 
 /* The logistic function of u, as e = 2^64 e^-|u| (a pair, 0 below e^-130,
    where even 40 sigmoid(u) or x sigmoid(beta x) for |beta| >= 1e-9 rounds
-   to 0),
-   the denominator d = 1 + e 2^-64 (2^64 + e by Fast2Sum, 2^64 >= e, then
+   to 0), the denominator d = 1 + e 2^-64 (2^64 + e by Fast2Sum, 2^64 >= e, then
    scaled), and r ~ 1/d.hi; 2^64 sigmoid(u) = n/d with n = e for u < 0 and
    2^64 otherwise, 2^64 sigmoid(-u) the other way round. Nothing overflows,
    and the quotient stays a normal float down to sigmoid(u) = 2^-150: the
@@ -125,9 +128,8 @@ static logistic logistic_of(cc_ctx *c, pair u)
        d.hi, as divide() needs */
     l.e = exp_pair(c, (pair){ah, al}, -130);
     l.big = (pair){k32(c, 0x1p64f), k32(c, 0)};
-    l.d.hi = LLVMBuildFAdd(B, l.big.hi, l.e.hi, "");
-    LLVMValueRef err = LLVMBuildFAdd(B, LLVMBuildFSub(B, l.big.hi, l.d.hi, ""), l.e.hi, "");
-    l.d.lo = LLVMBuildFAdd(B, err, l.e.lo, "");
+    l.d = fast_sum(c, l.big.hi, l.e.hi);
+    l.d.lo = LLVMBuildFAdd(B, l.d.lo, l.e.lo, "");
     LLVMValueRef down = k32(c, 0x1p-64f);
     l.d = (pair){LLVMBuildFMul(B, l.d.hi, down, ""), LLVMBuildFMul(B, l.d.lo, down, "")};
     l.r = recip(c, l.d.hi);
@@ -212,10 +214,8 @@ static LLVMValueRef tanh_(cc_ctx *c, LLVMValueRef x)
     LLVMBuilderRef B = c->b;
     LLVMValueRef a = fabs_(c, x);
     logistic l = logistic_of(c, (pair){LLVMBuildFAdd(B, a, a, ""), k32(c, 0)});
-    pair n;
-    n.hi = LLVMBuildFSub(B, l.big.hi, l.e.hi, "");
-    LLVMValueRef err = LLVMBuildFSub(B, LLVMBuildFSub(B, l.big.hi, n.hi, ""), l.e.hi, "");
-    n.lo = LLVMBuildFSub(B, err, l.e.lo, "");
+    pair n = fast_sum(c, l.big.hi, LLVMBuildFNeg(B, l.e.hi, ""));
+    n.lo = LLVMBuildFSub(B, n.lo, l.e.lo, "");
     LLVMValueRef big = unscale(c, round_pair(c, divide(c, n, l.d, l.r)));
     LLVMValueRef z = LLVMBuildFMul(B, a, a, "");
     LLVMValueRef p = k32(c, (float)tanh_taylor[4]);
@@ -538,11 +538,8 @@ static LLVMValueRef gelu_erf(cc_ctx *c, LLVMValueRef x)
 {
     LLVMBuilderRef B = c->b;
     gelu_parts g = gelu_tail(c, fabs_(c, x));
-    LLVMValueRef big = k32(c, 0x1p64f);
-    pair q;
-    q.hi = LLVMBuildFSub(B, big, g.phi.hi, "");
-    LLVMValueRef err = LLVMBuildFSub(B, LLVMBuildFSub(B, big, q.hi, ""), g.phi.hi, "");
-    q.lo = LLVMBuildFSub(B, err, g.phi.lo, "");
+    pair q = fast_sum(c, k32(c, 0x1p64f), LLVMBuildFNeg(B, g.phi.hi, ""));
+    q.lo = LLVMBuildFSub(B, q.lo, g.phi.lo, "");
     pair f = select_pair(c, lt(c, x, 0), g.phi, q);
     LLVMValueRef y = unscale(c, times(c, x, f));
     y = cc_select(c, gt(c, x, 40), x, y);
@@ -610,9 +607,8 @@ static pair log1p_unit(cc_ctx *c, pair e)
 {
     LLVMBuilderRef B = c->b;
     LLVMValueRef one = k32(c, 1);
-    pair m;
-    m.hi = LLVMBuildFAdd(B, one, e.hi, "");
-    m.lo = LLVMBuildFAdd(B, LLVMBuildFAdd(B, LLVMBuildFSub(B, one, m.hi, ""), e.hi, ""), e.lo, "");
+    pair m = fast_sum(c, one, e.hi);
+    m.lo = LLVMBuildFAdd(B, m.lo, e.lo, "");
     LLVMValueRef bits = LLVMBuildBitCast(B, m.hi, c->vi32, "");
     LLVMValueRef k =
         LLVMBuildSub(B, LLVMBuildLShr(B, bits, cc_vm_i32(c, 23), ""), cc_vm_i32(c, 127), "");
@@ -638,15 +634,11 @@ static pair log1p_unit(cc_ctx *c, pair e)
     corr = cc_fma(c, LLVMBuildFNeg(B, corr, ""), u, corr);
     /* k ln2 + -log r: one of the two is 0 (m.hi = 2 only for e = 1) */
     LLVMValueRef a = cc_fma(c, kf, k32(c, LN2_F_HI), cc_vm_lookup16(c, log16_hi, j));
-    LLVMValueRef s = LLVMBuildFAdd(B, a, u, ""); /* Fast2Sum: a = 0 or a > 1/16 > u */
-    LLVMValueRef err = LLVMBuildFSub(B, u, LLVMBuildFSub(B, s, a, ""), "");
+    pair s = fast_sum(c, a, u); /* a = 0 or a > 1/16 > u */
     LLVMValueRef lows = cc_fma(c, kf, k32(c, LN2_F_LO), cc_vm_lookup16(c, log16_lo, j));
     LLVMValueRef rest =
-        LLVMBuildFAdd(B, LLVMBuildFAdd(B, sq, LLVMBuildFAdd(B, lows, corr, ""), ""), err, "");
-    pair l;
-    l.hi = LLVMBuildFAdd(B, s, rest, "");
-    l.lo = LLVMBuildFSub(B, rest, LLVMBuildFSub(B, l.hi, s, ""), "");
-    return l;
+        LLVMBuildFAdd(B, LLVMBuildFAdd(B, sq, LLVMBuildFAdd(B, lows, corr, ""), ""), s.lo, "");
+    return fast_sum(c, s.hi, rest);
 }
 
 /* softplus with beta = 1: where(x > threshold, x, max(x, 0) + log(1 +
@@ -663,20 +655,12 @@ static LLVMValueRef softplus(cc_ctx *c, LLVMValueRef x, double threshold)
     LLVMValueRef xp = cc_select(c, gt(c, x, 0), x, zero);
     LLVMValueRef first = LLVMBuildFCmp(B, LLVMRealOGE, xp, l.hi, "");
     LLVMValueRef big = cc_select(c, first, xp, l.hi), small = cc_select(c, first, l.hi, xp);
-    LLVMValueRef s = LLVMBuildFAdd(B, big, small, "");
-    LLVMValueRef err = LLVMBuildFSub(B, small, LLVMBuildFSub(B, s, big, ""), "");
-    LLVMValueRef y = LLVMBuildFAdd(B, s, LLVMBuildFAdd(B, err, l.lo, ""), "");
+    pair sum = fast_sum(c, big, small);
+    LLVMValueRef y = LLVMBuildFAdd(B, sum.hi, LLVMBuildFAdd(B, sum.lo, l.lo, ""), "");
     return cc_select(c, gt(c, x, (float)threshold), x, y);
 }
 
 /* ---- mish: x tanh(softplus(x)) --------------------------------------------- */
-
-/* a + b exactly (Fast2Sum: a's exponent at least b's). */
-static pair fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
-{
-    LLVMValueRef s = LLVMBuildFAdd(c->b, a, b, "");
-    return (pair){s, LLVMBuildFSub(c->b, b, LLVMBuildFSub(c->b, s, a, ""), "")};
-}
 
 /* a b for pairs, to 2^-44 relative: the high product exactly (FMA) and the
    cross terms. */

@@ -57,12 +57,22 @@ void rt_jit_free(act_program *p)
     }
 }
 
+float *rt_floats(int64_t n)
+{
+    void *p = NULL;
+    size_t bytes = (size_t)(n ? n : 1) * sizeof(float);
+    if (posix_memalign(&p, 64, bytes))
+        return NULL;
+    return p;
+}
+
 float *rt_jit_buffer(float **slot, int64_t n, int64_t *have)
 {
     if (*slot && *have == n)
         return *slot;
     free(*slot);
-    *slot = calloc((size_t)(n ? n : 1), sizeof **slot);
+    if ((*slot = rt_floats(n)))
+        memset(*slot, 0, (size_t)(n ? n : 1) * sizeof **slot);
     *have = n;
     return *slot;
 }

@@ -150,7 +150,7 @@ static int store(rt_tensor *t, act_engine engine, const float *data, const int64
     int64_t n = rt_count(shape, rank);
     size_t count = (size_t)(n ? n : 1);
     double *d = engine == ACT_ENGINE_INTERP ? malloc(count * sizeof *d) : NULL;
-    float *f = engine == ACT_ENGINE_JIT ? malloc(count * sizeof *f) : NULL;
+    float *f = engine == ACT_ENGINE_JIT ? rt_floats((int64_t)count) : NULL;
     if (!d && !f)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; d && i < n; i++)

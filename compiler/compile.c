@@ -114,8 +114,12 @@ cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
     return args;
 }
 
-static const char *const mode_names[] = {"forward", "forward_loss", "backward", "vjp",
-                                         "backward_params"};
+const char *cc_mode_name(cc_mode mode)
+{
+    static const char *const names[CC_MODE_COUNT_] = {"forward", "forward_loss", "backward", "vjp",
+                                                      "backward_params"};
+    return names[mode];
+}
 
 static char *cache_key(const ir_module *m, const ir_graph *g, cc_mode mode)
 {
@@ -125,7 +129,7 @@ static char *cache_key(const ir_module *m, const ir_graph *g, cc_mode mode)
     size_t n = strlen(text) + strlen(g->name) + 64;
     char *key = malloc(n);
     if (key)
-        snprintf(key, n, "%s\n# graph %s, %s\n", text, g->name, mode_names[mode]);
+        snprintf(key, n, "%s\n# graph %s, %s\n", text, g->name, cc_mode_name(mode));
     free(text);
     return key;
 }

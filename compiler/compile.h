@@ -19,6 +19,9 @@ typedef enum {
     CC_MODE_COUNT_
 } cc_mode;
 
+/* The mode's name in entry symbols and cache keys: "forward", "vjp", ... */
+const char *cc_mode_name(cc_mode mode);
+
 typedef enum {
     CC_ARG_VALUE, /* const float *: an input or param; float *: an output or the loss */
     CC_ARG_GRAD,  /* float *: the gradient of forward value `id` */

@@ -10,9 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const mode_names[] = {"forward", "forward_loss", "backward", "vjp",
-                                         "backward_params"};
-
 /* The entries of a graph: forward, and forward_loss + backward with a loss
    or vjp without one. */
 static int modes_of(const ir_graph *g, cc_mode *modes)
@@ -86,7 +83,7 @@ static void declare(FILE *f, const ir_module *m, const ir_graph *g, cc_mode mode
         "every output", "every output and the loss",
         "outputs, loss, and d_<name> = dLoss/d<name> for every input and param",
         "outputs, and d_<name> from the output gradients d_<output> (vector-Jacobian product)"};
-    fprintf(f, "/* %s_%s: %s.\n", g->name, mode_names[mode], what[mode]);
+    fprintf(f, "/* %s_%s: %s.\n", g->name, cc_mode_name(mode), what[mode]);
     for (int a = 0; a < n; a++) {
         if (args[a].kind == CC_ARG_SIZE)
             continue;
@@ -97,7 +94,7 @@ static void declare(FILE *f, const ir_module *m, const ir_graph *g, cc_mode mode
         fprintf(f, " *   %s: %s\n", name, ir_shape_str(m->arena, &v->shape));
     }
     fprintf(f, " * Inputs this entry does not read may be NULL. */\nvoid %s_%s(", g->name,
-            mode_names[mode]);
+            cc_mode_name(mode));
     for (int a = 0; a < n; a++)
         write_param(f, g, &args[a], a == 0);
     fprintf(f, ");\n\n");
@@ -178,7 +175,7 @@ int cc_emit(ir_module *m, ir_graph *g, cc_emit_kind kind, const char *path, cons
     int nargs[3] = {0}, nmodes = modes_of(g, modes);
     char *tmp = temp_name(path), *htmp = header ? temp_name(header) : NULL;
     for (int i = 0; i < nmodes && !rc; i++) {
-        char *name = ir_sprintf(m->arena, "%s_%s", g->name, mode_names[modes[i]]);
+        char *name = ir_sprintf(m->arena, "%s_%s", g->name, cc_mode_name(modes[i]));
         if (modes[i] == CC_BACKWARD || modes[i] == CC_VJP)
             rc = ir_autodiff(m, g, modes[i] == CC_VJP, err);
         if (!rc && (!name || !(args[i] = cc_signature(g, modes[i], &nargs[i]))))

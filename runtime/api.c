@@ -103,14 +103,14 @@ int act_forward(act_program *p, act_error *err)
 {
     if (!p)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
-    return rt_run(p, false, err);
+    return rt_run(p, RT_FORWARD, err);
 }
 
 int act_backward(act_program *p, act_error *err)
 {
     if (!p)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
-    int rc = rt_run(p, true, err);
+    int rc = rt_run(p, RT_BACKWARD, err);
     if (!rc)
         p->params_only = false;
     return rc;
@@ -169,9 +169,7 @@ int act_sgd_step(act_program *p, float learning_rate, act_error *err)
 {
     if (!p)
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected a program, found NULL");
-    p->sgd_run = true;
-    int rc = rt_run(p, true, err);
-    p->sgd_run = false;
+    int rc = rt_run(p, RT_SGD, err);
     if (rc)
         return rc;
     /* as PyTorch, which leaves the data's .grad alone: with a loss, the

@@ -191,13 +191,14 @@ static int check_inputs(act_program *p, bool loss, act_error *err)
     return 0;
 }
 
-int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err)
+int rt_jit_run(act_program *p, const rt_sizes *b, rt_pass pass, act_error *err)
 {
+    bool backward = pass != RT_FORWARD;
     bool loss_ready = p->g->loss && rt_inputs_ready(p, p->g->loss);
-    cc_mode mode = !backward    ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
-                   : p->vjp     ? CC_VJP
-                   : p->sgd_run ? CC_BACKWARD_PARAMS
-                                : CC_BACKWARD;
+    cc_mode mode = !backward        ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
+                   : p->vjp         ? CC_VJP
+                   : pass == RT_SGD ? CC_BACKWARD_PARAMS
+                                    : CC_BACKWARD;
     bool loss_mode = mode == CC_BACKWARD || mode == CC_BACKWARD_PARAMS;
     int rc = check_inputs(p, loss_mode, err);
     if (!rc)

@@ -251,7 +251,6 @@ struct act_program {
     float **grad_view;                     /* per forward value id: act_get of "d_<name>" */
     bool forward_done, backward_done, loss_done;
     bool vjp;           /* the backward mode of the last act_backward */
-    bool sgd_run;       /* the run in progress is act_sgd_step's: the params' gradients suffice */
     bool params_only;   /* the last backward was act_sgd_step's on a loss: no d_<input> */
     int threads;        /* act_set_threads: 0 for every CPU the process may run on */
     rt_split split;     /* how the JIT may split the batch across threads */
@@ -279,13 +278,17 @@ int rt_params_init(act_program *p, act_error *err);
    initialiser: seeded values, an inline list, or an npy("...") file whose
    problems are reported at the npy(...) in the .act file, naming the file. */
 int rt_param_load(const act_program *p, const ir_value *v, rt_tensor *t, act_error *err);
-/* Runs forward (and backward) on the interpreter: binds size names from
-   the given inputs, computes every output, the loss when the inputs it needs
-   are given, and with backward the gradients of every input and param. */
-int rt_run(act_program *p, bool backward, act_error *err);
+/* What a run computes: outputs (and the loss when its inputs are given),
+   then with RT_BACKWARD the gradients of every input and param, with RT_SGD
+   those act_sgd_step needs (with a loss, the JIT computes the params'
+   only). */
+typedef enum { RT_FORWARD, RT_BACKWARD, RT_SGD } rt_pass;
+/* Runs the program: binds size names from the given inputs, and computes
+   what pass asks on the interpreter, or through rt_jit_run. */
+int rt_run(act_program *p, rt_pass pass, act_error *err);
 /* The JIT engine's run (runtime/jit_run.c): the entry point of the mode,
    compiled on first use, called through libffi with the program's buffers. */
-int rt_jit_run(act_program *p, const rt_sizes *b, bool backward, act_error *err);
+int rt_jit_run(act_program *p, const rt_sizes *b, rt_pass pass, act_error *err);
 /* Compiles the entry of a mode now (the forward entry is compiled with the
    program, so that a JIT program that compiled runs). */
 int rt_jit_prepare(act_program *p, cc_mode mode, act_error *err);

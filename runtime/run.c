@@ -259,8 +259,9 @@ int rt_differentiate(act_program *p, act_error *err)
     return rc;
 }
 
-int rt_run(act_program *p, bool backward, act_error *err)
+int rt_run(act_program *p, rt_pass pass, act_error *err)
 {
+    bool backward = pass != RT_FORWARD;
     rt_sizes b;
     int rc = bind_sizes(p, &b, err);
     if (!rc)
@@ -272,7 +273,7 @@ int rt_run(act_program *p, bool backward, act_error *err)
     if (!rc && backward)
         rc = rt_differentiate(p, err);
     if (!rc && p->engine == ACT_ENGINE_JIT)
-        return rt_jit_run(p, &b, backward, err);
+        return rt_jit_run(p, &b, pass, err);
     bool *need = rc ? NULL : calloc((size_t)p->g->values.n, sizeof *need);
     if (!rc && !need)
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");

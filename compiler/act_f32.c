@@ -18,6 +18,10 @@ typedef struct {
     LLVMValueRef hi, lo;
 } pair;
 
+/* A kernel on x with the call's params (f or f'; NULL for params it leaves
+   to the double formula): the entries of the table at the end. */
+typedef LLVMValueRef (*kernel)(cc_ctx *c, LLVMValueRef x, const double *p);
+
 static LLVMValueRef k32(cc_ctx *c, float v)
 {
     return cc_const(c, c->vf32, v);
@@ -209,8 +213,9 @@ static const double tanh_taylor[5] = {-1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 28
    numerator loses no accuracy for |x| >= 1/4 (e <= 0.61, and the pair
    carries 2^-26 of e). Below, the odd series, which is exact at 0. The sign
    is copied back: tanh(-0) = -0. */
-static LLVMValueRef tanh_(cc_ctx *c, LLVMValueRef x)
+static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
+    (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef a = fabs_(c, x);
     logistic l = logistic_of(c, (pair){LLVMBuildFAdd(B, a, a, ""), k32(c, 0)});
@@ -679,8 +684,9 @@ static pair mul_pair(cc_ctx *c, pair a, pair b)
    exponents are ordered on these ranges), one quotient refined, times x
    rounded once; the formula's guard below -1000, and x itself above 1000
    (inf stays inf). */
-static LLVMValueRef mish(cc_ctx *c, LLVMValueRef x)
+static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
+    (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
     pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -130);
@@ -715,8 +721,9 @@ static LLVMValueRef mish(cc_ctx *c, LLVMValueRef x)
    T = (1 + 2w)/D and the term 4x w^2 (1 + w)/D^2 with D = 1 + 2w + 2w^2.
    Plain floats: a derivative needs no last bit. The formula's guards: 0
    below -1000, 1 above 1000. */
-static LLVMValueRef mish_grad(cc_ctx *c, LLVMValueRef x)
+static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *params)
 {
+    (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
     pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -104);
@@ -743,8 +750,9 @@ static LLVMValueRef mish_grad(cc_ctx *c, LLVMValueRef x)
 }
 
 /* relu: max(x, 0) with NaN kept (NaN < 0 is false). */
-static LLVMValueRef relu(cc_ctx *c, LLVMValueRef x)
+static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
+    (void)params;
     return cc_select(c, lt(c, x, 0), k32(c, 0), x);
 }
 
@@ -776,8 +784,9 @@ static LLVMValueRef elu_grad(cc_ctx *c, LLVMValueRef x, double pos, double neg)
 }
 
 /* relu'(x) = where(x > 0, 1, where(x <= 0, 0, x)) */
-static LLVMValueRef relu_grad(cc_ctx *c, LLVMValueRef x)
+static LLVMValueRef relu_df(cc_ctx *c, LLVMValueRef x, const double *params)
 {
+    (void)params;
     LLVMValueRef d = cc_select(c, LLVMBuildFCmp(c->b, LLVMRealOLE, x, k32(c, 0), ""), k32(c, 0), x);
     return cc_select(c, gt(c, x, 0), k32(c, 1), d);
 }
@@ -787,10 +796,6 @@ static LLVMValueRef relu_grad(cc_ctx *c, LLVMValueRef x)
 /* The constants of selu, as ir/builtins.c writes them. */
 #define SELU_LAMBDA 1.0507009873554805
 #define SELU_ALPHA 1.6732632423543772
-
-/* A kernel on x with the call's params; NULL for params it leaves to the
-   double formula. */
-typedef LLVMValueRef (*kernel)(cc_ctx *c, LLVMValueRef x, const double *p);
 
 static LLVMValueRef sigmoid_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
@@ -804,14 +809,9 @@ static LLVMValueRef sigmoid_df(cc_ctx *c, LLVMValueRef x, const double *p)
     logistic l = logistic_of(c, (pair){x, k32(c, 0)});
     return logistic_slope(c, &l);
 }
-static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *p)
-{
-    (void)p;
-    return tanh_(c, x);
-}
 static LLVMValueRef tanh_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
-    (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x|, as tanh_, which shares its exp */
+    (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x|, as tanh_f, which shares its exp */
     LLVMValueRef a = fabs_(c, x);
     logistic l = logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), k32(c, 0)});
     return LLVMBuildFMul(c->b, logistic_slope(c, &l), k32(c, 4), "");
@@ -874,26 +874,6 @@ static LLVMValueRef softplus_df(cc_ctx *c, LLVMValueRef x, const double *p)
     if (!softplus_ok(p)) /* where(x > threshold, 1, sigmoid(x)) */
         return NULL;
     return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), sigmoid_f(c, x, p));
-}
-static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *p)
-{
-    (void)p;
-    return mish(c, x);
-}
-static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *p)
-{
-    (void)p;
-    return mish_grad(c, x);
-}
-static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *p)
-{
-    (void)p;
-    return relu(c, x);
-}
-static LLVMValueRef relu_df(cc_ctx *c, LLVMValueRef x, const double *p)
-{
-    (void)p;
-    return relu_grad(c, x);
 }
 
 static const struct {

@@ -178,6 +178,8 @@ LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *pa
                              LLVMValueRef x, LLVMValueRef dy);
 
 /* Lane-wise helpers shared by vector math and lowering. */
+/* x limited to [lo, hi] by ordered compares, so that NaN passes through. */
+LLVMValueRef cc_vm_clamp(cc_ctx *c, LLVMValueRef x, double lo, double hi);
 LLVMValueRef cc_const(cc_ctx *c, LLVMTypeRef like, double v); /* splat when like is a vector */
 LLVMValueRef cc_fma(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d); /* a*b + d */
 LLVMValueRef cc_select(cc_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);

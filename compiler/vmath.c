@@ -94,8 +94,7 @@ static LLVMValueRef fcmp(cc_ctx *c, LLVMRealPredicate p, LLVMValueRef x, double 
     return LLVMBuildFCmp(c->b, p, x, cc_const(c, LLVMTypeOf(x), k), "");
 }
 
-/* x limited to [lo, hi] by ordered compares, so that NaN passes through. */
-static LLVMValueRef clamp(cc_ctx *c, LLVMValueRef x, double lo, double hi)
+LLVMValueRef cc_vm_clamp(cc_ctx *c, LLVMValueRef x, double lo, double hi)
 {
     LLVMTypeRef t = LLVMTypeOf(x);
     x = cc_select(c, fcmp(c, LLVMRealOGT, x, hi), cc_const(c, t, hi), x);
@@ -140,6 +139,17 @@ static LLVMValueRef scale(cc_ctx *c, LLVMValueRef v, LLVMValueRef n)
 
 /* ---- exp and expm1 ------------------------------------------------------ */
 
+/* n = round(x log2e) for |x| < 2^50, as an integer and as the double *nd,
+   through the shifter. */
+static LLVMValueRef nearest_n(cc_ctx *c, LLVMValueRef x, LLVMValueRef *nd)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef s = cc_const(c, t, SHIFTER);
+    LLVMValueRef big = cc_fma(c, x, cc_const(c, t, LOG2E), s);
+    *nd = LLVMBuildFSub(c->b, big, s, "");
+    return LLVMBuildSub(c->b, to_bits(c, big), to_bits(c, s), "");
+}
+
 /* x = n ln2 + r with n = round(x log2e), |r| <= 0.3466; returns
    q = e^r - 1 = r + r^2 h(r), relative error ~2^-53 (no cancellation near
    r = 0), and n as an integer. Needs x in [-746, 710]: callers clamp. Then
@@ -150,10 +160,8 @@ static LLVMValueRef scale(cc_ctx *c, LLVMValueRef v, LLVMValueRef n)
 static LLVMValueRef expm1_reduced(cc_ctx *c, LLVMValueRef x, LLVMValueRef *n)
 {
     LLVMTypeRef t = LLVMTypeOf(x);
-    LLVMValueRef s = cc_const(c, t, SHIFTER);
-    LLVMValueRef big = cc_fma(c, x, cc_const(c, t, LOG2E), s);
-    LLVMValueRef nd = LLVMBuildFSub(c->b, big, s, "");
-    *n = LLVMBuildSub(c->b, to_bits(c, big), to_bits(c, s), "");
+    LLVMValueRef nd;
+    *n = nearest_n(c, x, &nd);
     LLVMValueRef r = cc_fma(c, nd, cc_const(c, t, -LN2_HI), x);
     r = cc_fma(c, nd, cc_const(c, t, -LN2_LO), r);
     LLVMValueRef h = cc_poly(c, r, expm1_h, 11);
@@ -165,7 +173,7 @@ LLVMValueRef cc_vm_exp(cc_ctx *c, LLVMValueRef x)
     /* e^x overflows above 709.783 and rounds to 0 below -745.134; clamping
        just outside keeps the reduction valid and lets scale() produce the
        inf or 0. */
-    LLVMValueRef n, q = expm1_reduced(c, clamp(c, x, -746, 710), &n);
+    LLVMValueRef n, q = expm1_reduced(c, cc_vm_clamp(c, x, -746, 710), &n);
     return scale(c, LLVMBuildFAdd(c->b, q, cc_const(c, LLVMTypeOf(x), 1), ""), n);
 }
 
@@ -178,10 +186,7 @@ LLVMValueRef cc_vm_exp(cc_ctx *c, LLVMValueRef x)
 LLVMValueRef cc_vm_exp_f32(cc_ctx *c, LLVMValueRef x)
 {
     LLVMTypeRef t = LLVMTypeOf(x);
-    LLVMValueRef s = cc_const(c, t, SHIFTER);
-    LLVMValueRef big = cc_fma(c, x, cc_const(c, t, LOG2E), s);
-    LLVMValueRef nd = LLVMBuildFSub(c->b, big, s, "");
-    LLVMValueRef n = LLVMBuildSub(c->b, to_bits(c, big), to_bits(c, s), "");
+    LLVMValueRef nd, n = nearest_n(c, x, &nd);
     LLVMValueRef r = cc_fma(c, nd, cc_const(c, t, -(LN2_HI + LN2_LO)), x);
     LLVMValueRef p = cc_fma(c, r, cc_poly(c, r, exp_p, 7), cc_const(c, t, 1));
     /* a product, not bit arithmetic on the result, so that NaN stays NaN */
@@ -205,7 +210,7 @@ static LLVMValueRef expm1_clamped(cc_ctx *c, LLVMValueRef x)
 
 LLVMValueRef cc_vm_expm1(cc_ctx *c, LLVMValueRef x)
 {
-    LLVMValueRef y = expm1_clamped(c, clamp(c, x, -40, 710));
+    LLVMValueRef y = expm1_clamped(c, cc_vm_clamp(c, x, -40, 710));
     /* q = r + r^2 h gives +0 for r = -0: keep the sign of a zero. */
     return cc_select(c, fcmp(c, LLVMRealOEQ, x, 0), x, y);
 }

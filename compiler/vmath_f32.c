@@ -151,9 +151,8 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
 LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
 {
     LLVMBuilderRef B = c->b;
-    LLVMValueRef lowest = fconst(c, -18), zero = fconst(c, 0);
-    x = cc_select(c, LLVMBuildFCmp(B, LLVMRealOLT, x, lowest, ""), lowest, x);
-    x = cc_select(c, LLVMBuildFCmp(B, LLVMRealOGT, x, zero, ""), zero, x);
+    LLVMValueRef zero = fconst(c, 0);
+    x = cc_vm_clamp(c, x, -18, 0);
     LLVMValueRef bits, q = reduce(c, x, zero, &bits);
     LLVMValueRef th = cc_vm_lookup16(c, exp16_hi, bits);
     LLVMValueRef low = cc_fma(c, th, q, cc_vm_lookup16(c, exp16_lo, bits));

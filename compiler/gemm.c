@@ -193,12 +193,14 @@ static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, L
         mask[u] = cc_mask(c, col, b->colend);
     }
     LLVMValueRef whole = LLVMBuildICmp(c->b, LLVMIntSLE, add(c, q.i, pw), width, "");
-    LLVMBasicBlockRef join = if_then(c, whole);
+    LLVMBasicBlockRef partial = if_then(c, whole); /* the else branch */
     pack_panel(c, b, p, src, b_rs, q.i, at, NULL);
-    end_if(c, join);
-    join = if_then(c, LLVMBuildNot(c->b, whole, ""));
+    LLVMValueRef fn = LLVMGetBasicBlockParent(partial);
+    LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, fn, "panel_packed");
+    end_if(c, packed);
+    LLVMPositionBuilderAtEnd(c->b, partial);
     pack_panel(c, b, p, src, b_rs, q.i, at, mask);
-    end_if(c, join);
+    end_if(c, packed);
     cc_loop_end(c, &q);
 }
 

@@ -19,7 +19,7 @@ static LLVMValueRef fsub(cc_lower *l, LLVMValueRef a, LLVMValueRef b)
 }
 
 /* sigmoid_cross_entropy, mse and their gradients, element by element. */
-static void pointwise(cc_lower *l, const ir_value *v)
+void cc_lower_loss(cc_lower *l, const ir_value *v)
 {
     cc_ctx *c = l->c;
     const ir_value *a = v->args[0], *b = v->args[1];
@@ -62,9 +62,4 @@ static void pointwise(cc_lower *l, const ir_value *v)
     cc_loop_end(c, &i);
     if (loss)
         cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, total), nf, ""));
-}
-
-void cc_lower_loss(cc_lower *l, const ir_value *v)
-{
-    pointwise(l, v);
 }

@@ -262,6 +262,10 @@ typedef struct {
 LLVMValueRef cc_mem_take(cc_lower *l, LLVMValueRef bytes);
 void cc_mem_give(cc_lower *l, LLVMValueRef raw);
 
+/* Whether u is computed in the kernel that makes v (fused, from v's lanes):
+   x's kernel for an activation, dy's for f'·dy, or y's when the gradient
+   is made with its forward. */
+bool cc_is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v);
 /* Dims and element count of a value, as i64 values of this function. */
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK]);
 LLVMValueRef cc_numel(cc_lower *l, const ir_value *v);

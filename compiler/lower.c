@@ -89,12 +89,19 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
         int in_kernel = 0;
         for (int j = i + 1; j < g->values.n; j++) {
             const ir_value *u = g->values.items[j];
-            int in_lanes = l->with_forward[j] ? 1 : u->op == IR_ACT_GRAD ? 2 : 0;
-            if (l->need[j] && l->fused[j] && u->args[in_lanes] == v)
-                in_kernel++;
+            in_kernel += cc_is_fused_into(l, u, v);
         }
         l->stored[i] = l->need[i] && l->uses[i] > in_kernel;
     }
+}
+
+bool cc_is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v)
+{
+    if (!l->need[u->id] || !l->fused[u->id])
+        return false;
+    if (l->with_forward[u->id]) /* f'·dy where y is made */
+        return u->args[1] == v;
+    return u->op == IR_ACT_GRAD ? u->args[2] == v : u->args[0] == v; /* in dy's, or x's */
 }
 
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK])

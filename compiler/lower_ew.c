@@ -85,15 +85,14 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
     l->lanes[v->id] = val; /* for the values made from it in this pass */
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];
-        if (!l->need[j] || !l->fused[j])
+        if (!cc_is_fused_into(l, u, v))
             continue;
-        if (l->with_forward[j] && u->args[1] == v) { /* f'·dy where y is made */
+        if (l->with_forward[j]) { /* f'·dy where y is made */
             LLVMValueRef dy = cc_load(l->c, l->buf[u->args[2]->id], i, mask);
             cc_lower_chain(l, u, act_grad_lanes(l, u, dy, val, i, mask), i, mask);
-        } else if (u->op == IR_ACT_GRAD && !l->with_forward[j] && u->args[2] == v) {
-            /* f'·dy in the product making dy */
+        } else if (u->op == IR_ACT_GRAD) { /* f'·dy in the product making dy */
             cc_lower_chain(l, u, act_grad_lanes(l, u, val, NULL, i, mask), i, mask);
-        } else if (u->op != IR_ACT_GRAD && u->args[0] == v) {
+        } else {
             cc_lower_chain(l, u, apply(l, u, val), i, mask);
         }
     }

@@ -10,16 +10,6 @@
 
 #include <stdlib.h>
 
-/* Whether u is computed in v's kernel (the tests of cc_lower_chain). */
-static bool is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v)
-{
-    if (!l->need[u->id] || !l->fused[u->id])
-        return false;
-    if (l->with_forward[u->id]) /* f'·dy where y is made */
-        return u->args[1] == v;
-    return u->op == IR_ACT_GRAD ? u->args[2] == v : u->args[0] == v;
-}
-
 /* The first value of v's chain that is stored, in cc_lower_chain's order:
    its buffer takes the raw product, which the epilogue then reads (the
    chain's values all have the product's shape, and each lane is read
@@ -30,7 +20,7 @@ static const ir_value *first_stored(const cc_lower *l, const ir_value *v)
         return v;
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];
-        const ir_value *s = is_fused_into(l, u, v) ? first_stored(l, u) : NULL;
+        const ir_value *s = cc_is_fused_into(l, u, v) ? first_stored(l, u) : NULL;
         if (s)
             return s;
     }
@@ -47,7 +37,7 @@ static bool mark_chain(const cc_lower *l, const ir_value *v, bool *used)
         used[v->args[a]->id] = true;
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];
-        if (is_fused_into(l, u, v)) {
+        if (cc_is_fused_into(l, u, v)) {
             mark_chain(l, u, used);
             chain = true;
         }

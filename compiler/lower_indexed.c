@@ -60,8 +60,37 @@ static void broadcast(cc_lower *l, const ir_value *v)
         cc_loop_end(c, &lp[k]);
 }
 
+typedef struct {
+    cc_lower *l;
+    const ir_value *v, *g;
+    LLVMValueRef rows, acc; /* acc: a <width x double> slot */
+} col_sums;
+
+/* v[j ..] = the sums over the rows of g[rows, numel v] at columns j ..,
+   row by row in double, a vector of columns at a time. */
+static void col_sum_lanes(void *arg, LLVMValueRef j, LLVMValueRef mask)
+{
+    col_sums *s = arg;
+    cc_ctx *c = s->l->c;
+    LLVMValueRef n = cc_numel(s->l, s->v);
+    LLVMBuildStore(c->b, LLVMConstNull(c->vf64), s->acc);
+    cc_loop r;
+    cc_loop_begin(c, &r, cc_i64(c, 0), s->rows, cc_i64(c, 1));
+    LLVMValueRef x = cc_load(c, s->l->buf[s->g->id],
+                             LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, n, ""), j, ""), mask);
+    LLVMValueRef sum = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->vf64, s->acc, ""),
+                                     LLVMBuildFPExt(c->b, x, c->vf64, ""), "");
+    LLVMBuildStore(c->b, sum, s->acc);
+    cc_loop_end(c, &r);
+    LLVMValueRef y = LLVMBuildFPTrunc(c->b, LLVMBuildLoad2(c->b, c->vf64, s->acc, ""), c->vf32, "");
+    cc_store(c, y, s->l->buf[s->v->id], j, mask);
+}
+
 /* The gradient g summed over the dims along which v's argument was
-   broadcast: kept dims outside, summed dims inside, one double sum each. */
+   broadcast: kept dims outside, summed dims inside, one double sum each.
+   When the summed dims are all leading (a bias's gradient), a vector of
+   columns at a time, each column's sum in the same order: the scalar loop
+   ran one add chain a column, 27 us of the MLP's step at batch 64. */
 static void sum_to(cc_lower *l, const ir_value *v)
 {
     cc_ctx *c = l->c;
@@ -69,6 +98,17 @@ static void sum_to(cc_lower *l, const ir_value *v)
     LLVMValueRef dg[4], sg[4], dt[4], st[4];
     padded(l, g, dg, sg);
     padded(l, v, dt, st);
+    bool leading = true, kept = false;
+    for (int k = 0; k < 4; k++) {
+        leading = leading && !(kept && is_one(v, k) && !is_one(g, k));
+        kept = kept || !is_one(v, k);
+    }
+    if (leading) {
+        col_sums s = {l, v, g, cc_div0(c, cc_numel(l, g), cc_numel(l, v), false),
+                      cc_entry_alloca(c, c->vf64)};
+        cc_vector_loop(c, cc_numel(l, v), col_sum_lanes, &s);
+        return;
+    }
     int order[4], nkept = 0, n = 0;
     for (int k = 0; k < 4; k++)
         if (!is_one(v, k) || is_one(g, k))

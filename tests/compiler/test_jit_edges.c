@@ -1,8 +1,8 @@
 /* test_jit_edges.c -- edge cases of running compiled graphs, each on both
    engines: many programs sharing a context's cache, sizes bound to 0,
    maxout over size names, output gradients of the wrong shape, a formula
-   whose derivative is large, long sums, gradients of unset inputs, and
-   gradients written whole on every run. */
+   whose derivative is large, long sums, broadcast params' gradients,
+   gradients of unset inputs, and gradients written whole on every run. */
 #include "support.h"
 
 #include <math.h>
@@ -185,6 +185,49 @@ static void test_long_sums_agree(void **state)
     act_context_free(ctx);
 }
 
+/* A broadcast param's gradient sums the output gradient over the dims it
+   was broadcast along: leading ones (vectorised across the kept columns,
+   with a masked tail of 35 % 16), a leading 1 inside the param's shape, and
+   trailing ones (scalar). Terms are eighths, so every sum is exact. */
+static void test_broadcast_gradients(void **state)
+{
+    (void)state;
+    static const char src[] = "graph g {\n input x : f32[N, 3, 35]\n param c1 : f32[35] = zeros\n"
+                              " param c2 : f32[3, 35] = zeros\n param c3 : f32[3, 1] = zeros\n"
+                              " param c4 : f32[1, 35] = zeros\n"
+                              " y = add(add(add(add(x, c1), c2), c3), c4)\n output y\n}\n";
+    enum { N = 37, A = 3, B = 35 };
+    static float x[N * A * B], w[N * A * B];
+    double want[4][A * B] = {{0}};
+    for (int i = 0; i < N * A * B; i++) {
+        w[i] = (float)((i * 7919) % 17 - 8) / 8.0f;
+        int a = i / B % A, b = i % B;
+        want[0][b] += w[i];
+        want[1][a * B + b] += w[i];
+        want[2][a] += w[i];
+        want[3][b] += w[i];
+    }
+    static const char *const names[4] = {"d_c1", "d_c2", "d_c3", "d_c4"};
+    static const int sizes[4] = {B, A * B, A, B};
+    int64_t shape[3] = {N, A, B};
+    act_context *ctx = act_context_new();
+    for (int e = 0; e < 2; e++) {
+        act_program *p = compile(ctx, src, engines[e]);
+        act_error err = {0};
+        assert_int_equal(act_set(p, "x", x, shape, 3, &err), 0);
+        assert_int_equal(act_set_output_grad(p, "y", w, shape, 3, &err), 0);
+        assert_int_equal(act_backward(p, &err), 0);
+        for (int k = 0; k < 4; k++) {
+            const float *d = act_get(p, names[k], NULL, NULL, &err);
+            assert_non_null(d);
+            for (int j = 0; j < sizes[k]; j++)
+                assert_float_equal(d[j], want[k][j], 0);
+        }
+        act_program_free(p);
+    }
+    act_context_free(ctx);
+}
+
 /* The gradient of an input that was never set is an error, not garbage. */
 static void test_gradient_of_unset_input(void **state)
 {
@@ -308,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_output_gradient_shape_and_data_are_checked),
         cmocka_unit_test(test_deep_derivative),
         cmocka_unit_test(test_long_sums_agree),
+        cmocka_unit_test(test_broadcast_gradients),
         cmocka_unit_test(test_gradient_of_unset_input),
         cmocka_unit_test(test_failed_run_keeps_results),
         cmocka_unit_test(test_gradients_are_whole_on_every_run),

@@ -3,6 +3,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,18 +120,20 @@ int act_backward(act_program *p, act_error *err)
 /* Below this many param elements, act_sgd_step updates on one thread. */
 enum { SGD_ALONE = 1 << 16 };
 
-/* w -= lr * g in double, rounded to float: through restrict pointers, so
-   that the compiler vectorises it (the loop on the program's fields did not
-   and took a tenth of the MLP's training step), and cloned for the vector
-   widths the library's baseline lacks: lr * g is exact in double, so every
-   clone, with FMA or without, rounds the same difference the same way; on
-   SSE2's two lanes the loop was compute-bound (the MLP step at batch 64:
-   836 -> 818 us). */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+/* w -= lr * g rounded once, an FMA: through restrict pointers, so that the
+   compiler vectorises it (the loop on the program's fields did not and
+   took a tenth of the MLP's training step), and cloned for the vector
+   widths and the FMA the library's baseline lacks; where a CPU has no FMA,
+   libm's fmaf gives the same floats, slowly. The update in double rounded
+   to float, two roundings, was compute-bound on Zen 4's AVX-512 (12 cycles
+   for 16 floats, converting both ways): 60 us of the MLP's step at batch
+   64, now 25. Fusing the update into the epilogue of the product that
+   makes d_W gained nothing more (measured): the update is memory-bound. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
 sgd_float(float *restrict w, const float *restrict g, float lr, int64_t n)
 {
     for (int64_t k = 0; k < n; k++)
-        w[k] = (float)(w[k] - (double)lr * g[k]);
+        w[k] = fmaf(-lr, g[k], w[k]);
 }
 
 static void sgd_double(double *restrict w, const double *restrict g, float lr, int64_t n)

@@ -245,6 +245,77 @@ static void test_api_sgd_step_computes_the_params_gradients(void **state)
     act_context_free(ctx);
 }
 
+/* act_sgd_step moves every param to p - lr d_p rounded once to float (an
+   FMA), d_p being act_backward's gradient, which reads back unchanged:
+   weights, biases, a prelu slope, weights shared by two layers, from the
+   seeded params and again from the moved ones. */
+static void test_api_sgd_step_rounds_once(void **state)
+{
+    (void)state;
+    static const char src[] = "graph g {\n input x : f32[N, 5]\n input t : f32[N, 3]\n"
+                              " param W1 : f32[5, 20] = glorot(seed = 1)\n"
+                              " param b1 : f32[20] = uniform(-0.5, 0.5, seed = 2)\n"
+                              " param s : f32[20] = fill(0.2)\n"
+                              " param W2 : f32[20, 3] = glorot(seed = 3)\n"
+                              " param b2 : f32[3] = uniform(-0.5, 0.5, seed = 4)\n"
+                              " param W3 : f32[3, 3] = glorot(seed = 5)\n"
+                              " h = prelu(dense(x, W1, b1), s)\n z = dense(h, W2, b2)\n"
+                              " o = add(dense(z, W3), tanh(dense(z, W3)))\n output o\n"
+                              " loss L = softmax_cross_entropy(o, t)\n}\n";
+    static const char *const params[6] = {"W1", "b1", "s", "W2", "b2", "W3"};
+    enum { N = 37 };
+    float x[N * 5], t[N * 3] = {0};
+    for (int i = 0; i < N * 5; i++)
+        x[i] = (float)((i * 37) % 23 - 11) / 7.0f;
+    for (int i = 0; i < N; i++)
+        t[i * 3 + i % 3] = 1;
+    int64_t sx[2] = {N, 5}, st[2] = {N, 3};
+    act_context *ctx = act_context_new();
+    act_error err = {0};
+    act_program *ref = ts_compile_for(ctx, src, ACT_ENGINE_JIT);
+    act_program *p = ts_compile_for(ctx, src, ACT_ENGINE_JIT);
+    act_set_threads(p, 1);
+    for (int k = 0; k < 2; k++) {
+        act_program *q = k ? p : ref;
+        assert_int_equal(act_set(q, "x", x, sx, 2, &err), 0);
+        assert_int_equal(act_set(q, "t", t, st, 2, &err), 0);
+    }
+    assert_int_equal(act_backward(ref, &err), 0);
+    const float lr = 0.3f;
+    for (int step = 0; step < 2; step++) { /* the second from moved params */
+        assert_int_equal(act_sgd_step(p, lr, &err), 0);
+        for (int k = 0; k < 6; k++) {
+            char dname[8];
+            snprintf(dname, sizeof dname, "d_%s", params[k]);
+            int64_t shape[4];
+            int rank;
+            const float *w0 = act_get(ref, params[k], shape, &rank, &err);
+            const float *d0 = act_get(ref, dname, NULL, NULL, &err);
+            const float *w = act_get(p, params[k], NULL, NULL, &err);
+            const float *d = act_get(p, dname, NULL, NULL, &err);
+            assert_true(w0 && d0 && w && d);
+            int64_t n = rank == 2 ? shape[0] * shape[1] : shape[0];
+            assert_memory_equal(d, d0, (size_t)n * sizeof *d);
+            for (int64_t i = 0; i < n; i++) {
+                float want = fmaf(-lr, d0[i], w0[i]);
+                if (memcmp(&w[i], &want, sizeof want))
+                    fail_msg("step %d, %s[%ld] = %a, expected %a", step, params[k], (long)i,
+                             (double)w[i], (double)want);
+            }
+        }
+        for (int k = 0; k < 6; k++) {
+            int64_t shape[4];
+            int rank;
+            const float *w = act_get(p, params[k], shape, &rank, &err);
+            assert_int_equal(act_set(ref, params[k], w, shape, rank, &err), 0);
+        }
+        assert_int_equal(act_backward(ref, &err), 0);
+    }
+    act_program_free(ref);
+    act_program_free(p);
+    act_context_free(ctx);
+}
+
 static void test_api_npy_params(void **state)
 {
     (void)state;
@@ -319,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_api_seeded_params_are_reproducible),
         cmocka_unit_test(test_api_sgd_step_lowers_the_loss),
         cmocka_unit_test(test_api_sgd_step_computes_the_params_gradients),
+        cmocka_unit_test(test_api_sgd_step_rounds_once),
         cmocka_unit_test(test_api_npy_params),
         cmocka_unit_test(test_api_emit_object),
     };

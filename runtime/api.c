@@ -127,7 +127,7 @@ enum { SGD_ALONE = 1 << 16 };
    libm's fmaf gives the same floats, slowly. The update in double rounded
    to float, two roundings, was compute-bound on Zen 4's AVX-512 (12 cycles
    for 16 floats, converting both ways): 60 us of the MLP's step at batch
-   64, now 25. Fusing the update into the epilogue of the product that
+   64, now about 30. Fusing the update into the epilogue of the product that
    makes d_W gained nothing more (measured): the update is memory-bound. */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
 sgd_float(float *restrict w, const float *restrict g, float lr, int64_t n)

@@ -14,13 +14,20 @@
 enum {
     MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
     NR = 4,
-    MR_NARROW = 8,   /* rows of a tile when N is one vector wide (a classifier's 10 outputs) */
-    GEMV_VECS = 8,   /* one-row kernel (M = 1, rows past the last MR): independent sums */
-    KC = 512,        /* K block: 256 ran 256x1024x1024 at 105 GFLOP/s, 512 at 109 */
-    NC = 256,        /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
-    MC = 64,         /* rows per row block: its epilogue reads 64 KB at most */
-    PACK_ROWS = 128, /* B is packed from this many rows on; below, the copy costs more
-                        than the reads it saves (32 x 128 x 128: 80 -> 94 GFLOP/s) */
+    MR_NARROW = 8, /* rows of a tile when N is one vector wide (a classifier's 10 outputs) */
+    GEMV_VECS = 8, /* one-row kernel (M = 1, rows past the last MR): independent sums */
+    KC = 512,      /* K block: 256 ran 256x1024x1024 at 105 GFLOP/s, 512 at 109 */
+    NC = 256,      /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
+    MC = 64,       /* rows per row block: its epilogue reads 64 KB at most */
+    /* B is packed from PACK_ROWS rows on; below, the copy costs more than
+       the reads it saves (unpacked, 128 x 512 x 512 ran at 117 GFLOP/s
+       against 112, 200 x 300 x 700 at 115 against 113; 1024 x 700 x 700 at
+       108 against 110). From PACK_ALIASED rows when B's rows are a multiple
+       of 4 KB apart, so that a panel's rows share one set of the L1 cache
+       (192 x 1024 x 1024: 103 unpacked, 106 packed). */
+    PACK_ROWS = 512,
+    PACK_ALIASED = 128,
+    ALIAS_FLOATS = 1024,
 };
 
 /* The function's arguments and the current blocks, as the kernels read
@@ -159,51 +166,51 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
                      add(c, crow[i], at_c[u]), mask[u]);
 }
 
-/* Rows pc .. pc+kc of panel q (from column jc + q) into p: NR loads a row,
-   masked by mask[u] (all NULL: whole vectors). */
-static void pack_panel(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src,
-                       LLVMValueRef b_rs, LLVMValueRef q, LLVMValueRef *at, LLVMValueRef *mask)
+/* Row k of the K block, columns jc + q .. of it, into panel q (from
+   column jc + q) at p: NR loads, masked by mask[u] (all NULL: whole
+   vectors), at columns at[u]. */
+static void pack_row(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef row,
+                     LLVMValueRef k, LLVMValueRef q, LLVMValueRef *at, LLVMValueRef *mask)
 {
-    cc_loop k;
-    LLVMValueRef pw = cc_i64(c, NR * c->width);
-    cc_loop_begin(c, &k, cc_i64(c, 0), b->kc, cc_i64(c, 1));
-    LLVMValueRef row = mul(c, add(c, b->pc, k.i), b_rs);
-    LLVMValueRef to = add(c, mul(c, q, b->kc), mul(c, k.i, pw));
+    LLVMValueRef to = add(c, mul(c, q, b->kc), mul(c, k, cc_i64(c, NR * c->width)));
     for (int u = 0; u < NR; u++) {
         LLVMValueRef v = cc_load(c, src, add(c, row, at[u]), mask ? mask[u] : NULL);
         cc_store(c, v, p, add(c, to, cc_i64(c, u * (int64_t)c->width)), NULL);
     }
-    cc_loop_end(c, &k);
 }
 
 /* Copies B[pc .. pc+kc, jc .. colend] into panels at p: panel q holds the
    NR W columns from jc + q NR W as kc rows, lanes past colend zero. Rows of
-   B are contiguous here (b_cs = 1). A whole panel is copied without masks:
-   LLVM recomputed them for every row (8 compares per 4 loads, a tenth of a
-   256 x 1024 x 1024 dense). */
+   B are contiguous here (b_cs = 1) and are read whole, row by row: panel
+   by panel, the reads went down a column strip a page apart, and the
+   prefetchers, which stay within a page, missed every row (packing took 8%
+   of a 256 x 1024 x 1024 dense). Whole panels are copied without masks:
+   LLVM recomputed them for every row (8 compares per 4 loads). */
 static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs)
 {
-    cc_loop q;
     LLVMValueRef pw = cc_i64(c, NR * c->width);
     LLVMValueRef width = LLVMBuildSub(c->b, b->colend, b->jc, "");
-    cc_loop_begin(c, &q, cc_i64(c, 0), width, pw);
+    LLVMValueRef whole = LLVMBuildSub(c->b, width, LLVMBuildSRem(c->b, width, pw, ""), "");
     LLVMValueRef at[NR], mask[NR];
     for (int u = 0; u < NR; u++) {
-        LLVMValueRef col = add(c, add(c, b->jc, q.i), cc_i64(c, u * (int64_t)c->width));
+        LLVMValueRef col = add(c, add(c, b->jc, whole), cc_i64(c, u * (int64_t)c->width));
         LLVMValueRef past = LLVMBuildICmp(c->b, LLVMIntSGE, col, b->colend, "");
         at[u] = LLVMBuildSelect(c->b, past, b->jc, col, ""); /* see micro */
         mask[u] = cc_mask(c, col, b->colend);
     }
-    LLVMValueRef whole = LLVMBuildICmp(c->b, LLVMIntSLE, add(c, q.i, pw), width, "");
-    LLVMBasicBlockRef partial = if_then(c, whole); /* the else branch */
-    pack_panel(c, b, p, src, b_rs, q.i, at, NULL);
-    LLVMValueRef fn = LLVMGetBasicBlockParent(partial);
-    LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(c->ctx, fn, "panel_packed");
-    end_if(c, packed);
-    LLVMPositionBuilderAtEnd(c->b, partial);
-    pack_panel(c, b, p, src, b_rs, q.i, at, mask);
-    end_if(c, packed);
+    cc_loop k, q;
+    cc_loop_begin(c, &k, cc_i64(c, 0), b->kc, cc_i64(c, 1));
+    LLVMValueRef row = mul(c, add(c, b->pc, k.i), b_rs);
+    cc_loop_begin(c, &q, cc_i64(c, 0), whole, pw);
+    LLVMValueRef cols[NR];
+    for (int u = 0; u < NR; u++)
+        cols[u] = add(c, add(c, b->jc, q.i), cc_i64(c, u * (int64_t)c->width));
+    pack_row(c, b, p, src, row, k.i, q.i, cols, NULL);
     cc_loop_end(c, &q);
+    LLVMBasicBlockRef done = if_then(c, LLVMBuildICmp(c->b, LLVMIntSLT, whole, width, ""));
+    pack_row(c, b, p, src, row, k.i, whole, at, mask);
+    end_if(c, done);
+    cc_loop_end(c, &k);
 }
 
 /* Transposes the n x n matrix whose rows are the vectors v[0 .. n-1]:
@@ -378,7 +385,7 @@ static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
 }
 
 /* The body: N blocks, K blocks (B packed or not), row blocks. B is packed
-   when it is transposed or read by many rows. */
+   when it is transposed or read by many rows (see PACK_ROWS). */
 static void build_gemm(cc_lower *l, LLVMValueRef fn)
 {
     cc_ctx *c = l->c;
@@ -392,6 +399,11 @@ static void build_gemm(cc_lower *l, LLVMValueRef fn)
     LLVMValueRef do_pack =
         LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, b_cs, cc_i64(c, 1), ""),
                     LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ROWS), ""), "");
+    LLVMValueRef aliased = LLVMBuildICmp(
+        c->b, LLVMIntEQ, LLVMBuildSRem(c->b, b_rs, cc_i64(c, ALIAS_FLOATS), ""), cc_i64(c, 0), "");
+    aliased = LLVMBuildAnd(c->b, aliased,
+                           LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ALIASED), ""), "");
+    do_pack = LLVMBuildOr(c->b, do_pack, aliased, "");
     /* pack_transposed may write 3 rows past KC */
     LLVMValueRef raw = take_if(l, do_pack, cc_i64(c, ((int64_t)KC + 4) * NC * 4));
     LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");

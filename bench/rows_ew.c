@@ -124,9 +124,9 @@ void row_eltwise(const bench_options *o, const bench_machine *m, act_context *ct
             for (long j = 0; j < n; j++)
                 y[j] = (float)bench_ref(f, x[j]);
             const float *saved = f == BF_GELU_ERF ? x : y;
-            bench_line l =
-                line_new(2, "Gelem/s", "%s backward from %s, %ld floats (act: forward + backward)",
-                         bench_func_name[f], f == BF_GELU_ERF ? "x" : "y", n);
+            bench_line l = line_new(2, "Gelem/s",
+                                    "%s backward from %s, %ld floats (act: act_backward, y kept)",
+                                    bench_func_name[f], f == BF_GELU_ERF ? "x" : "y", n);
             l.ceiling = machine_copy_bound(m, n) / 12;
             bench_kernel k;
             if (!act_eltwise(ctx, f, x, dy, n, AK_BACKWARD, 1, &k))
@@ -162,7 +162,7 @@ void row_softmax(const bench_options *o, const bench_machine *m, act_context *ct
         for (int bwd = 0; bwd < 2; bwd++) {
             bench_line l =
                 line_new(3, "Gelem/s", "softmax %s, %ld x %ld%s", bwd ? "backward" : "forward",
-                         rows, cols[c], bwd ? " (act: forward + backward)" : "");
+                         rows, cols[c], bwd ? " (act: act_backward, y kept)" : "");
             l.ceiling = machine_copy_bound(m, n) / (bwd ? 12 : 8);
             bench_kernel k;
             if (!ak_new(ctx, src, t, bwd ? 2 : 1, bwd ? AK_BACKWARD : AK_FORWARD, 1, &k))

@@ -88,17 +88,19 @@ cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
     for (int i = 0; i < g->nforward; i++)
         if (is_leaf(g->values.items[i]))
             args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = i};
-    for (int j = 0; mode == CC_VJP && j < g->outputs.n; j++)
+    bool vjp = mode == CC_VJP || mode == CC_VJP_SAVED;
+    for (int j = 0; vjp && j < g->outputs.n; j++)
         args[n++] = (cc_arg){.kind = CC_ARG_SEED, .id = j};
     for (int j = 0; j < g->outputs.n; j++)
-        args[n++] = (cc_arg){
-            .kind = CC_ARG_VALUE, .id = ((ir_value *)g->outputs.items[j])->id, .written = true};
+        args[n++] = (cc_arg){.kind = CC_ARG_VALUE,
+                             .id = ((ir_value *)g->outputs.items[j])->id,
+                             .written = mode != CC_VJP_SAVED};
     bool loss = mode == CC_FORWARD_LOSS || mode == CC_BACKWARD || mode == CC_BACKWARD_PARAMS;
     if (g->loss && loss)
         args[n++] = (cc_arg){.kind = CC_ARG_VALUE, .id = g->loss->id, .written = true};
     /* without the inputs' gradients, the product that makes the first
        layer's d_x is not built: a quarter of the MLP's backward work */
-    bool grads = mode == CC_BACKWARD || mode == CC_VJP || mode == CC_BACKWARD_PARAMS;
+    bool grads = mode == CC_BACKWARD || vjp || mode == CC_BACKWARD_PARAMS;
     for (int i = 0; grads && i < g->nforward; i++) {
         const ir_value *v = g->values.items[i];
         if (is_leaf(v) && (mode != CC_BACKWARD_PARAMS || v->op == IR_PARAM))
@@ -116,8 +118,8 @@ cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
 
 const char *cc_mode_name(cc_mode mode)
 {
-    static const char *const names[CC_MODE_COUNT_] = {"forward", "forward_loss", "backward", "vjp",
-                                                      "backward_params"};
+    static const char *const names[CC_MODE_COUNT_] = {"forward", "forward_loss",    "backward",
+                                                      "vjp",     "backward_params", "vjp_saved"};
     return names[mode];
 }
 

@@ -16,6 +16,7 @@ typedef enum {
     CC_BACKWARD,        /* outputs, loss, and d_<name> of the loss for every input and param */
     CC_VJP,             /* outputs, and d_<name> from the output gradients (seeds) */
     CC_BACKWARD_PARAMS, /* as CC_BACKWARD, d_<name> for the params only (act_sgd_step) */
+    CC_VJP_SAVED,       /* as CC_VJP, with the outputs read (kept from the last run) */
     CC_MODE_COUNT_
 } cc_mode;
 
@@ -23,7 +24,8 @@ typedef enum {
 const char *cc_mode_name(cc_mode mode);
 
 typedef enum {
-    CC_ARG_VALUE, /* const float *: an input or param; float *: an output or the loss */
+    CC_ARG_VALUE, /* const float *: an input or param (or CC_VJP_SAVED's outputs);
+                     float *: an output or the loss */
     CC_ARG_GRAD,  /* float *: the gradient of forward value `id` */
     CC_ARG_SEED,  /* const float *: the gradient given for output number `id` */
     CC_ARG_SIZE   /* int64_t: the size name `size` */

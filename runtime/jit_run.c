@@ -196,7 +196,7 @@ int rt_jit_run(act_program *p, const rt_sizes *b, rt_pass pass, act_error *err)
     bool backward = pass != RT_FORWARD;
     bool loss_ready = p->g->loss && rt_inputs_ready(p, p->g->loss);
     cc_mode mode = !backward        ? (loss_ready ? CC_FORWARD_LOSS : CC_FORWARD)
-                   : p->vjp         ? CC_VJP
+                   : p->vjp         ? (p->outputs_kept ? CC_VJP_SAVED : CC_VJP)
                    : pass == RT_SGD ? CC_BACKWARD_PARAMS
                                     : CC_BACKWARD;
     bool loss_mode = mode == CC_BACKWARD || mode == CC_BACKWARD_PARAMS;
@@ -206,17 +206,18 @@ int rt_jit_run(act_program *p, const rt_sizes *b, rt_pass pass, act_error *err)
     if (rc) /* nothing changed: the previous results stay readable */
         return rc;
     rt_program_invalidate(p);
-    p->forward_done = p->loss_done = p->backward_done = false;
+    p->forward_done = p->loss_done = p->backward_done = p->outputs_kept = false;
     rc = call(p, mode, b, err);
-    if (!rc && mode == CC_VJP && loss_ready) { /* the loss too, as the interpreter gives it */
+    bool vjp = mode == CC_VJP || mode == CC_VJP_SAVED;
+    if (!rc && vjp && loss_ready) { /* the loss too, as the interpreter gives it */
         rc = rt_jit_prepare(p, CC_FORWARD_LOSS, err);
         if (!rc)
             rc = call(p, CC_FORWARD_LOSS, b, err);
     }
     if (rc)
         return rc;
-    p->forward_done = true;
-    p->loss_done = mode == CC_FORWARD_LOSS || loss_mode || (mode == CC_VJP && loss_ready);
+    p->forward_done = p->outputs_kept = true;
+    p->loss_done = mode == CC_FORWARD_LOSS || loss_mode || (vjp && loss_ready);
     p->backward_done = backward;
     return 0;
 }

@@ -252,6 +252,8 @@ struct act_program {
     bool forward_done, backward_done, loss_done;
     bool vjp;           /* the backward mode of the last act_backward */
     bool params_only;   /* the last backward was act_sgd_step's on a loss: no d_<input> */
+    bool outputs_kept;  /* JIT: the outputs are those of the current inputs and params, so
+                           that a backward reads them (CC_VJP_SAVED) instead of recomputing */
     int threads;        /* act_set_threads: 0 for every CPU the process may run on */
     rt_split split;     /* how the JIT may split the batch across threads */
     rt_team *team;      /* JIT: worker threads, made at the first split run */

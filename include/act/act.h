@@ -85,7 +85,9 @@ ACT_API int act_set(act_program *prog, const char *name, const float *data, cons
 /* Computes every output, and the loss when the inputs it needs are set. */
 ACT_API int act_forward(act_program *prog, act_error *err);
 /* Forward, then the gradients d_<name> of every param and input: of the loss,
-   or of the output gradients given by act_set_output_grad. */
+   or of the output gradients given by act_set_output_grad. With output
+   gradients, outputs the last run computed from the current inputs and params
+   are read, not computed again. */
 ACT_API int act_backward(act_program *prog, act_error *err);
 
 /* Without a loss: seeds the backward pass with dL/d(output). */

@@ -228,6 +228,99 @@ static void test_broadcast_gradients(void **state)
     act_context_free(ctx);
 }
 
+/* Gradients of every leaf of p, and its outputs, into one array. */
+static int snapshot(act_program *p, float *out)
+{
+    static const char *const names[6] = {"y", "s", "o", "d_x", "d_W", "d_b"};
+    act_error err = {0};
+    int n = 0;
+    for (int k = 0; k < 6; k++) {
+        int64_t shape[4];
+        int rank;
+        const float *v = act_get(p, names[k], shape, &rank, &err);
+        if (!v)
+            fail_msg("%s: %s", names[k], err.message);
+        int64_t count = 1;
+        for (int d = 0; d < rank; d++)
+            count *= shape[d];
+        memcpy(out + n, v, (size_t)count * sizeof *v);
+        n += (int)count;
+    }
+    return n;
+}
+
+/* A backward after a run that kept the outputs reads them instead of
+   recomputing them (softmax's, sigmoid's, and the square of tanh of an
+   output, whose backward needs tanh's value: it is computed again, not in
+   the kernel of the output it reads), and gives the gradients a cold
+   backward gives, bit for bit; after act_set of an input or a param, or an
+   SGD step, the outputs are computed again. */
+static void test_backward_reads_kept_outputs(void **state)
+{
+    (void)state;
+    static const char src[] =
+        "graph g {\n input x : f32[N, 7]\n param W : f32[7, 9] = glorot(seed = 1)\n"
+        " param b : f32[9] = uniform(-0.5, 0.5, seed = 2)\n z = dense(x, W, b)\n"
+        " y = softmax(z)\n s = sigmoid(z)\n h = tanh(s)\n o = mul(h, h)\n"
+        " output y\n output s\n output o\n}\n";
+    enum { N = 21, ALL = 3 * N * 9 + N * 7 + 7 * 9 + 9 };
+    static float x[2][N * 7], seed[N * 9], want[ALL], got[ALL];
+    for (int i = 0; i < N * 7; i++) {
+        x[0][i] = (float)((i * 31) % 19 - 9) / 5.0f;
+        x[1][i] = (float)((i * 17) % 13 - 6) / 3.0f;
+    }
+    for (int i = 0; i < N * 9; i++)
+        seed[i] = (float)((i * 7) % 11 - 5) / 4.0f;
+    int64_t sx[2] = {N, 7}, sy[2] = {N, 9};
+    act_context *ctx = act_context_new();
+    act_error err = {0};
+    act_program *p = compile(ctx, src, ACT_ENGINE_JIT);
+    assert_int_equal(act_set(p, "x", x[0], sx, 2, &err), 0);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(act_set_output_grad(p,
+                                             k == 0   ? "y"
+                                             : k == 1 ? "s"
+                                                      : "o",
+                                             seed, sy, 2, &err),
+                         0);
+    for (int step = 0; step < 4; step++) {
+        /* a cold program for the same inputs and params */
+        act_program *ref = compile(ctx, src, ACT_ENGINE_JIT);
+        static const char *const leaves[3] = {"x", "W", "b"};
+        for (int k = 0; k < 3; k++) {
+            int64_t shape[4];
+            int rank;
+            const float *v = act_get(p, leaves[k], shape, &rank, &err);
+            assert_non_null(v);
+            assert_int_equal(act_set(ref, leaves[k], v, shape, rank, &err), 0);
+        }
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(act_set_output_grad(ref,
+                                                 k == 0   ? "y"
+                                                 : k == 1 ? "s"
+                                                          : "o",
+                                                 seed, sy, 2, &err),
+                             0);
+        assert_int_equal(act_backward(ref, &err), 0);
+        assert_null(ref->entry[CC_VJP_SAVED]);
+        int n = snapshot(ref, want);
+        act_program_free(ref);
+        assert_int_equal(act_backward(p, &err), 0); /* the outputs computed */
+        assert_int_equal(act_backward(p, &err), 0); /* the outputs read */
+        assert_non_null(p->entry[CC_VJP_SAVED]);
+        assert_int_equal(snapshot(p, got), n);
+        assert_memory_equal(got, want, (size_t)n * sizeof *got);
+        if (step == 0)
+            assert_int_equal(act_set(p, "x", x[1], sx, 2, &err), 0);
+        else if (step == 1)
+            assert_int_equal(act_sgd_step(p, 0.5f, &err), 0);
+        else if (step == 2)
+            assert_int_equal(act_set(p, "b", seed, (int64_t[]){9}, 1, &err), 0);
+    }
+    act_program_free(p);
+    act_context_free(ctx);
+}
+
 /* The gradient of an input that was never set is an error, not garbage. */
 static void test_gradient_of_unset_input(void **state)
 {
@@ -352,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_deep_derivative),
         cmocka_unit_test(test_long_sums_agree),
         cmocka_unit_test(test_broadcast_gradients),
+        cmocka_unit_test(test_backward_reads_kept_outputs),
         cmocka_unit_test(test_gradient_of_unset_input),
         cmocka_unit_test(test_failed_run_keeps_results),
         cmocka_unit_test(test_gradients_are_whole_on_every_run),

@@ -245,7 +245,7 @@ typedef struct {
     LLVMValueRef fn;
     LLVMValueRef *buf;    /* per value id: its float* in this function, or NULL */
     bool *need;           /* per value id: computed by this entry */
-    bool *given;          /* per value id: read from an argument though computed (saved) */
+    bool *kept;           /* per value id: an output kept from the last run, read (CC_VJP_SAVED) */
     int *uses;            /* per value id: readers among needed values, +1 if a target */
     bool *fused;          /* per value id: computed in its argument's kernel */
     bool *with_forward;   /* per IR_ACT_GRAD: computed in the kernel of its y */

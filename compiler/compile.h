@@ -55,8 +55,9 @@ typedef struct cc_cache cc_cache;
 cc_cache *cc_cache_new(void);
 void cc_cache_free(cc_cache *c);
 
-/* The entry point for mode of a verified graph (for CC_BACKWARD, CC_VJP:
-   differentiated in that mode by ir_autodiff), compiled for the host or
+/* The entry point for mode of a verified graph (for the modes with
+   gradients: differentiated by ir_autodiff, for the loss or the output
+   gradients), compiled for the host or
    found in the cache. *hit tells which (may be NULL). Owned by the cache. */
 const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *g, cc_mode mode,
                            bool *hit, act_error *err);

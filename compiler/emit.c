@@ -79,7 +79,7 @@ static void write_param(FILE *f, const ir_graph *g, const cc_arg *a, bool first)
 static void declare(FILE *f, const ir_module *m, const ir_graph *g, cc_mode mode,
                     const cc_arg *args, int n)
 {
-    static const char *const what[] = {
+    static const char *const what[CC_MODE_COUNT_] = {
         "every output", "every output and the loss",
         "outputs, loss, and d_<name> = dLoss/d<name> for every input and param",
         "outputs, and d_<name> from the output gradients d_<output> (vector-Jacobian product)"};

@@ -20,11 +20,11 @@ static bool is_continuable(const ir_value *v)
     return v->op == IR_DENSE || is_unary_elementwise(v);
 }
 
-/* Marks v and what it reads. IR_ACT_GRAD reads x and y only where the
-   derivative does. */
+/* Marks v and what it reads, up to the kept outputs (read, not computed).
+   IR_ACT_GRAD reads x and y only where the derivative does. */
 static void mark(cc_lower *l, const ir_value *v)
 {
-    if (l->need[v->id] || l->given[v->id])
+    if (l->need[v->id] || l->kept[v->id])
         return;
     l->need[v->id] = true;
     for (int i = 0; i < v->nargs; i++) {
@@ -39,14 +39,16 @@ static bool reads(const ir_value *v, int i)
     return !(v->op == IR_ACT_GRAD && i == 0 && !ir_expr_uses_x(v->act->df));
 }
 
-/* need, uses, fused, stored of every value for the targets of the entry. */
+/* kept, need, uses, fused, stored of every value for the targets of the
+   entry. A value read from a kept output is computed in a kernel of its
+   own: the output's kernel does not run. */
 static void plan(cc_lower *l, const cc_arg *args, int nargs)
 {
     const ir_graph *g = l->g;
     for (int a = 0; a < nargs; a++) {
         const ir_value *v = args[a].kind == CC_ARG_VALUE ? g->values.items[args[a].id] : NULL;
         if (v && !args[a].written && v->op != IR_INPUT && v->op != IR_PARAM)
-            l->given[v->id] = true;
+            l->kept[v->id] = true;
     }
     for (int a = 0; a < nargs; a++) {
         const ir_value *t = args[a].kind == CC_ARG_VALUE && args[a].written
@@ -70,7 +72,7 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
             continue;
         l->fused[i] = is_unary_elementwise(v) && is_continuable(v->args[0]) &&
                       v->args[0]->op != IR_INPUT && v->args[0]->op != IR_PARAM &&
-                      !l->given[v->args[0]->id];
+                      !l->kept[v->args[0]->id];
     }
     /* f'(z) * dy in the epilogue of the product that makes dy, when that is
        dy's only reader: dy is then never stored */
@@ -223,7 +225,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     LLVMValueRef *owned = calloc((size_t)n, sizeof *owned); /* malloc'ed here, freed at the end */
     l.buf = calloc((size_t)n, sizeof *l.buf);
     l.need = calloc((size_t)n, sizeof *l.need);
-    l.given = calloc((size_t)n, sizeof *l.given);
+    l.kept = calloc((size_t)n, sizeof *l.kept);
     l.uses = calloc((size_t)n, sizeof *l.uses);
     l.fused = calloc((size_t)n, sizeof *l.fused);
     l.with_forward = calloc((size_t)n, sizeof *l.with_forward);
@@ -233,7 +235,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.size_v = calloc((size_t)nargs + 1, sizeof *l.size_v);
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
-    if (!extra || !owned || !l.buf || !l.need || !l.given || !l.uses || !l.fused ||
+    if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.uses || !l.fused ||
         !l.with_forward || !l.lanes || !l.stored || !l.sizes || !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
@@ -291,7 +293,7 @@ done:
     free(owned);
     free(l.buf);
     free(l.need);
-    free(l.given);
+    free(l.kept);
     free(l.uses);
     free(l.fused);
     free(l.with_forward);

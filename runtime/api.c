@@ -120,17 +120,26 @@ int act_backward(act_program *p, act_error *err)
 /* Below this many param elements, act_sgd_step updates on one thread. */
 enum { SGD_ALONE = 1 << 16 };
 
-/* w -= lr * g rounded once, an FMA: through restrict pointers, so that the
-   compiler vectorises it (the loop on the program's fields did not and
-   took a tenth of the MLP's training step), and cloned for the vector
-   widths and the FMA the library's baseline lacks; where a CPU has no FMA,
-   libm's fmaf gives the same floats, slowly. The update in double rounded
-   to float, two roundings, was compute-bound on Zen 4's AVX-512 (12 cycles
-   for 16 floats, converting both ways): 60 us of the MLP's step at batch
-   64, now about 30. Fusing the update into the epilogue of the product that
-   makes d_W gained nothing more (measured): the update is memory-bound. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
-sgd_float(float *restrict w, const float *restrict g, float lr, int64_t n)
+/* GCC on glibc for x86-64: clones of a loop for the vector widths and the
+   FMA the library's x86-64 baseline lacks, picked at load time (ifunc), and
+   vectorised at -O2 too (GCC 12's -O2 cost model left this loop scalar). */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES                                                                              \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                   \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define VECTOR_CLONES
+#endif
+
+/* w -= lr * g rounded once, an FMA (libm's fmaf where the CPU has none
+   gives the same floats, slowly): through restrict pointers, so that it is
+   vectorised (the loop on the program's fields was not, and took a tenth
+   of the MLP's training step). The update in double rounded to float, two
+   roundings, was compute-bound on Zen 4's AVX-512 (12 cycles for 16 floats,
+   converting both ways): 60 us of the MLP's step at batch 64, now about
+   30. Fusing the update into the epilogue of the product that makes d_W
+   gained nothing more (measured): the update is memory-bound. */
+VECTOR_CLONES static void sgd_float(float *restrict w, const float *restrict g, float lr, int64_t n)
 {
     for (int64_t k = 0; k < n; k++)
         w[k] = fmaf(-lr, g[k], w[k]);

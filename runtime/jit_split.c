@@ -14,7 +14,7 @@
 
 enum {
     COMBINE_ALONE = 1 << 14, /* floats to combine below which the caller does it alone */
-    ROW_BLOCK = 4,           /* rows of dense's register block (MR in compiler/lower_gemm.c) */
+    ROW_BLOCK = 8, /* rows of dense's register blocks (MR and MR_NARROW in compiler/gemm.c) */
 };
 
 typedef struct {

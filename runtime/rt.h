@@ -205,7 +205,7 @@ void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes)
    contiguous chunk of the `rows` rows of the split size, and combines what
    they share (the loss and the gradients of shared tensors): in the loss
    modes each chunk's results are means over its rows and weigh rows_i /
-   rows, in CC_VJP they add up. Returns non-zero, having run nothing, when
+   rows, in CC_VJP and CC_VJP_SAVED they add up. Returns non-zero, having run nothing, when
    memory or threads cannot be had (the caller then runs the call whole). */
 int rt_jit_split(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, int chunks);
 

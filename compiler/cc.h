@@ -246,6 +246,7 @@ typedef struct {
     LLVMValueRef *buf;    /* per value id: its float* in this function, or NULL */
     bool *need;           /* per value id: computed by this entry */
     bool *kept;           /* per value id: an output kept from the last run, read (CC_VJP_SAVED) */
+    LLVMValueRef *packed; /* per value id: the cc_packed * of a param (dense's weights), or NULL */
     int *uses;            /* per value id: readers among needed values, +1 if a target */
     bool *fused;          /* per value id: computed in its argument's kernel */
     bool *with_forward;   /* per IR_ACT_GRAD: computed in the kernel of its y */
@@ -277,7 +278,7 @@ LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValu
                            const double *params);
 /* The signature of an entry (malloc'ed): inputs and params, seeds, outputs,
    the loss, gradients, sizes. */
-cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs);
+cc_arg *cc_signature(const ir_graph *g, cc_mode mode, bool jit, int *nargs);
 /* Builds function `name` in c->mod computing the targets of args. */
 int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg *args, int nargs,
                    act_error *err);

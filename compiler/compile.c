@@ -77,10 +77,21 @@ static void add_size(cc_arg *args, int *n, const char *sym)
     args[(*n)++] = (cc_arg){.kind = CC_ARG_SIZE, .size = sym};
 }
 
-cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
+/* The params some dense layer reads as its weights. */
+static bool is_weights(const ir_graph *g, const ir_value *v)
+{
+    for (int i = 0; v->op == IR_PARAM && i < g->nforward; i++) {
+        const ir_value *u = g->values.items[i];
+        if (u->op == IR_DENSE && u->args[1] == v)
+            return true;
+    }
+    return false;
+}
+
+cc_arg *cc_signature(const ir_graph *g, cc_mode mode, bool jit, int *nargs)
 {
     /* leaves (and their gradients), seeds and outputs, the loss, sizes */
-    int cap = 2 * g->nforward + 2 * g->outputs.n + 1 + IR_MAX_RANK * g->nforward;
+    int cap = 3 * g->nforward + 2 * g->outputs.n + 1 + IR_MAX_RANK * g->nforward;
     cc_arg *args = calloc((size_t)cap, sizeof *args);
     int n = 0;
     if (!args)
@@ -106,6 +117,9 @@ cc_arg *cc_signature(const ir_graph *g, cc_mode mode, int *nargs)
         if (is_leaf(v) && (mode != CC_BACKWARD_PARAMS || v->op == IR_PARAM))
             args[n++] = (cc_arg){.kind = CC_ARG_GRAD, .id = i, .written = true};
     }
+    for (int i = 0; jit && i < g->nforward; i++)
+        if (is_weights(g, g->values.items[i]))
+            args[n++] = (cc_arg){.kind = CC_ARG_PACKED, .id = i};
     for (int i = 0; i < g->nforward; i++) {
         const ir_value *v = g->values.items[i];
         for (int d = 0; v->op == IR_INPUT && d < v->shape.rank; d++)
@@ -148,7 +162,7 @@ static double now_ms(void)
 static int describe(const ir_graph *g, cc_mode mode, const char *name, cc_entry *e, act_error *err)
 {
     int nargs = 0;
-    e->args = cc_signature(g, mode, &nargs);
+    e->args = cc_signature(g, mode, true, &nargs);
     e->nargs = e->args ? nargs : 0;
     if (!e->args)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");

@@ -28,7 +28,8 @@ typedef enum {
                      float *: an output or the loss */
     CC_ARG_GRAD,  /* float *: the gradient of forward value `id` */
     CC_ARG_SEED,  /* const float *: the gradient given for output number `id` */
-    CC_ARG_SIZE   /* int64_t: the size name `size` */
+    CC_ARG_SIZE,  /* int64_t: the size name `size` */
+    CC_ARG_PACKED /* cc_packed *: param `id` packed for dense's product, or NULL (JIT only) */
 } cc_arg_kind;
 
 typedef struct {
@@ -37,6 +38,17 @@ typedef struct {
     const char *size; /* CC_ARG_SIZE */
     bool written;
 } cc_arg;
+
+/* A dense layer's weights as the GEMM reads them (compiler/gemm.c), kept by
+   the runtime across calls: an entry that packs the param finds ready 1 and
+   reads the panels, or packs them there and sets ready; the runtime sets
+   ready to 0 when the param changes. oneDNN's prepacked weights, without
+   the application packing them. */
+typedef struct {
+    float *panels; /* cc_packed_floats(K, N) floats for a [K, N] param */
+    int64_t ready;
+} cc_packed;
+int64_t cc_packed_floats(int64_t k, int64_t n);
 
 typedef struct {
     void (*fn)(void); /* call through libffi with args */

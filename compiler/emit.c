@@ -178,7 +178,7 @@ int cc_emit(ir_module *m, ir_graph *g, cc_emit_kind kind, const char *path, cons
         char *name = ir_sprintf(m->arena, "%s_%s", g->name, cc_mode_name(modes[i]));
         if (modes[i] == CC_BACKWARD || modes[i] == CC_VJP)
             rc = ir_autodiff(m, g, modes[i] == CC_VJP, err);
-        if (!rc && (!name || !(args[i] = cc_signature(g, modes[i], &nargs[i]))))
+        if (!rc && (!name || !(args[i] = cc_signature(g, modes[i], false, &nargs[i]))))
             rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         if (!rc)
             rc = cc_lower_entry(&c, g, name, args[i], nargs[i], err);

@@ -300,17 +300,17 @@ static void pack_transposed(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValu
     cc_loop_end(c, &q);
 }
 
-/* Packs the current block into p when do_pack, else points bp, ldb and
-   pstride at B itself. */
+/* Points bp, ldb and pstride at the current block: packed at p when
+   do_pack (packed there now when fill), else B itself. */
 static void block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs,
-                    LLVMValueRef b_cs, LLVMValueRef do_pack)
+                    LLVMValueRef b_cs, LLVMValueRef do_pack, LLVMValueRef fill)
 {
     LLVMValueRef pw = cc_i64(c, NR * c->width), at = add(c, mul(c, b->pc, b_rs), b->jc);
     b->bp = LLVMBuildSelect(c->b, do_pack, p, LLVMBuildGEP2(c->b, c->f32, src, &at, 1, ""), "");
     b->packed = do_pack;
     b->ldb = LLVMBuildSelect(c->b, do_pack, pw, b_rs, "");
     b->pstride = LLVMBuildSelect(c->b, do_pack, mul(c, b->kc, pw), pw, "");
-    LLVMBasicBlockRef after = if_then(c, do_pack);
+    LLVMBasicBlockRef after = if_then(c, fill);
     LLVMValueRef by_rows = LLVMBuildICmp(c->b, LLVMIntEQ, b_cs, cc_i64(c, 1), "");
     LLVMBasicBlockRef transposed = if_then(c, by_rows); /* the else branch */
     pack(c, b, p, src, b_rs);
@@ -384,13 +384,21 @@ static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
     return phi;
 }
 
+int64_t cc_packed_floats(int64_t k, int64_t n)
+{
+    int64_t kb = ((k > 1 ? k : 1) + KC - 1) / KC, nb = (n + NC - 1) / NC;
+    return kb * nb * ((int64_t)KC + 4) * NC;
+}
+
 /* The body: N blocks, K blocks (B packed or not), row blocks. B is packed
-   when it is transposed or read by many rows (see PACK_ROWS). */
+   when it is transposed or read by many rows (see PACK_ROWS); by rows and
+   with a cc_packed slot, into the slot's panels block by block, once while
+   the slot stays ready (repacking took 8% of a 256 x 1024 x 1024 dense). */
 static void build_gemm(cc_lower *l, LLVMValueRef fn)
 {
     cc_ctx *c = l->c;
-    LLVMValueRef p[13];
-    for (unsigned i = 0; i < 13; i++)
+    LLVMValueRef p[14];
+    for (unsigned i = 0; i < 14; i++)
         p[i] = LLVMGetParam(fn, i);
     blocks b = {.a = p[0], .a_rs = p[1], .a_cs = p[2], .c_buf = p[6], .bias = p[7], .n = p[9]};
     b.epi = p[11];
@@ -404,12 +412,30 @@ static void build_gemm(cc_lower *l, LLVMValueRef fn)
     aliased = LLVMBuildAnd(c->b, aliased,
                            LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ALIASED), ""), "");
     do_pack = LLVMBuildOr(c->b, do_pack, aliased, "");
+    /* the slot, or a stand-in that is never ready, so that loads need no branch */
+    LLVMValueRef by_rows = LLVMBuildICmp(c->b, LLVMIntEQ, b_cs, cc_i64(c, 1), "");
+    LLVMValueRef use_slot = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, do_pack, by_rows, ""),
+                                         LLVMBuildIsNotNull(c->b, p[13], ""), "");
+    LLVMValueRef none = cc_entry_alloca(c, LLVMArrayType(c->i64, 2));
+    LLVMBuildStore(c->b, LLVMConstNull(LLVMArrayType(c->i64, 2)), none);
+    LLVMValueRef slot = LLVMBuildSelect(
+        c->b, use_slot, LLVMBuildBitCast(c->b, p[13], LLVMTypeOf(none), ""), none, "");
+    LLVMValueRef at1 = cc_i64(c, 1),
+                 i64s = LLVMBuildBitCast(c->b, slot, LLVMPointerType(c->i64, 0), "");
+    LLVMValueRef panels = LLVMBuildLoad2(
+        c->b, c->ptr, LLVMBuildBitCast(c->b, slot, LLVMPointerType(c->ptr, 0), ""), "");
+    LLVMValueRef ready_at = LLVMBuildGEP2(c->b, c->i64, i64s, &at1, 1, "");
+    LLVMValueRef ready = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->i64, ready_at, ""),
+                                       cc_i64(c, 0), "");
+    LLVMValueRef fill = LLVMBuildAnd(c->b, do_pack, LLVMBuildNot(c->b, ready, ""), "");
     /* pack_transposed may write 3 rows past KC */
-    LLVMValueRef raw = take_if(l, do_pack, cc_i64(c, ((int64_t)KC + 4) * NC * 4));
+    LLVMValueRef raw = take_if(l, LLVMBuildAnd(c->b, do_pack, LLVMBuildNot(c->b, use_slot, ""), ""),
+                               cc_i64(c, ((int64_t)KC + 4) * NC * 4));
     LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");
     /* K = 0 still makes one block: the bias and the epilogue */
     LLVMValueRef kend = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, k, cc_i64(c, 1), ""),
                                         k, cc_i64(c, 1), "");
+    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, add(c, kend, cc_i64(c, KC - 1)), cc_i64(c, KC), "");
     LLVMValueRef has_epi = LLVMBuildIsNotNull(c->b, b.epi, "");
     cc_loop jc, pc, ic;
     cc_loop_begin(c, &jc, cc_i64(c, 0), b.n, cc_i64(c, NC));
@@ -421,14 +447,22 @@ static void build_gemm(cc_lower *l, LLVMValueRef fn)
     b.first = LLVMBuildICmp(c->b, LLVMIntEQ, pc.i, cc_i64(c, 0), "");
     LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, KC)), k, "");
     LLVMValueRef run_epi = LLVMBuildAnd(c->b, last, has_epi, "");
-    block_b(c, &b, packed, src, b_rs, b_cs, do_pack);
+    LLVMValueRef nth = add(c, mul(c, LLVMBuildSDiv(c->b, jc.i, cc_i64(c, NC), ""), kblocks),
+                           LLVMBuildSDiv(c->b, pc.i, cc_i64(c, KC), ""));
+    LLVMValueRef off = mul(c, nth, cc_i64(c, ((int64_t)KC + 4) * NC));
+    LLVMValueRef in_slot = LLVMBuildGEP2(c->b, c->f32, panels, &off, 1, "");
+    block_b(c, &b, LLVMBuildSelect(c->b, use_slot, in_slot, packed, ""), src, b_rs, b_cs, do_pack,
+            fill);
     cc_loop_begin(c, &ic, cc_i64(c, 0), m, cc_i64(c, MC));
     row_block(c, &b, ic.i, imin(c, cc_i64(c, MC), LLVMBuildSub(c->b, m, ic.i, "")), run_epi);
     cc_loop_end(c, &ic);
     cc_loop_end(c, &pc);
     cc_loop_end(c, &jc);
-    LLVMBasicBlockRef join = if_then(c, do_pack);
+    LLVMBasicBlockRef join = if_then(c, LLVMBuildIsNotNull(c->b, raw, ""));
     cc_mem_give(l, raw);
+    end_if(c, join);
+    join = if_then(c, use_slot);
+    LLVMBuildStore(c->b, cc_i64(c, 1), ready_at);
     end_if(c, join);
     LLVMBuildRetVoid(c->b);
 }
@@ -444,9 +478,9 @@ LLVMTypeRef cc_gemm_type(cc_ctx *c)
 {
     LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
     LLVMTypeRef epi = LLVMPointerType(cc_epilogue_type(c), 0);
-    LLVMTypeRef params[13] = {c->ptr, c->i64, c->i64, c->ptr, c->i64, c->i64, c->ptr,
-                              c->ptr, c->i64, c->i64, c->i64, epi,    i8p};
-    return LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 13, false);
+    LLVMTypeRef params[14] = {c->ptr, c->i64, c->i64, c->ptr, c->i64, c->i64, c->ptr,
+                              c->ptr, c->i64, c->i64, c->i64, epi,    i8p,    i8p};
+    return LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 14, false);
 }
 
 LLVMValueRef cc_gemm_fn(cc_lower *l)

@@ -226,6 +226,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.buf = calloc((size_t)n, sizeof *l.buf);
     l.need = calloc((size_t)n, sizeof *l.need);
     l.kept = calloc((size_t)n, sizeof *l.kept);
+    l.packed = calloc((size_t)n, sizeof *l.packed);
     l.uses = calloc((size_t)n, sizeof *l.uses);
     l.fused = calloc((size_t)n, sizeof *l.fused);
     l.with_forward = calloc((size_t)n, sizeof *l.with_forward);
@@ -235,7 +236,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.size_v = calloc((size_t)nargs + 1, sizeof *l.size_v);
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
-    if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.uses || !l.fused ||
+    if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.packed || !l.uses || !l.fused ||
         !l.with_forward || !l.lanes || !l.stored || !l.sizes || !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
@@ -256,6 +257,8 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
         if (arg->kind == CC_ARG_SIZE) {
             l.sizes[l.nsizes] = arg->size;
             l.size_v[l.nsizes++] = p;
+        } else if (arg->kind == CC_ARG_PACKED) {
+            l.packed[arg->id] = p;
         } else if (arg->kind == CC_ARG_SEED) {
             l.buf[((ir_value *)g->seeds[arg->id])->id] = p;
         } else if (arg->kind == CC_ARG_VALUE && !l.buf[arg->id]) {
@@ -294,6 +297,7 @@ done:
     free(l.buf);
     free(l.need);
     free(l.kept);
+    free(l.packed);
     free(l.uses);
     free(l.fused);
     free(l.with_forward);

@@ -205,6 +205,7 @@ int act_sgd_step(act_program *p, float learning_rate, act_error *err)
     }
     rt_program_invalidate(p); /* the params changed; results stay those of the step */
     p->outputs_kept = false;
+    rt_packed_stale(p, -1);
     return 0;
 }
 

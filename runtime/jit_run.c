@@ -47,6 +47,10 @@ int rt_jit_prepare(act_program *p, cc_mode mode, act_error *err)
 
 void rt_jit_free(act_program *p)
 {
+    for (int i = 0; p->packed && i < p->g->nforward; i++)
+        free(p->packed[i].slot.panels);
+    free(p->packed);
+    p->packed = NULL;
     for (int m = 0; m < CC_MODE_COUNT_; m++) {
         call_if *c = p->cif[m];
         if (c)
@@ -84,13 +88,45 @@ void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes)
     ffi_call(&((call_if *)c->cif)->cif, (void (*)(void))c->e->fn, NULL, values);
 }
 
-/* The whole call, or chunks of its rows on the program's threads when the
-   graph is batch-separable and the work is worth them. */
+/* How many chunks of its rows (the split size's) a call runs in, 1 for the
+   whole call: on the program's threads when the graph is batch-separable
+   and the work is worth them. */
+static int chunks_of(const act_program *p, const rt_sizes *b, int64_t *rows)
+{
+    *rows = 0;
+    return p->split.size && rt_size_of(b, p->split.size, rows) ? rt_split_chunks(p, *rows) : 1;
+}
+
+/* A param's packed weights, sized for its [K, N] (NULL when out of memory):
+   kept while the param does not change (act_set and act_sgd_step make them
+   unready). Split calls get none, as their chunks would pack at once. */
+static cc_packed *packed_weights(act_program *p, int id, int chunks)
+{
+    rt_tensor *t = &p->t[id];
+    if (chunks > 1 || t->rank != 2 ||
+        (!p->packed && !(p->packed = calloc((size_t)p->g->nforward, sizeof *p->packed))))
+        return NULL;
+    rt_packed *k = &p->packed[id];
+    int64_t n = cc_packed_floats(t->shape[0], t->shape[1]);
+    if (k->n != n) {
+        free(k->slot.panels);
+        k->slot = (cc_packed){rt_floats(n), 0};
+        k->n = k->slot.panels ? n : 0;
+    }
+    return k->slot.panels ? &k->slot : NULL;
+}
+
+void rt_packed_stale(act_program *p, int id)
+{
+    for (int i = 0; p->packed && i < p->g->nforward; i++)
+        if (id < 0 || i == id)
+            p->packed[i].slot.ready = 0;
+}
+
 static void run(act_program *p, cc_mode mode, const rt_call *c, const rt_sizes *b, void **values)
 {
-    int64_t rows = 0;
-    int chunks =
-        p->split.size && rt_size_of(b, p->split.size, &rows) ? rt_split_chunks(p, rows) : 1;
+    int64_t rows;
+    int chunks = chunks_of(p, b, &rows);
     if (chunks < 2 || rt_jit_split(p, mode, c, rows, chunks))
         rt_jit_invoke(c, values, c->ptrs, c->sizes);
 }
@@ -121,6 +157,8 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
     void **values = heap ? calloc(n, sizeof *values) : s.values;
     float **zeros = heap ? calloc(n, sizeof *zeros) : s.zeros;
     int rc = values && c.ptrs && c.sizes && c.count && c.rowed && zeros ? 0 : ACT_ERR_NOMEM;
+    int64_t rows;
+    int chunks = chunks_of(p, b, &rows);
     for (int a = 0; !rc && a < e->nargs; a++) {
         const cc_arg *arg = &e->args[a];
         ir_value *v = arg->kind == CC_ARG_SEED   ? p->g->outputs.items[arg->id]
@@ -139,6 +177,9 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
         switch (arg->kind) {
         case CC_ARG_SIZE:
             rt_size_of(b, arg->size, &c.sizes[a]);
+            continue;
+        case CC_ARG_PACKED: /* may be NULL: the GEMM then packs into memory of its own */
+            c.ptrs[a] = packed_weights(p, arg->id, chunks);
             continue;
         case CC_ARG_SEED: /* an output without a given gradient contributes nothing */
             c.ptrs[a] = p->seed[arg->id] ? p->seed[arg->id]

@@ -232,6 +232,12 @@ bool rt_size_of(const rt_sizes *b, const char *sym, int64_t *out);
    name is not bound. */
 bool rt_resolve(const rt_sizes *b, const ir_value *v, rt_tensor *t);
 
+/* A param's weights as the JIT's GEMM packs them (cc_packed), for n floats. */
+typedef struct {
+    cc_packed slot;
+    int64_t n;
+} rt_packed;
+
 struct act_program {
     act_context *ctx;
     act_engine engine;
@@ -260,7 +266,10 @@ struct act_program {
     float **scratch;    /* JIT: per chunk, the shared results of its call */
     int64_t *scratch_n; /* the element count scratch[i] was allocated for */
     int scratch_chunks; /* chunks scratch has room for */
+    rt_packed *packed;  /* JIT: per forward value id, a param's packed weights, or NULL */
 };
+/* Param id's packed weights (every param's for -1) are unready: changed. */
+void rt_packed_stale(act_program *p, int id);
 
 /* Reads a whole text file into a malloc'ed, NUL-terminated buffer (caller
    frees); a NUL byte inside is an error. */

@@ -238,6 +238,70 @@ static void test_dense_sums_in_k_order(void **state)
     act_context_free(ctx);
 }
 
+/* Packed weights are kept between runs while W does not change: a second
+   run reads them; after act_set of W, of x with other rows, or an SGD
+   step, the results are those of the new W (a stale copy would give the
+   old ones); and a run split across threads packs for itself. Two K blocks
+   and two N blocks of packed panels. */
+static void test_packed_weights_follow_w(void **state)
+{
+    (void)state;
+    static const shape s = {600, 600, 300};
+    act_context *ctx = act_context_new();
+    act_program *p[2];
+    build(ctx,
+          " y = dense(x, W, b)\n output y\n input t : f32[M, 300]\n"
+          " loss L = mse(y, t)\n",
+          &s, p);
+    const ir_value *w = rt_program_value(p[0], "W");
+    act_error err = {0};
+    float *t = eighths(s.m * s.n, 9);
+    for (int step = 0; step < 5; step++) {
+        if (step == 1 || step == 4) { /* new weights; then new x, 520 rows */
+            float *nw = eighths(s.k * s.n, 5 + (unsigned)step);
+            for (int e = 0; e < 2; e++)
+                set(p[e], "W", nw, s.k, s.n);
+            free(nw);
+        } else if (step == 2) {
+            float *nx = eighths(520 * s.k, 8);
+            for (int e = 0; e < 2; e++)
+                set(p[e], "x", nx, 520, s.k);
+            free(nx);
+        } else if (step == 3) {
+            /* the JIT's params moved off the eighths: the reference is now a
+               new JIT program given them, whose sums round the same way */
+            for (int e = 0; e < 2; e++)
+                set(p[e], "t", t, 520, s.n);
+            assert_int_equal(act_sgd_step(p[0], 0.125f, &err), 0);
+            act_program_free(p[1]);
+            act_program *q[2];
+            build(ctx, " y = dense(x, W, b)\n output y\n", &s, q);
+            act_program_free(q[1]);
+            p[1] = q[0];
+            static const char *const names[3] = {"W", "b", "x"};
+            for (int k = 0; k < 3; k++) {
+                int64_t dims[4];
+                int rank;
+                const float *v = act_get(p[0], names[k], dims, &rank, &err);
+                assert_non_null(v);
+                assert_int_equal(act_set(p[1], names[k], v, dims, rank, &err), 0);
+            }
+        }
+        act_set_threads(p[0], step == 4 ? 2 : 1);
+        for (int run = 0; run < 2; run++) {
+            for (int e = 0; e < 2; e++)
+                assert_int_equal(act_forward(p[e], &err), 0);
+            same(p[0], p[1], "y", &(shape){step >= 2 ? 520 : s.m, s.k, s.n});
+            if (step < 4)
+                assert_int_equal(p[0]->packed[w->id].slot.ready, 1);
+        }
+    }
+    free(t);
+    act_program_free(p[0]);
+    act_program_free(p[1]);
+    act_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_seeded_activation_across_block_edges),
         cmocka_unit_test(test_fused_activation_gradient_across_block_edges),
         cmocka_unit_test(test_dense_sums_in_k_order),
+        cmocka_unit_test(test_packed_weights_follow_w),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

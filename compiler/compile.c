@@ -117,7 +117,9 @@ cc_arg *cc_signature(const ir_graph *g, cc_mode mode, bool jit, int *nargs)
         if (is_leaf(v) && (mode != CC_BACKWARD_PARAMS || v->op == IR_PARAM))
             args[n++] = (cc_arg){.kind = CC_ARG_GRAD, .id = i, .written = true};
     }
-    for (int i = 0; jit && i < g->nforward; i++)
+    /* forward entries only: a training step changes the weights it packs */
+    bool forward = mode == CC_FORWARD || mode == CC_FORWARD_LOSS;
+    for (int i = 0; jit && forward && i < g->nforward; i++)
         if (is_weights(g, g->values.items[i]))
             args[n++] = (cc_arg){.kind = CC_ARG_PACKED, .id = i};
     for (int i = 0; i < g->nforward; i++) {

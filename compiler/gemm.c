@@ -11,6 +11,8 @@
    on it while it is in cache. */
 #include "cc.h"
 
+#include <stddef.h>
+
 enum {
     MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
     NR = 4,
@@ -383,6 +385,9 @@ static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
     LLVMAddIncoming(phi, vals, preds, 2);
     return phi;
 }
+
+/* the GEMM reads ready as the second i64 of the slot */
+_Static_assert(offsetof(cc_packed, ready) == sizeof(int64_t), "cc_packed's layout");
 
 int64_t cc_packed_floats(int64_t k, int64_t n)
 {

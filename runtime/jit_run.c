@@ -123,10 +123,10 @@ void rt_packed_stale(act_program *p, int id)
             p->packed[i].slot.ready = 0;
 }
 
-static void run(act_program *p, cc_mode mode, const rt_call *c, const rt_sizes *b, void **values)
+/* The whole call, or `chunks` chunks of its `rows` rows on the team. */
+static void run(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, int chunks,
+                void **values)
 {
-    int64_t rows;
-    int chunks = chunks_of(p, b, &rows);
     if (chunks < 2 || rt_jit_split(p, mode, c, rows, chunks))
         rt_jit_invoke(c, values, c->ptrs, c->sizes);
 }
@@ -204,7 +204,7 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
             rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     }
     if (!rc)
-        run(p, mode, &c, b, values);
+        run(p, mode, &c, rows, chunks, values);
     else if (rc == ACT_ERR_NOMEM && err && !err->code)
         act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     for (int a = 0; zeros && a < e->nargs; a++)

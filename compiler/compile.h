@@ -40,10 +40,11 @@ typedef struct {
 } cc_arg;
 
 /* A dense layer's weights as the GEMM reads them (compiler/gemm.c), kept by
-   the runtime across forward calls (a training step would repack them): an entry that packs the
-   param finds ready 1 and reads the panels, or packs them there and sets ready; the runtime sets
-   ready to 0 when the param changes. oneDNN's prepacked weights, without
-   the application packing them. */
+   the runtime across forward calls (a training step would repack them): an
+   entry that packs the param finds ready 1 and reads the panels, or packs
+   them there and sets ready; the runtime sets ready to 0 when the param
+   changes. oneDNN's prepacked weights, without the application packing
+   them. */
 typedef struct {
     float *panels; /* cc_packed_floats(K, N) floats for a [K, N] param */
     int64_t ready;

@@ -100,6 +100,30 @@ static pair fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
     return (pair){s, LLVMBuildFSub(c->b, b, LLVMBuildFSub(c->b, s, a, ""), "")};
 }
 
+/* a b for pairs, to 2^-44 relative: the high product exactly (FMA) and the
+   cross terms. */
+static pair mul_pair(cc_ctx *c, pair a, pair b)
+{
+    LLVMValueRef hi = LLVMBuildFMul(c->b, a.hi, b.hi, "");
+    LLVMValueRef lo = cc_fma(c, a.hi, b.hi, LLVMBuildFNeg(c->b, hi, ""));
+    lo = LLVMBuildFAdd(c->b, lo, cc_fma(c, a.hi, b.lo, LLVMBuildFMul(c->b, a.lo, b.hi, "")), "");
+    return (pair){hi, lo};
+}
+
+/* a + b for a float a and a pair b, a's exponent at least b.hi's: Fast2Sum
+   of a and b.hi, then b.lo. */
+static pair sum_pair(cc_ctx *c, LLVMValueRef a, pair b)
+{
+    pair s = fast_sum(c, a, b.hi);
+    s.lo = LLVMBuildFAdd(c->b, s.lo, b.lo, "");
+    return s;
+}
+
+static pair neg_pair(cc_ctx *c, pair p)
+{
+    return (pair){LLVMBuildFNeg(c->b, p.hi, ""), LLVMBuildFNeg(c->b, p.lo, "")};
+}
+
 /* 2^64 e^u for u <= 0 (cc_vm_expf_pair, 0 below lowest) as a normalised
    pair (Fast2Sum): the table's pair has T q + T_lo up to 2% of T. */
 static pair exp_pair(cc_ctx *c, pair u, float lowest)
@@ -132,8 +156,7 @@ static logistic logistic_of(cc_ctx *c, pair u)
        d.hi, as divide() needs */
     l.e = exp_pair(c, (pair){ah, al}, -130);
     l.big = (pair){k32(c, 0x1p64f), k32(c, 0)};
-    l.d = fast_sum(c, l.big.hi, l.e.hi);
-    l.d.lo = LLVMBuildFAdd(B, l.d.lo, l.e.lo, "");
+    l.d = sum_pair(c, l.big.hi, l.e);
     LLVMValueRef down = k32(c, 0x1p-64f);
     l.d = (pair){LLVMBuildFMul(B, l.d.hi, down, ""), LLVMBuildFMul(B, l.d.lo, down, "")};
     l.r = recip(c, l.d.hi);
@@ -160,10 +183,7 @@ static LLVMValueRef logistic_slope(cc_ctx *c, const logistic *l)
 {
     pair a = divide(c, l->e, l->d, l->r), b = divide(c, l->big, l->d, l->r);
     b = (pair){unscale(c, b.hi), unscale(c, b.lo)};
-    LLVMValueRef hi = LLVMBuildFMul(c->b, a.hi, b.hi, "");
-    LLVMValueRef lo = cc_fma(c, a.hi, b.hi, LLVMBuildFNeg(c->b, hi, ""));
-    lo = LLVMBuildFAdd(c->b, lo, cc_fma(c, a.hi, b.lo, LLVMBuildFMul(c->b, a.lo, b.hi, "")), "");
-    return unscale(c, LLVMBuildFAdd(c->b, hi, lo, ""));
+    return unscale(c, round_pair(c, mul_pair(c, a, b)));
 }
 
 /* beta x as an exact pair: beta = b.hi + b.lo, beta x = hi + the product's
@@ -219,8 +239,7 @@ static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *params)
     LLVMBuilderRef B = c->b;
     LLVMValueRef a = fabs_(c, x);
     logistic l = logistic_of(c, (pair){LLVMBuildFAdd(B, a, a, ""), k32(c, 0)});
-    pair n = fast_sum(c, l.big.hi, LLVMBuildFNeg(B, l.e.hi, ""));
-    n.lo = LLVMBuildFSub(B, n.lo, l.e.lo, "");
+    pair n = sum_pair(c, l.big.hi, neg_pair(c, l.e));
     LLVMValueRef big = unscale(c, round_pair(c, divide(c, n, l.d, l.r)));
     LLVMValueRef z = LLVMBuildFMul(B, a, a, "");
     LLVMValueRef p = k32(c, (float)tanh_taylor[4]);
@@ -529,10 +548,7 @@ static gelu_parts gelu_tail(cc_ctx *c, LLVMValueRef a)
     r.hi = LLVMBuildFAdd(B, c0, th, "");
     r.lo = LLVMBuildFAdd(B, LLVMBuildFAdd(B, LLVMBuildFSub(B, c0, r.hi, ""), th, ""), low, "");
     g.r = r.hi;
-    g.phi.hi = LLVMBuildFMul(B, g.e.hi, r.hi, "");
-    LLVMValueRef err = cc_fma(c, g.e.hi, r.hi, LLVMBuildFNeg(B, g.phi.hi, ""));
-    g.phi.lo =
-        LLVMBuildFAdd(B, err, cc_fma(c, g.e.hi, r.lo, LLVMBuildFMul(B, g.e.lo, r.hi, "")), "");
+    g.phi = mul_pair(c, g.e, r);
     return g;
 }
 
@@ -541,10 +557,8 @@ static gelu_parts gelu_tail(cc_ctx *c, LLVMValueRef a)
    formula's guards: -0 below -40, x itself above 40 (inf stays inf). */
 static LLVMValueRef gelu_erf(cc_ctx *c, LLVMValueRef x)
 {
-    LLVMBuilderRef B = c->b;
     gelu_parts g = gelu_tail(c, fabs_(c, x));
-    pair q = fast_sum(c, k32(c, 0x1p64f), LLVMBuildFNeg(B, g.phi.hi, ""));
-    q.lo = LLVMBuildFSub(B, q.lo, g.phi.lo, "");
+    pair q = sum_pair(c, k32(c, 0x1p64f), neg_pair(c, g.phi));
     pair f = select_pair(c, lt(c, x, 0), g.phi, q);
     LLVMValueRef y = unscale(c, times(c, x, f));
     y = cc_select(c, gt(c, x, 40), x, y);
@@ -612,8 +626,7 @@ static pair log1p_unit(cc_ctx *c, pair e)
 {
     LLVMBuilderRef B = c->b;
     LLVMValueRef one = k32(c, 1);
-    pair m = fast_sum(c, one, e.hi);
-    m.lo = LLVMBuildFAdd(B, m.lo, e.lo, "");
+    pair m = sum_pair(c, one, e);
     LLVMValueRef bits = LLVMBuildBitCast(B, m.hi, c->vi32, "");
     LLVMValueRef k =
         LLVMBuildSub(B, LLVMBuildLShr(B, bits, cc_vm_i32(c, 23), ""), cc_vm_i32(c, 127), "");
@@ -667,16 +680,6 @@ static LLVMValueRef softplus(cc_ctx *c, LLVMValueRef x, double threshold)
 
 /* ---- mish: x tanh(softplus(x)) --------------------------------------------- */
 
-/* a b for pairs, to 2^-44 relative: the high product exactly (FMA) and the
-   cross terms. */
-static pair mul_pair(cc_ctx *c, pair a, pair b)
-{
-    LLVMValueRef hi = LLVMBuildFMul(c->b, a.hi, b.hi, "");
-    LLVMValueRef lo = cc_fma(c, a.hi, b.hi, LLVMBuildFNeg(c->b, hi, ""));
-    lo = LLVMBuildFAdd(c->b, lo, cc_fma(c, a.hi, b.lo, LLVMBuildFMul(c->b, a.lo, b.hi, "")), "");
-    return (pair){hi, lo};
-}
-
 /* tanh(log(1 + e^x)) = n/(n + 2), n = e^x (e^x + 2), without cancellation
    in either form: with w = e^-|x|, n/(n + 2) = w (w + 2)/(w (w + 2) + 2)
    for x <= 0 (numerator scaled by 2^64, so that the tail stays normal) and
@@ -692,18 +695,14 @@ static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *params)
     pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -130);
     pair w = {unscale(c, ws.hi), unscale(c, ws.lo)};
     /* x <= 0 */
-    pair a = fast_sum(c, two, w.hi);
-    a.lo = LLVMBuildFAdd(B, a.lo, w.lo, "");
+    pair a = sum_pair(c, two, w);
     pair n1 = mul_pair(c, ws, a), wa = mul_pair(c, w, a);
-    pair d1 = fast_sum(c, two, wa.hi);
-    d1.lo = LLVMBuildFAdd(B, d1.lo, wa.lo, "");
+    pair d1 = sum_pair(c, two, wa);
     /* x > 0 */
     pair w2 = {LLVMBuildFAdd(B, w.hi, w.hi, ""), LLVMBuildFAdd(B, w.lo, w.lo, "")};
     pair ws2 = {LLVMBuildFAdd(B, ws.hi, ws.hi, ""), LLVMBuildFAdd(B, ws.lo, ws.lo, "")};
-    pair n2 = fast_sum(c, k32(c, 0x1p64f), ws2.hi);
-    n2.lo = LLVMBuildFAdd(B, n2.lo, ws2.lo, "");
-    pair d2 = fast_sum(c, one, w2.hi);
-    d2.lo = LLVMBuildFAdd(B, d2.lo, w2.lo, "");
+    pair n2 = sum_pair(c, k32(c, 0x1p64f), ws2);
+    pair d2 = sum_pair(c, one, w2);
     pair sq = mul_pair(c, w2, w);
     pair d2b = fast_sum(c, d2.hi, sq.hi);
     d2b.lo = LLVMBuildFAdd(B, d2b.lo, LLVMBuildFAdd(B, d2.lo, sq.lo, ""), "");

@@ -167,11 +167,11 @@ LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
 LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
 
 /* ---- activations in float lanes (compiler/act_f32.c) --------------------
-   The common built-ins (sigmoid, tanh, silu, swish, elu, selu, relu and the
-   tanh gelu) straight on float lanes, with pairs of floats where a step must
-   not round, within 2 ULP like the double formulas (docs/accuracy.md). NULL
-   when activation a has no such kernel or the target lacks AVX-512: the
-   caller then evaluates the formula in double. */
+   The common built-ins (sigmoid, tanh, silu, swish, elu, selu, relu, gelu
+   in both forms, softplus with beta 1, mish) straight on float lanes, with
+   pairs of floats where a step must not round, within 1 ULP
+   (docs/accuracy.md). NULL when activation a has no such kernel or the
+   target lacks AVX-512: the caller then evaluates the formula in double. */
 LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params, LLVMValueRef x);
 /* f'(x) dy, the same way; NULL likewise. */
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,

@@ -116,9 +116,20 @@ static LLVMValueRef exponent_field(cc_ctx *c, LLVMValueRef bits)
                         "");
 }
 
-/* 2^(k/16) e^r = T (1 + q) with T = 2^(j/16) as hi + lo floats and j = k
-   mod 16: T_hi + (T_hi q + T_lo), the second term below 0.045 of the first
-   and rounded once, so the pair is within 1e-8 relative. Both are scaled by
+/* e^(hi + lo) = 2^n T (1 + q) with T = 2^(j/16) as hi + lo floats, j = k
+   mod 16: returns T_hi, and *low = T_hi q + T_lo, below 0.045 of T_hi and
+   rounded once, so that the pair is within 1e-8 relative of T (1 + q).
+   *bits as reduce()'s. */
+static LLVMValueRef table_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, LLVMValueRef *low,
+                               LLVMValueRef *bits)
+{
+    LLVMValueRef q = reduce(c, hi, lo, bits);
+    LLVMValueRef th = cc_vm_lookup16(c, exp16_hi, *bits);
+    *low = cc_fma(c, th, q, cc_vm_lookup16(c, exp16_lo, *bits));
+    return th;
+}
+
+/* 2^(k/16) e^r = T (1 + q) as table_pair()'s two terms. Both are scaled by
    2^(n + 64), n = k >> 4, exactly: normal floats for every result above
    e^-131 (2^-189; the low part may be denormal), and the 2^64 cancels in a
    ratio of such sums. Below `lowest`, 0. */
@@ -126,9 +137,7 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
                              LLVMValueRef *rest)
 {
     LLVMBuilderRef B = c->b;
-    LLVMValueRef bits, q = reduce(c, hi, lo, &bits);
-    LLVMValueRef th = cc_vm_lookup16(c, exp16_hi, bits);
-    LLVMValueRef low = cc_fma(c, th, q, cc_vm_lookup16(c, exp16_lo, bits));
+    LLVMValueRef bits, low, th = table_pair(c, hi, lo, &low, &bits);
     LLVMValueRef p = LLVMBuildAdd(B, exponent_field(c, bits), cc_vm_i32(c, (64 + 127) << 23), "");
     p = LLVMBuildBitCast(B, p, c->vf32, "");
     /* -inf lands here too (low is NaN for -inf: zeroed; a NaN input keeps
@@ -153,9 +162,7 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = fconst(c, 0);
     x = cc_vm_clamp(c, x, -18, 0);
-    LLVMValueRef bits, q = reduce(c, x, zero, &bits);
-    LLVMValueRef th = cc_vm_lookup16(c, exp16_hi, bits);
-    LLVMValueRef low = cc_fma(c, th, q, cc_vm_lookup16(c, exp16_lo, bits));
+    LLVMValueRef bits, low, th = table_pair(c, x, zero, &low, &bits);
     LLVMValueRef n = exponent_field(c, bits), one = cc_vm_i32(c, 127u << 23);
     LLVMValueRef down = LLVMBuildBitCast(B, LLVMBuildSub(B, one, n, ""), c->vf32, ""); /* 2^-n */
     LLVMValueRef up = LLVMBuildBitCast(B, LLVMBuildAdd(B, one, n, ""), c->vf32, "");   /* 2^n */

@@ -204,8 +204,7 @@ int act_sgd_step(act_program *p, float learning_rate, act_error *err)
         sgd_part(&j, 0);
     }
     rt_program_invalidate(p); /* the params changed; results stay those of the step */
-    p->outputs_kept = false;
-    rt_packed_stale(p, -1);
+    rt_data_changed(p, -1);
     return 0;
 }
 

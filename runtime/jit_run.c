@@ -98,7 +98,7 @@ static int chunks_of(const act_program *p, const rt_sizes *b, int64_t *rows)
 }
 
 /* A param's packed weights, sized for its [K, N] (NULL when out of memory):
-   kept while the param does not change (act_set and act_sgd_step make them
+   kept while the param does not change (rt_data_changed makes them
    unready). Split calls get none, as their chunks would pack at once. */
 static cc_packed *packed_weights(act_program *p, int id, int chunks)
 {
@@ -116,8 +116,9 @@ static cc_packed *packed_weights(act_program *p, int id, int chunks)
     return k->slot.panels ? &k->slot : NULL;
 }
 
-void rt_packed_stale(act_program *p, int id)
+void rt_data_changed(act_program *p, int id)
 {
+    p->outputs_kept = false;
     for (int i = 0; p->packed && i < p->g->nforward; i++)
         if (id < 0 || i == id)
             p->packed[i].slot.ready = 0;

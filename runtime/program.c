@@ -182,8 +182,8 @@ int act_set(act_program *p, const char *name, const float *data, const int64_t *
     if ((rc = store(&p->t[v->id], p->engine, data, shape, rank, err)))
         return rc;
     p->given[v->id] = true;
-    p->forward_done = p->backward_done = p->loss_done = p->outputs_kept = false;
-    rt_packed_stale(p, v->id);
+    p->forward_done = p->backward_done = p->loss_done = false;
+    rt_data_changed(p, v->id);
     rt_program_invalidate(p);
     return 0;
 }

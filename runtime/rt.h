@@ -205,8 +205,9 @@ void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes)
    contiguous chunk of the `rows` rows of the split size, and combines what
    they share (the loss and the gradients of shared tensors): in the loss
    modes each chunk's results are means over its rows and weigh rows_i /
-   rows, in CC_VJP and CC_VJP_SAVED they add up. Returns non-zero, having run nothing, when
-   memory or threads cannot be had (the caller then runs the call whole). */
+   rows, in CC_VJP and CC_VJP_SAVED they add up. Returns non-zero, having
+   run nothing, when memory or threads cannot be had (the caller then runs
+   the call whole). */
 int rt_jit_split(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, int chunks);
 
 /* ---- contexts and programs (runtime/context.c, program.c, run.c) -------- */
@@ -268,8 +269,9 @@ struct act_program {
     int scratch_chunks; /* chunks scratch has room for */
     rt_packed *packed;  /* JIT: per forward value id, a param's packed weights, or NULL */
 };
-/* Param id's packed weights (every param's for -1) are unready: changed. */
-void rt_packed_stale(act_program *p, int id);
+/* The data of value id (every param's for -1) changed: the JIT's kept
+   outputs and that param's packed weights are stale. */
+void rt_data_changed(act_program *p, int id);
 
 /* Reads a whole text file into a malloc'ed, NUL-terminated buffer (caller
    frees); a NUL byte inside is an error. */

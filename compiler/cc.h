@@ -36,10 +36,11 @@ typedef struct {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    unsigned width; /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
-    bool fma;       /* the target has fused multiply-add */
-    bool jit;       /* for the JIT (memory from its pool), not ahead of time */
-    bool gradients; /* the module computes derivatives: share exp between sigmoids */
+    unsigned width;   /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
+    bool fma;         /* the target has fused multiply-add */
+    bool jit;         /* for the JIT (memory from its pool), not ahead of time */
+    bool gradients;   /* the module computes derivatives: share exp between sigmoids */
+    const char *gemm; /* the library's GEMM the module calls (cc_gemm_library), or NULL */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
     LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
 } cc_ctx;
@@ -59,6 +60,10 @@ typedef struct {
 /* The host, or cpu/features when not NULL (AOT for another machine). */
 int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err);
 void cc_target_fini(cc_target *t);
+/* The float lanes and FMA of a feature list ("+avx512f,+fma,..."). */
+void cc_features_isa(const char *features, unsigned *width, bool *fma);
+/* Whether t has every feature of a list "+f1,+f2,...". */
+bool cc_target_has_all(const cc_target *t, const char *features);
 
 /* Starts a module in ctx for target t (the builder and types of c). */
 void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *name);
@@ -263,6 +268,9 @@ typedef struct {
    JIT's pool, or malloc and free ahead of time. */
 LLVMValueRef cc_mem_take(cc_lower *l, LLVMValueRef bytes);
 void cc_mem_give(cc_lower *l, LLVMValueRef raw);
+/* Declares the pool's take(pool, bytes) and give(pool, raw) under these
+   names for cc_mem_take and cc_mem_give (l->pool is set apart). */
+void cc_declare_pool(cc_lower *l, const char *take_name, const char *give_name);
 
 /* Whether u is computed in the kernel that makes v (fused, from v's lanes):
    x's kernel for an activation, dy's for f'·dy, or y's when the gradient
@@ -304,16 +312,36 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
                     LLVMValueRef mask);
 
 /* ---- the matrix product (compiler/gemm.c) --------------------------------
-   One internal function per module, "act.gemm", built on first use:
-     gemm(A, a_rs, a_cs, B, b_rs, b_cs, C, bias, M, N, K, epi, ctx)
+     gemm(A, a_rs, a_cs, B, b_rs, b_cs, C, bias, M, N, K, epi, ctx, packed, pool)
    sets C[i N + j] = bias[j] + sum over k in order of
    A[i a_rs + k a_cs] * B[k b_rs + j b_cs] (float FMA; bias NULL: 0), for
    i < M, j < N, then, when epi is not NULL, calls
      epi(ctx, row0, rows, col0, cols, ldc = N)
-   on each strip of C it has finished, while the strip is in cache. */
+   on each strip of C it has finished, while the strip is in cache. packed
+   is a cc_packed slot or NULL; pool is the JIT's memory pool (NULL ahead of
+   time). cc_gemm_fn gives the module's: the library's named by c->gemm, or
+   one internal function, "act.gemm", built on first use. */
 LLVMValueRef cc_gemm_fn(cc_lower *l);
 LLVMTypeRef cc_gemm_type(cc_ctx *c);
 LLVMTypeRef cc_epilogue_type(cc_ctx *c);
+/* Defines the GEMM as the external function name, for the library
+   (compiler/prebuilt/gemm_gen.c). */
+void cc_gemm_define(cc_ctx *c, const char *name);
+
+/* ---- the GEMM compiled with the library (compiler/gemm_library.c) --------
+   The build compiles the GEMM ahead of time once per x86-64 ISA level
+   (compiler/prebuilt/gemm_gen.c); the JIT's modules call the one their
+   target runs instead of compiling their own, which took about 45 ms of
+   LLVM per module. */
+typedef struct {
+    const char *name;     /* its symbol */
+    const char *features; /* what it was compiled for, all required of a target */
+    void (*fn)(void);     /* its address (NULL in the generator) */
+} cc_gemm_variant;
+extern const cc_gemm_variant cc_gemm_variants[]; /* ends with a NULL name */
+/* The variant a JIT target runs (same width and FMA, every feature), or
+   NULL: the module builds its own. */
+const cc_gemm_variant *cc_gemm_library(const cc_target *t);
 /* ---- the row kernels' passes (compiler/lower_softmax.c) ------------------ */
 
 /* The sums of the second pass. With log(sum) taken, the elements equal to

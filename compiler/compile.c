@@ -203,6 +203,8 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
         cc_ctx c;
         cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
         c.jit = true;
+        const cc_gemm_variant *gemm = cc_gemm_library(&cache->target);
+        c.gemm = gemm ? gemm->name : NULL;
         rc = cc_lower_entry(&c, g, name, e->args, e->nargs, err);
         cc_ctx_fini(&c);
         if (rc) {

@@ -1,6 +1,8 @@
-/* gemm.c -- the one matrix product of a module, shared by every dense layer
-   and by the products of their backward passes: sizes and strides are its
-   arguments, so a graph's products cost one function's compile time.
+/* gemm.c -- the one matrix product, shared by every dense layer and by the
+   products of their backward passes: sizes and strides are its arguments.
+   The JIT calls the copies the build compiled into the library (one per
+   x86-64 ISA level, gemm_library.c), so a graph's products cost it no
+   compile time; ahead of time, and on other CPUs, a module builds its own.
    Blocked for the caches after Goto and van de Geijn, "Anatomy of
    High-Performance Matrix Multiplication" (2008): blocks of KC x NC of B
    are packed (L2) into panels of NR vectors; a register-blocked
@@ -400,12 +402,15 @@ int64_t cc_packed_floats(int64_t k, int64_t n)
    when it is transposed or read by many rows (see PACK_ROWS); by rows and
    with a cc_packed slot, into the slot's panels block by block, once while
    the slot stays ready (repacking took 8% of a 256 x 1024 x 1024 dense). */
-static void build_gemm(cc_lower *l, LLVMValueRef fn)
+static void build_gemm(cc_lower *outer, LLVMValueRef fn)
 {
-    cc_ctx *c = l->c;
-    LLVMValueRef p[14];
-    for (unsigned i = 0; i < 14; i++)
+    cc_ctx *c = outer->c;
+    LLVMValueRef p[15];
+    for (unsigned i = 0; i < 15; i++)
         p[i] = LLVMGetParam(fn, i);
+    cc_lower ml = *outer, *l = &ml; /* the JIT's pool is the last argument */
+    if (c->jit)
+        ml.pool = p[14];
     blocks b = {.a = p[0], .a_rs = p[1], .a_cs = p[2], .c_buf = p[6], .bias = p[7], .n = p[9]};
     b.epi = p[11];
     b.epi_ctx = p[12];
@@ -484,22 +489,39 @@ LLVMTypeRef cc_gemm_type(cc_ctx *c)
 {
     LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
     LLVMTypeRef epi = LLVMPointerType(cc_epilogue_type(c), 0);
-    LLVMTypeRef params[14] = {c->ptr, c->i64, c->i64, c->ptr, c->i64, c->i64, c->ptr,
-                              c->ptr, c->i64, c->i64, c->i64, epi,    i8p,    i8p};
-    return LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 14, false);
+    LLVMTypeRef params[15] = {c->ptr, c->i64, c->i64, c->ptr, c->i64, c->i64, c->ptr, c->ptr,
+                              c->i64, c->i64, c->i64, epi,    i8p,    i8p,    i8p};
+    return LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 15, false);
+}
+
+static LLVMValueRef define(cc_lower *l, const char *name, LLVMLinkage linkage)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, cc_gemm_type(c));
+    LLVMSetLinkage(fn, linkage);
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    build_gemm(l, fn);
+    if (saved)
+        LLVMPositionBuilderAtEnd(c->b, saved);
+    return fn;
 }
 
 LLVMValueRef cc_gemm_fn(cc_lower *l)
 {
     cc_ctx *c = l->c;
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, "act.gemm");
+    const char *name = c->gemm ? c->gemm : "act.gemm";
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (fn)
         return fn;
-    fn = LLVMAddFunction(c->mod, "act.gemm", cc_gemm_type(c));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);
-    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-    build_gemm(l, fn);
-    LLVMPositionBuilderAtEnd(c->b, saved);
-    return fn;
+    if (c->gemm)
+        return LLVMAddFunction(c->mod, name, cc_gemm_type(c));
+    return define(l, name, LLVMInternalLinkage);
+}
+
+void cc_gemm_define(cc_ctx *c, const char *name)
+{
+    cc_lower l = {.c = c};
+    cc_declare_pool(&l, "cc_pool_take", "cc_pool_give");
+    define(&l, name, LLVMExternalLinkage);
 }

@@ -23,24 +23,31 @@ static int llvm_error(LLVMErrorRef e, const char *what, act_error *err)
     return ACT_ERR_UNSUPPORTED;
 }
 
-/* The symbols generated code finds its memory by (cc_mem_take): this JIT's
-   pool and the two functions taking it, by name, so that object code kept
-   on disk works in any process. */
-static int define_pool(cc_jit *j, act_error *err)
+/* The symbols generated code finds by name, so that object code kept on
+   disk works in any process: its memory (cc_mem_take), this JIT's pool and
+   the two functions taking it, and the library's GEMMs (gemm_library.c). */
+static int define_symbols(cc_jit *j, act_error *err)
 {
-    static const char *const names[3] = {"act_jit_pool", "act_jit_take", "act_jit_give"};
-    const void *where[3] = {j->pool, (const void *)cc_pool_take, (const void *)cc_pool_give};
-    LLVMJITCSymbolMapPair sym[3];
-    for (int i = 0; i < 3; i++) {
+    enum { MAX = 8 };
+    const char *names[MAX] = {"act_jit_pool", "act_jit_take", "act_jit_give"};
+    const void *where[MAX] = {j->pool, (const void *)cc_pool_take, (const void *)cc_pool_give};
+    int n = 3;
+    for (const cc_gemm_variant *v = cc_gemm_variants; v->name && n < MAX; v++)
+        if (v->fn) {
+            names[n] = v->name;
+            where[n++] = (const void *)v->fn;
+        }
+    LLVMJITCSymbolMapPair sym[MAX];
+    for (int i = 0; i < n; i++) {
         sym[i].Name = LLVMOrcLLJITMangleAndIntern(j->jit, names[i]);
         sym[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)where[i];
         sym[i].Sym.Flags.GenericFlags =
             LLVMJITSymbolGenericFlagsExported | (i ? LLVMJITSymbolGenericFlagsCallable : 0);
         sym[i].Sym.Flags.TargetFlags = 0;
     }
-    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(sym, 3);
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(sym, (size_t)n);
     LLVMErrorRef e = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu);
-    return e ? llvm_error(e, "the JIT to define its memory pool", err) : 0;
+    return e ? llvm_error(e, "the JIT to define its memory pool and GEMMs", err) : 0;
 }
 
 cc_jit *cc_jit_new(act_error *err)
@@ -67,7 +74,7 @@ cc_jit *cc_jit_new(act_error *err)
     }
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->jit), gen);
     j->tsc = LLVMOrcCreateNewThreadSafeContext();
-    if (!(j->pool = cc_pool_new()) || define_pool(j, err)) {
+    if (!(j->pool = cc_pool_new()) || define_symbols(j, err)) {
         if (!j->pool)
             act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         cc_jit_free(j);

@@ -172,20 +172,27 @@ static LLVMValueRef declare(cc_ctx *c, const char *name, LLVMTypeRef type)
     return f ? f : LLVMAddFunction(c->mod, name, type);
 }
 
+void cc_declare_pool(cc_lower *l, const char *take_name, const char *give_name)
+{
+    cc_ctx *c = l->c;
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(c->ctx), 0);
+    LLVMTypeRef take[2] = {i8p, c->i64}, give[2] = {i8p, i8p};
+    l->malloc_ty = LLVMFunctionType(i8p, take, 2, false);
+    l->free_ty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), give, 2, false);
+    l->malloc_fn = declare(c, take_name, l->malloc_ty);
+    l->free_fn = declare(c, give_name, l->free_ty);
+}
+
 /* The JIT's pool (pool.c, symbols the JIT defines), or malloc and free. */
 static void declare_memory(cc_lower *l)
 {
     cc_ctx *c = l->c;
     LLVMTypeRef i8 = LLVMInt8TypeInContext(c->ctx), i8p = LLVMPointerType(i8, 0);
-    LLVMTypeRef take[2] = {i8p, c->i64}, give[2] = {i8p, i8p};
     LLVMTypeRef v = LLVMVoidTypeInContext(c->ctx);
     if (c->jit) {
         if (!(l->pool = LLVMGetNamedGlobal(c->mod, "act_jit_pool")))
             l->pool = LLVMAddGlobal(c->mod, i8, "act_jit_pool");
-        l->malloc_ty = LLVMFunctionType(i8p, take, 2, false);
-        l->free_ty = LLVMFunctionType(v, give, 2, false);
-        l->malloc_fn = declare(c, "act_jit_take", l->malloc_ty);
-        l->free_fn = declare(c, "act_jit_give", l->free_ty);
+        cc_declare_pool(l, "act_jit_take", "act_jit_give");
         return;
     }
     l->malloc_ty = LLVMFunctionType(i8p, &c->i64, 1, false);

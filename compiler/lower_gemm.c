@@ -87,10 +87,10 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     return e.fn;
 }
 
-/* gemm(args[0..5], C, args[7..10], epi, ctx, args[13]) for v: C is the buffer of the
+/* gemm(args[0..5], C, args[7..10], epi, ctx, args[13], pool) for v: C is the buffer of the
    first stored value of v's chain; the epilogue is built when the chain is
    more than v itself. */
-static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[14], act_error *err)
+static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[15], act_error *err)
 {
     cc_ctx *c = l->c;
     int n = l->g->values.n;
@@ -109,6 +109,7 @@ static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[14], act_
     args[12] = LLVMConstNull(i8p);
     args[13] = args[13] ? LLVMBuildBitCast(c->b, args[13], i8p, "")
                         : LLVMConstNull(i8p); /* no packed weights to keep */
+    args[14] = c->jit ? l->pool : LLVMConstNull(i8p);
     if (mark_chain(l, v, used) || cv != v) {
         args[11] = build_epilogue(l, v, cv, used, buf);
         LLVMValueRef bufs = cc_entry_alloca(c, LLVMArrayType(c->ptr, (unsigned)n));
@@ -120,7 +121,7 @@ static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[14], act_
         }
         args[12] = LLVMBuildBitCast(c->b, bufs, i8p, "");
     }
-    LLVMBuildCall2(c->b, cc_gemm_type(c), cc_gemm_fn(l), args, 14, "");
+    LLVMBuildCall2(c->b, cc_gemm_type(c), cc_gemm_fn(l), args, 15, "");
     free(used);
     free(buf);
     return 0;
@@ -134,7 +135,7 @@ int cc_lower_dense(cc_lower *l, const ir_value *v, act_error *err)
     cc_dims(l, v->args[1], dims);
     LLVMValueRef rows = cc_div0(c, cc_numel(l, v->args[0]), dims[0], false);
     LLVMValueRef bias = v->nargs == 3 ? l->buf[v->args[2]->id] : LLVMConstNull(c->ptr);
-    LLVMValueRef args[14] = {l->buf[v->args[0]->id],
+    LLVMValueRef args[15] = {l->buf[v->args[0]->id],
                              dims[0],
                              one,
                              l->buf[v->args[1]->id],
@@ -161,13 +162,13 @@ int cc_lower_matmul(cc_lower *l, const ir_value *v, act_error *err)
     if (v->op == IR_MATMUL_NT) {
         cc_dims(l, b, dims);
         LLVMValueRef rows = cc_div0(c, cc_numel(l, a), dims[1], false);
-        LLVMValueRef args[14] = {l->buf[a->id], dims[1], one,  l->buf[b->id], one,    dims[1],
+        LLVMValueRef args[15] = {l->buf[a->id], dims[1], one,  l->buf[b->id], one,    dims[1],
                                  NULL,          none,    rows, dims[0],       dims[1]};
         return call_gemm(l, v, args, err);
     }
     cc_dims(l, v, dims);
     LLVMValueRef r = cc_div0(c, cc_numel(l, a), dims[0], false);
-    LLVMValueRef args[14] = {l->buf[a->id], one,  dims[0], l->buf[b->id], dims[1], one,
+    LLVMValueRef args[15] = {l->buf[a->id], one,  dims[0], l->buf[b->id], dims[1], one,
                              NULL,          none, dims[0], dims[1],       r};
     return call_gemm(l, v, args, err);
 }

@@ -108,9 +108,29 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
     /* The width follows the features: 512-bit vectors need avx512f (and we
        ask for them explicitly in cc_optimize, since LLVM prefers 256 bits
        on some AVX-512 CPUs). */
-    t->width = has_feature(t->features, "avx512f") ? 16 : has_feature(t->features, "avx") ? 8 : 4;
-    t->fma = has_feature(t->features, "fma") || has_feature(t->features, "neon");
+    cc_features_isa(t->features, &t->width, &t->fma);
     return 0;
+}
+
+void cc_features_isa(const char *features, unsigned *width, bool *fma)
+{
+    *width = has_feature(features, "avx512f") ? 16 : has_feature(features, "avx") ? 8 : 4;
+    *fma = has_feature(features, "fma") || has_feature(features, "neon");
+}
+
+bool cc_target_has_all(const cc_target *t, const char *features)
+{
+    char name[64];
+    for (const char *p = features; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t n = strcspn(p, ",");
+        if (*p != '+' || n - 1 >= sizeof name)
+            return false;
+        memcpy(name, p + 1, n - 1);
+        name[n - 1] = 0;
+        if (!has_feature(t->features, name))
+            return false;
+    }
+    return true;
 }
 
 void cc_target_fini(cc_target *t)

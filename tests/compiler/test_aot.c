@@ -45,6 +45,61 @@ static void test_aot_object_links_without_llvm(void **state)
     free(dir);
 }
 
+/* Ahead of time the GEMM is built into the object (the JIT calls the
+   library's): dense + relu over 520 rows (B packed, K and N past a tile)
+   equals the plain loop exactly, on multiples of 1/8. */
+static void test_aot_dense_has_its_own_gemm(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir(), cmd[4096], path[600], *err;
+    snprintf(path, sizeof path, "%s/d.act", dir);
+    ts_write_text(path, "graph d {\n input x : f32[N, 300]\n param W : f32[300, 70]\n"
+                        " param b : f32[70]\n y = relu(dense(x, W, b))\n output y\n}\n");
+    snprintf(cmd, sizeof cmd, "emit %s --kind obj -o %s/d.o --header %s/d.h", path, dir, dir);
+    if (actc(cmd, &err))
+        fail_msg("%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/main.c", dir);
+    ts_write_text(
+        path, "#include \"d.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+              "static float v(unsigned i) { return (float)((int)(i * 7919u % 17u) - 8) / 8; }\n"
+              "int main(void)\n{\n"
+              "    enum { M = 520, K = 300, N = 70 };\n"
+              "    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * K * N),\n"
+              "          b[N], *y = malloc(sizeof(float) * M * N);\n"
+              "    for (unsigned i = 0; i < M * K; i++) x[i] = v(i);\n"
+              "    for (unsigned i = 0; i < K * N; i++) w[i] = v(i + 3);\n"
+              "    for (unsigned i = 0; i < N; i++) b[i] = v(i + 5);\n"
+              "    d_forward(x, w, b, y, M);\n"
+              "    int bad = 0;\n"
+              "    for (int i = 0; i < M; i++)\n"
+              "        for (int j = 0; j < N; j++) {\n"
+              "            float s = b[j];\n"
+              "            for (int k = 0; k < K; k++) s += x[i * K + k] * w[k * N + j];\n"
+              "            bad += y[i * N + j] != (s > 0 ? s : 0);\n"
+              "        }\n"
+              "    printf(\"%d wrong\\n\", bad);\n"
+              "    free(x); free(w); free(y);\n"
+              "    return bad != 0;\n}\n");
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -O1 -ffp-contract=off -Wall -Wextra -Werror %s -I'%s' '%s' '%s/d.o' "
+             "-o '%s/app' && '%s/app'",
+             ACT_SANITIZE_FLAGS, dir, path, dir, dir, dir);
+    int rc = ts_run(cmd, &out, &err);
+    if (rc)
+        fail_msg("exit %d\n%s\n%s", rc, out, err);
+    assert_string_equal(out, "0 wrong\n");
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "nm '%s/d.o' | grep -e act_gemm -e 'act[.]gemm' | cut -c18-", dir);
+    assert_int_equal(ts_run(cmd, &out, NULL), 0);
+    assert_string_equal(out, "t act.gemm\n"); /* its own, internal: no call to the library */
+    free(out);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 static void test_aot_llvm_and_asm_and_other_targets(void **state)
 {
     (void)state;
@@ -124,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aot_object_links_without_llvm),
+        cmocka_unit_test(test_aot_dense_has_its_own_gemm),
         cmocka_unit_test(test_aot_llvm_and_asm_and_other_targets),
         cmocka_unit_test(test_aot_header_names_never_clash),
         cmocka_unit_test(test_aot_errors_leave_nothing),

@@ -10,6 +10,8 @@
    doubled or misplaced. */
 #include "support.h"
 
+#include "compiler/cc.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,12 +118,11 @@ static void backward_same(act_program *p[2], const shape *s, const char *out, in
 
 /* relu(dense(x, W, b)): the bias initialises the sums, the activation is
    the epilogue, and with a second output the pre-activation is stored
-   too. */
-static void test_dense_forward_across_block_edges(void **state)
+   too. Every step-th shape. */
+static void forward_across_block_edges(size_t step)
 {
-    (void)state;
     act_context *ctx = act_context_new();
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i += step) {
         act_program *p[2];
         build(ctx,
               " z = dense(x, W, b)\n y = relu(z)\n u = scale(relu(z), s = 0.5)\n"
@@ -139,13 +140,19 @@ static void test_dense_forward_across_block_edges(void **state)
     act_context_free(ctx);
 }
 
-/* y = dense(x, W, b) seeded with dy: d_x = dy Wᵀ (B transposed, packed
-   across it), d_W = xᵀ dy (A read down its columns), d_b. */
-static void test_dense_backward_across_block_edges(void **state)
+static void test_dense_forward_across_block_edges(void **state)
 {
     (void)state;
+    forward_across_block_edges(1);
+}
+
+/* y = dense(x, W, b) seeded with dy: d_x = dy Wᵀ (B transposed, packed
+   across it), d_W = xᵀ dy (A read down its columns), d_b. Every step-th
+   shape. */
+static void backward_across_block_edges(size_t step)
+{
     act_context *ctx = act_context_new();
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i += step) {
         act_program *p[2];
         build(ctx, " y = dense(x, W, b)\n output y\n", &shapes[i], p);
         backward_same(p, &shapes[i], "y", shapes[i].n, 4);
@@ -153,6 +160,93 @@ static void test_dense_backward_across_block_edges(void **state)
         act_program_free(p[1]);
     }
     act_context_free(ctx);
+}
+
+static void test_dense_backward_across_block_edges(void **state)
+{
+    (void)state;
+    backward_across_block_edges(1);
+}
+
+/* The JIT calls the library's GEMM for its target (compiler/
+   gemm_library.c): with the ISA capped, the AVX2 and SSE2 variants, on
+   every other shape (the full set runs uncapped, above). */
+static void test_each_isa_level_across_block_edges(void **state)
+{
+    (void)state;
+    static const char *const caps[] = {"avx2", "sse"};
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
+        setenv("ACT_MAX_ISA", caps[i], 1);
+        forward_across_block_edges(2);
+        backward_across_block_edges(3);
+    }
+    unsetenv("ACT_MAX_ISA");
+}
+
+/* Each variant is chosen for a target with its features, and none for a
+   target missing one of them (its vector width and FMA then differ, or the
+   code could use an instruction the CPU lacks). */
+static void test_library_gemm_for_each_target(void **state)
+{
+    (void)state;
+#if defined(__x86_64__)
+    assert_non_null(cc_gemm_variants[0].name);
+#endif
+    for (const cc_gemm_variant *v = cc_gemm_variants; v->name; v++) {
+        assert_non_null(v->fn);
+        act_error err = {0};
+        cc_target t;
+        assert_int_equal(cc_target_init(&t, "x86-64", v->features, &err), 0);
+        assert_ptr_equal(cc_gemm_library(&t), v);
+        cc_target_fini(&t);
+        /* each feature turned off in turn */
+        for (size_t at = 0; v->features[at]; at++) {
+            if (v->features[at] != '+')
+                continue;
+            char less[512];
+            snprintf(less, sizeof less, "%s", v->features);
+            less[at] = '-';
+            assert_int_equal(cc_target_init(&t, "x86-64", less, &err), 0);
+            const cc_gemm_variant *got = cc_gemm_library(&t);
+            if (got == v)
+                fail_msg("%s chosen without %s", v->name, less + at);
+            cc_target_fini(&t);
+        }
+    }
+}
+
+/* The host's JIT code calls the library's GEMM by name and has none of its
+   own: the object code it keeps on disk names the variant and no
+   act.gemm. */
+static void test_jit_code_calls_the_library_gemm(void **state)
+{
+    (void)state;
+    act_error err = {0};
+    cc_target host;
+    assert_int_equal(cc_target_init(&host, NULL, NULL, &err), 0);
+    const cc_gemm_variant *v = cc_gemm_library(&host);
+    cc_target_fini(&host);
+    if (!v)
+        skip(); /* a host without a variant builds the GEMM into each module */
+    char *dir = ts_tmpdir();
+    setenv("ACT_CACHE_DIR", dir, 1);
+    act_context *ctx = act_context_new();
+    act_program *p[2];
+    build(ctx, " y = relu(dense(x, W, b))\n output y\n", &shapes[4], p);
+    assert_int_equal(act_forward(p[0], &err), 0);
+    unsetenv("ACT_CACHE_DIR");
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cat '%s'/* | grep -c -a -e '%s' -e 'act[.]gemm'; cat '%s'/* | grep -c -a '%s'", dir,
+             v->name, dir, v->name);
+    assert_int_equal(ts_run(cmd, &out, NULL), 0);
+    assert_string_equal(out, "1\n1\n"); /* one line with either, and it is the variant */
+    free(out);
+    act_program_free(p[0]);
+    act_program_free(p[1]);
+    act_context_free(ctx);
+    ts_rmtree(dir);
+    free(dir);
 }
 
 /* relu(dense(x, W, b)) seeded with dy: relu'·dy is made with y, in the
@@ -315,6 +409,9 @@ int main(void)
         cmocka_unit_test(test_fused_activation_gradient_across_block_edges),
         cmocka_unit_test(test_dense_sums_in_k_order),
         cmocka_unit_test(test_packed_weights_follow_w),
+        cmocka_unit_test(test_each_isa_level_across_block_edges),
+        cmocka_unit_test(test_library_gemm_for_each_target),
+        cmocka_unit_test(test_jit_code_calls_the_library_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

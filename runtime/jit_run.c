@@ -174,7 +174,7 @@ static int call(act_program *p, cc_mode mode, const rt_sizes *b, act_error *err)
         if (rc)
             break;
         c.count[a] = shape.n;
-        c.rowed[a] = v && rt_split_is_rowed(&p->split, v);
+        c.rowed[a] = chunks > 1 && v && rt_split_is_rowed(&p->split, v); /* read by splits only */
         switch (arg->kind) {
         case CC_ARG_SIZE:
             rt_size_of(b, arg->size, &c.sizes[a]);

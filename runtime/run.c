@@ -51,6 +51,11 @@ static int bind_sizes(const act_program *p, rt_sizes *b, act_error *err)
 
 bool rt_size_of(const rt_sizes *b, const char *sym, int64_t *out)
 {
+    for (int i = 0; i < b->n; i++)
+        if (b->name[i] == sym) { /* most shapes share their input's name: no parsing */
+            *out = b->value[i];
+            return true;
+        }
     size_t len;
     int64_t k;
     ir_size_split(sym, &len, &k);

@@ -18,7 +18,8 @@
 enum {
     MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
     NR = 4,
-    MR_NARROW = 8, /* rows of a tile when N is one vector wide (a classifier's 10 outputs) */
+    MR_NARROW = 8, /* rows of a tile when N is one or two vectors wide (a classifier's 10 */
+    NV_NARROW = 2, /* outputs, a small layer's 32): MR x NR tiles would mask half or more */
     GEMV_VECS = 8, /* one-row kernel (M = 1, rows past the last MR): independent sums */
     KC = 512,      /* K block: 256 ran 256x1024x1024 at 105 GFLOP/s, 512 at 109 */
     NC = 256,      /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
@@ -345,18 +346,26 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
                       LLVMValueRef run_epi)
 {
     LLVMValueRef ncols = LLVMBuildSub(c->b, b->colend, b->jc, "");
-    LLVMValueRef narrow = LLVMBuildICmp(c->b, LLVMIntSLE, ncols, cc_i64(c, c->width), "");
+    LLVMValueRef vecs =
+        LLVMBuildUDiv(c->b, add(c, ncols, cc_i64(c, c->width - 1)), cc_i64(c, c->width), "");
+    LLVMValueRef narrow = LLVMBuildICmp(c->b, LLVMIntULE, vecs, cc_i64(c, NV_NARROW), "");
     LLVMValueRef mr = LLVMBuildSelect(c->b, narrow, cc_i64(c, MR_NARROW), cc_i64(c, MR), "");
     LLVMValueRef rows = LLVMBuildSub(c->b, mc, LLVMBuildURem(c->b, mc, mr, ""), "");
     LLVMValueRef end = add(c, ic, rows);
     cc_loop jr, ir;
-    LLVMBasicBlockRef wide = if_then(c, narrow); /* the else branch */
-    cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR_NARROW));
-    micro(c, b, ir.i, cc_i64(c, 0), MR_NARROW, 1);
-    cc_loop_end(c, &ir);
-    LLVMValueRef fn = LLVMGetBasicBlockParent(wide);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, fn, "tiles_done");
-    end_if(c, tiled);
+    LLVMBasicBlockRef wide = if_then(c, narrow); /* the else branch */
+    for (int nv = 1; nv <= NV_NARROW; nv++) {    /* MR_NARROW rows of nv vectors */
+        LLVMValueRef fits = LLVMBuildICmp(c->b, LLVMIntEQ, vecs, cc_i64(c, nv), "");
+        LLVMBasicBlockRef other = nv < NV_NARROW ? if_then(c, fits) : NULL;
+        cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR_NARROW));
+        micro(c, b, ir.i, cc_i64(c, 0), MR_NARROW, nv);
+        cc_loop_end(c, &ir);
+        LLVMBuildBr(c->b, tiled);
+        if (other)
+            LLVMPositionBuilderAtEnd(c->b, other);
+    }
     LLVMPositionBuilderAtEnd(c->b, wide);
     cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, NR * c->width));
     cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR));

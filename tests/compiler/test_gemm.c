@@ -1,6 +1,6 @@
 /* test_gemm.c -- the module's blocked GEMM (compiler/gemm.c) at the edges of
    its blocking: M, N and K around the tile (4 rows, 4 vectors; 8 rows of
-   one vector when N is one vector wide), the K block (512), the N block
+   one or two vectors when N is that narrow), the K block (512), the N block
    (256), the row block (64) and the packing thresholds (512 rows, or 128
    when B's rows are 4 KB apart), and 1 in each; forward through dense +
    bias + an activation, backward through both products (dY Wᵀ, Xᵀ dY, B
@@ -24,12 +24,13 @@ typedef struct {
 /* Across every edge: 1, tiles, K blocks (512), N blocks (256), row blocks
    (64), the packing thresholds (512 rows; 128 at N = 1024), the one-row
    kernel's 128 columns; the
-   narrow tiles with rows left over, packed and not, across K blocks, N (or
-   K, for dY Wᵀ) of 7, 10 and 16. */
+   narrow tiles (one vector, or two) with rows left over, packed and not,
+   across K blocks, N (or K, for dY Wᵀ) of 7, 10, 16, 17, 20, 30 and 32. */
 static const shape shapes[] = {
-    {1, 1, 1},      {1, 512, 512},  {1, 300, 700},  {3, 1, 17},     {4, 255, 63},   {5, 256, 64},
-    {63, 257, 65},  {64, 17, 1},    {65, 513, 130}, {67, 300, 513}, {130, 1, 1030}, {2, 2, 129},
-    {129, 300, 70}, {139, 600, 10}, {13, 9, 16},    {20, 10, 7},    {520, 40, 70},  {130, 20, 1024},
+    {1, 1, 1},      {1, 512, 512}, {1, 300, 700},   {3, 1, 17},     {4, 255, 63},
+    {5, 256, 64},   {63, 257, 65}, {64, 17, 1},     {65, 513, 130}, {67, 300, 513},
+    {130, 1, 1030}, {2, 2, 129},   {129, 300, 70},  {139, 600, 10}, {13, 9, 16},
+    {20, 10, 7},    {520, 40, 70}, {130, 20, 1024}, {45, 530, 32},  {520, 30, 20},
 };
 
 /* n multiples of 1/8 in [-1, 1] from seed. */

@@ -120,17 +120,6 @@ int act_backward(act_program *p, act_error *err)
 /* Below this many param elements, act_sgd_step updates on one thread. */
 enum { SGD_ALONE = 1 << 16 };
 
-/* GCC on glibc for x86-64: clones of a loop for the vector widths and the
-   FMA the library's x86-64 baseline lacks, picked at load time (ifunc), and
-   vectorised at -O2 too (GCC 12's -O2 cost model left this loop scalar). */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES                                                                              \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                   \
-                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define VECTOR_CLONES
-#endif
-
 /* w -= lr * g rounded once, an FMA (libm's fmaf where the CPU has none
    gives the same floats, slowly): through restrict pointers, so that it is
    vectorised (the loop on the program's fields was not, and took a tenth

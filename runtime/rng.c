@@ -59,8 +59,10 @@ double rt_rand_normal(uint64_t seed, uint64_t i)
 }
 
 /* lo + (hi - lo) * u_i, rounded to float once. The double lies in [lo, hi);
-   rounding to float may reach hi itself. */
-static void fill_uniform(float *out, int64_t n, uint64_t seed, double lo, double hi)
+   rounding to float may reach hi itself. Vectorised where the CPU has 64-bit
+   lanes (AVX-512: 268K glorot weights in 0.3 ms scalar, the whole of a
+   cached program's creation). */
+VECTOR_CLONES static void fill_uniform(float *out, int64_t n, uint64_t seed, double lo, double hi)
 {
     uint64_t state = mix64(seed ^ SEED_SALT); /* rt_rand_u64's first step, once per tensor */
     for (int64_t i = 0; i < n; i++) {

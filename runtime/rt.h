@@ -17,6 +17,18 @@
 #include "../ir/ir.h"
 #include "../plugins/pl.h"
 
+/* GCC on glibc for x86-64: clones of a loop for the vector widths and the
+   FMA the library's x86-64 baseline lacks, picked at load time (ifunc), and
+   vectorised at -O2 too (GCC 12's -O2 cost model left such loops scalar).
+   Contraction stays off (-std=c11), so every clone gives the same bits. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES                                                                              \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                   \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define VECTOR_CLONES
+#endif
+
 /* ---- .npy files (runtime/npy.c, npy_header.c) -------------------------- */
 
 /* Reads a float32 C-order .npy file (format 1.0 or 2.0, rank 0 to 4). On

@@ -52,14 +52,22 @@ static int define_symbols(cc_jit *j, act_error *err)
 
 cc_jit *cc_jit_new(act_error *err)
 {
-    cc_target probe; /* runs LLVM's one-time setup */
-    if (cc_target_init(&probe, NULL, NULL, err))
+    cc_target host; /* runs LLVM's one-time setup */
+    if (cc_target_init(&host, NULL, NULL, err))
         return NULL;
-    cc_target_fini(&probe);
     cc_jit *j = calloc(1, sizeof *j);
-    if (!j)
+    if (!j) {
+        cc_target_fini(&host);
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory"), NULL;
-    LLVMErrorRef e = LLVMOrcCreateLLJIT(&j->jit, NULL);
+    }
+    /* the host's machine as cc_target_init keeps it: LLJIT would detect the
+       host again, cpuid by cpuid */
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+        builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(host.tm));
+    host.tm = NULL; /* taken by the builder */
+    cc_target_fini(&host);
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&j->jit, builder);
     if (e) {
         llvm_error(e, "an LLJIT instance", err);
         free(j);

@@ -12,14 +12,35 @@
 #include <threads.h>
 
 /* LLVM's target registry is process-global and must be initialised once;
-   call_once makes that safe from any thread (the library's only global). */
+   call_once makes that safe from any thread. The host's CPU name, features
+   and triple are read then too, and kept: LLVM reads them with cpuid, which
+   in a virtual machine traps to the hypervisor (a sixth of creating a
+   context that loads its code from disk). NULL when out of memory: asked
+   again each time. */
 static once_flag llvm_once = ONCE_FLAG_INIT;
+static char *host_cpu, *host_features, *host_triple;
+
+static char *copy(const char *s)
+{
+    char *d = malloc(strlen(s) + 1);
+    return d ? strcpy(d, s) : NULL;
+}
+
+static char *keep(char *from_llvm)
+{
+    char *kept = copy(from_llvm);
+    LLVMDisposeMessage(from_llvm);
+    return kept;
+}
 
 static void init_llvm(void)
 {
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     LLVMInitializeNativeAsmParser();
+    host_cpu = keep(LLVMGetHostCPUName());
+    host_features = keep(LLVMGetHostCPUFeatures());
+    host_triple = keep(LLVMGetDefaultTargetTriple());
 }
 
 /* features reads "+sse4.2,+avx512f,-avx512fp16,...". */
@@ -30,12 +51,6 @@ static bool has_feature(const char *features, const char *name)
         if (p > features && p[-1] == '+' && (p[n] == ',' || p[n] == 0))
             return true;
     return false;
-}
-
-static char *copy(const char *s)
-{
-    char *d = malloc(strlen(s) + 1);
-    return d ? strcpy(d, s) : NULL;
 }
 
 /* Whether feature name (n chars) is above the ISA cap: "avx2" drops
@@ -76,14 +91,11 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
 {
     call_once(&llvm_once, init_llvm);
     memset(t, 0, sizeof *t);
-    char *host_cpu = LLVMGetHostCPUName(), *host_features = LLVMGetHostCPUFeatures();
-    char *triple = LLVMGetDefaultTargetTriple();
-    t->cpu = copy(cpu ? cpu : host_cpu);
-    t->features = copy(features ? features : host_features);
-    t->triple = copy(triple);
-    LLVMDisposeMessage(host_cpu);
-    LLVMDisposeMessage(host_features);
-    LLVMDisposeMessage(triple);
+    t->cpu = cpu ? copy(cpu) : host_cpu ? copy(host_cpu) : keep(LLVMGetHostCPUName());
+    t->features = features        ? copy(features)
+                  : host_features ? copy(host_features)
+                                  : keep(LLVMGetHostCPUFeatures());
+    t->triple = host_triple ? copy(host_triple) : keep(LLVMGetDefaultTargetTriple());
     if (!t->cpu || !t->features || !t->triple) {
         cc_target_fini(t);
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");

@@ -82,6 +82,8 @@ static void rows_along_nt(cc_rows *s, LLVMValueRef rows, int per)
             t[k].nt = nt;
         }
         rows_along(t, rows, per);
+        if (nt) /* weakly ordered stores: visible before the entry returns */
+            LLVMBuildFence(c->b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
         LLVMBuildBr(c->b, after);
     }
     LLVMPositionBuilderAtEnd(c->b, after);

@@ -2,7 +2,8 @@
    engines: many programs sharing a context's cache, sizes bound to 0,
    maxout over size names, output gradients of the wrong shape, a formula
    whose derivative is large, long sums, broadcast params' gradients,
-   gradients of unset inputs, and gradients written whole on every run. */
+   gradients of unset inputs, gradients written whole on every run, and
+   results large enough to be stored past the caches. */
 #include "support.h"
 
 #include <math.h>
@@ -321,6 +322,52 @@ static void test_backward_reads_kept_outputs(void **state)
     act_context_free(ctx);
 }
 
+/* Results of 16 MB and more from a short kernel are stored past the caches
+   (whole vectors; the tail as usual); on two threads the second chunk
+   starts off a vector boundary and is stored as usual. Either way every
+   element is exact: y = relu(3 (x + b)), two roundings, and the relu
+   gradient dy (z > 0) as a product by 0 or 1. */
+static void test_big_results_stored_past_the_caches(void **state)
+{
+    (void)state;
+    static const char src[] = "graph g {\n input x : f32[N]\n input b : f32[N]\n"
+                              " z = scale(add(x, b), s = 3)\n y = relu(z)\n output y\n}\n";
+    const int64_t n = (1 << 22) + 13; /* 16 MB and a tail */
+    float *x = malloc((size_t)n * sizeof *x), *b = malloc((size_t)n * sizeof *b);
+    float *dy = malloc((size_t)n * sizeof *dy);
+    assert_true(x && b && dy);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (float)(i % 2001 - 1000) / 7.0f;
+        b[i] = (float)(i % 37 - 18) / 3.0f;
+        dy[i] = (float)(i % 11 - 5) / 4.0f;
+    }
+    act_context *ctx = act_context_new();
+    for (int threads = 1; threads <= 2; threads++) {
+        act_error err = {0};
+        act_program *p = compile(ctx, src, ACT_ENGINE_JIT);
+        act_set_threads(p, threads);
+        assert_int_equal(act_set(p, "x", x, &n, 1, &err), 0);
+        assert_int_equal(act_set(p, "b", b, &n, 1, &err), 0);
+        assert_int_equal(act_set_output_grad(p, "y", dy, &n, 1, &err), 0);
+        assert_int_equal(act_backward(p, &err), 0);
+        const float *y = act_get(p, "y", NULL, NULL, &err),
+                    *dx = act_get(p, "d_x", NULL, NULL, &err);
+        assert_true(y && dx);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float z = (x[i] + b[i]) * 3.0f;
+            bad += y[i] != (z > 0 ? z : 0.0f) || dx[i] != (z > 0 ? dy[i] * 3.0f : 0.0f);
+        }
+        if (bad)
+            fail_msg("%lld wrong elements on %d threads", (long long)bad, threads);
+        act_program_free(p);
+    }
+    act_context_free(ctx);
+    free(x);
+    free(b);
+    free(dy);
+}
+
 /* The gradient of an input that was never set is an error, not garbage. */
 static void test_gradient_of_unset_input(void **state)
 {
@@ -449,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_gradient_of_unset_input),
         cmocka_unit_test(test_failed_run_keeps_results),
         cmocka_unit_test(test_gradients_are_whole_on_every_run),
+        cmocka_unit_test(test_big_results_stored_past_the_caches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,28 +116,26 @@ static void test_aot_big_results_at_any_alignment(void **state)
         fail_msg("%s", err);
     free(err);
     snprintf(path, sizeof path, "%s/main.c", dir);
-    ts_write_text(
-        path,
-        "#include \"r.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
-        "int main(void)\n{\n"
-        "    enum { N = (1 << 22) + 13 };\n"
-        "    float *x = aligned_alloc(64, 4 * (N + 16)), *b = aligned_alloc(64, 4 * (N + 16)),\n"
-        "          *y = aligned_alloc(64, 4 * (N + 16));\n"
-        "    int bad = 0;\n"
-        "    for (int off = 1; off >= 0; off--) {\n"
-        "        for (int i = 0; i < N; i++) {\n"
-        "            x[off + i] = (float)(i % 2001 - 1000) / 7;\n"
-        "            b[off + i] = (float)(i % 37 - 18) / 3;\n"
-        "        }\n"
-        "        r_forward(x + off, b + off, y + off, N);\n"
-        "        for (int i = 0; i < N; i++) {\n"
-        "            float z = (x[off + i] + b[off + i]) * 3;\n"
-        "            bad += y[off + i] != (z > 0 ? z : 0);\n"
-        "        }\n"
-        "    }\n"
-        "    printf(\"%d wrong\\n\", bad);\n"
-        "    free(x); free(b); free(y);\n"
-        "    return bad != 0;\n}\n");
+    ts_write_text(path, "#include \"r.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+                        "int main(void)\n{\n"
+                        "    enum { N = (1 << 22) + 13, BYTES = 4 * (N + 31) / 64 * 64 };\n"
+                        "    float *x = aligned_alloc(64, BYTES), *b = aligned_alloc(64, BYTES),\n"
+                        "          *y = aligned_alloc(64, BYTES);\n"
+                        "    int bad = 0;\n"
+                        "    for (int off = 1; off >= 0; off--) {\n"
+                        "        for (int i = 0; i < N; i++) {\n"
+                        "            x[off + i] = (float)(i % 2001 - 1000) / 7;\n"
+                        "            b[off + i] = (float)(i % 37 - 18) / 3;\n"
+                        "        }\n"
+                        "        r_forward(x + off, b + off, y + off, N);\n"
+                        "        for (int i = 0; i < N; i++) {\n"
+                        "            float z = (x[off + i] + b[off + i]) * 3;\n"
+                        "            bad += y[off + i] != (z > 0 ? z : 0);\n"
+                        "        }\n"
+                        "    }\n"
+                        "    printf(\"%d wrong\\n\", bad);\n"
+                        "    free(x); free(b); free(y);\n"
+                        "    return bad != 0;\n}\n");
     char *out = NULL;
     snprintf(cmd, sizeof cmd,
              "cc -std=c11 -O1 -ffp-contract=off -Wall -Wextra -Werror %s -I'%s' '%s' '%s/r.o' "

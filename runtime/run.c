@@ -52,7 +52,7 @@ static int bind_sizes(const act_program *p, rt_sizes *b, act_error *err)
 bool rt_size_of(const rt_sizes *b, const char *sym, int64_t *out)
 {
     for (int i = 0; i < b->n; i++)
-        if (b->name[i] == sym) { /* most shapes share their input's name: no parsing */
+        if (b->name[i] == sym || !strcmp(b->name[i], sym)) { /* a name: no parsing */
             *out = b->value[i];
             return true;
         }

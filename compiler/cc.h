@@ -257,7 +257,7 @@ typedef struct {
     bool *with_forward;   /* per IR_ACT_GRAD: computed in the kernel of its y */
     LLVMValueRef *lanes;  /* per value id: its float lanes in the vector being made, or NULL */
     bool *stored;         /* per value id: written to memory */
-    bool nt;              /* whole vectors stored past the caches (cc_lower_chain) */
+    LLVMValueRef nt;      /* i1: whole vectors stored past the caches (cc_lower_chain), or NULL */
     const char **sizes;   /* size names, in argument order */
     LLVMValueRef *size_v; /* their values */
     int nsizes;

@@ -18,25 +18,14 @@ static void ew_lanes(void *arg, LLVMValueRef i, LLVMValueRef mask)
     e->body(e->l, e->v, i, mask);
 }
 
-/* Kernels of at most NT_INSTRUCTIONS instructions (loop and tail, before
-   optimisation, on AVX-512: relu's 33, leaky_relu's 47, softsign's 63,
-   relu6's gradient 111; sigmoid's 127, elu's 129, tanh's 159) are bound by
-   memory, not arithmetic; when they store NT_BYTES or more, past what a
-   core's caches hold, they store whole vectors past the caches: 8 bytes of
-   traffic an element for y = f(x) instead of 12, the write no longer
-   reading the line first (relu on 16M floats: 2.8 -> 5.0 Gelem/s). The
-   longer kernels are compute-bound there (sigmoid: 1.78 Gelem/s at 16M,
-   1.84 at 256K) and would only double their code. */
-enum { NT_BYTES = 1 << 24, NT_INSTRUCTIONS = 112 };
-
-static int instructions(LLVMValueRef fn)
-{
-    int n = 0;
-    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(fn); b; b = LLVMGetNextBasicBlock(b))
-        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i))
-            n++;
-    return n;
-}
+/* An elementwise kernel storing NT_BYTES or more, past what a core's
+   caches hold, stores whole vectors past the caches: 8 bytes of traffic an
+   element for y = f(x) instead of 12, the write no longer reading the line
+   first (relu on 16M floats: 2.8 -> 5.0 Gelem/s). The choice is a branch
+   at each store, not a second loop: a second loop doubled the compile time
+   of graphs of short kernels (24 chained muls, forward and backward: 230 ->
+   530 ms). */
+enum { NT_BYTES = 1 << 24 };
 
 /* Whether every buffer the chain of v stores is aligned to a vector
    (vmovntps needs it; a split call's chunk or an AOT caller's array may not
@@ -55,37 +44,26 @@ static LLVMValueRef stores_aligned(cc_lower *l, const ir_value *v, LLVMValueRef 
     return all;
 }
 
-/* body for every vector of v's n lanes (cc_vector_loop); a short kernel
-   storing a large result stores it past the caches. */
+/* body for every vector of v's n lanes (cc_vector_loop); a large result
+   stored past the caches when its arrays allow. */
 static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_body body)
 {
     cc_ctx *c = l->c;
     ew_loop e = {l, v, body};
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGE, n, cc_i64(c, NT_BYTES / 4), "");
-    big = LLVMBuildAnd(c->b, big, stores_aligned(l, v, LLVMConstInt(c->i1, 1, false)), "");
-    LLVMBasicBlockRef nt = LLVMAppendBasicBlockInContext(c->ctx, fn, "nt");
-    LLVMBasicBlockRef cached = LLVMAppendBasicBlockInContext(c->ctx, fn, "cached");
-    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "stored");
-    LLVMBuildCondBr(c->b, big, nt, cached);
-    LLVMPositionBuilderAtEnd(c->b, cached);
-    int before = instructions(fn);
+    l->nt = LLVMBuildAnd(c->b, big, stores_aligned(l, v, LLVMConstInt(c->i1, 1, false)), "");
     cc_vector_loop(c, n, ew_lanes, &e);
-    bool cheap = instructions(fn) - before <= NT_INSTRUCTIONS;
-    LLVMBuildBr(c->b, after);
-    LLVMPositionBuilderAtEnd(c->b, nt);
-    if (cheap) {
-        l->nt = true;
-        cc_vector_loop(c, n, ew_lanes, &e);
-        l->nt = false;
-        /* the stores are weakly ordered: visible before the entry returns
-           (or a split call's chunk says it is done) */
-        LLVMBuildFence(c->b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
-        LLVMBuildBr(c->b, after);
-    } else {
-        LLVMBuildBr(c->b, cached);
-    }
-    LLVMPositionBuilderAtEnd(c->b, after);
+    /* the stores are weakly ordered: visible before the entry returns (or
+       a split call's chunk says it is done) */
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef fence = LLVMAppendBasicBlockInContext(c->ctx, fn, "fence");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "fenced");
+    LLVMBuildCondBr(c->b, l->nt, fence, join);
+    LLVMPositionBuilderAtEnd(c->b, fence);
+    LLVMBuildFence(c->b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+    l->nt = NULL;
 }
 
 static LLVMValueRef widen(cc_ctx *c, LLVMValueRef v)
@@ -143,10 +121,23 @@ static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef 
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
                     LLVMValueRef mask)
 {
-    if (l->stored[v->id] && l->nt && !mask)
-        cc_store_nt(l->c, val, l->buf[v->id], i);
-    else if (l->stored[v->id])
+    if (l->stored[v->id] && l->nt && !mask) {
+        cc_ctx *c = l->c;
+        LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+        LLVMBasicBlockRef nt = LLVMAppendBasicBlockInContext(c->ctx, fn, "nt");
+        LLVMBasicBlockRef cached = LLVMAppendBasicBlockInContext(c->ctx, fn, "cached");
+        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "stored");
+        LLVMBuildCondBr(c->b, l->nt, nt, cached);
+        LLVMPositionBuilderAtEnd(c->b, nt);
+        cc_store_nt(c, val, l->buf[v->id], i);
+        LLVMBuildBr(c->b, after);
+        LLVMPositionBuilderAtEnd(c->b, cached);
+        cc_store(c, val, l->buf[v->id], i, NULL);
+        LLVMBuildBr(c->b, after);
+        LLVMPositionBuilderAtEnd(c->b, after);
+    } else if (l->stored[v->id]) {
         cc_store(l->c, val, l->buf[v->id], i, mask);
+    }
     l->lanes[v->id] = val; /* for the values made from it in this pass */
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];

@@ -4,6 +4,8 @@
    evaluated in double lanes and rounded to float once. */
 #include "cc.h"
 
+#include <string.h>
+
 typedef void (*lane_body)(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask);
 
 typedef struct {
@@ -18,14 +20,49 @@ static void ew_lanes(void *arg, LLVMValueRef i, LLVMValueRef mask)
     e->body(e->l, e->v, i, mask);
 }
 
-/* An elementwise kernel storing NT_BYTES or more, past what a core's
-   caches hold, stores whole vectors past the caches: 8 bytes of traffic an
-   element for y = f(x) instead of 12, the write no longer reading the line
-   first (relu on 16M floats: 2.8 -> 5.0 Gelem/s). The choice is a branch
-   at each store, not a second loop: a second loop more than doubled the
-   compile time of graphs of short kernels (24 chained muls, forward and
-   backward: 210 -> 500 ms; the branch: 300). */
-enum { NT_BYTES = 1 << 24 };
+/* An elementwise kernel bound by memory (at most NT_COST in arithmetic()
+   for its loop and tail: relu's 0, its gradient's 2, relu(3 (x + b))'s 4)
+   that stores NT_BYTES or more, past what a core's caches hold, stores
+   whole vectors past the caches: 8 bytes of traffic an element for y = f(x)
+   instead of 12, the write no longer reading the line first (16M floats:
+   relu 6.8 -> 3.6 ms, its gradient 10 -> 6.7, add 9.7 -> 6.9). Kernels
+   that compute more lost 8-15% so on Zen 4 (elu 7.8 -> 9.1 ms, sigmoid 9.3
+   -> 10.9, leaky_relu's double lanes 4.8 -> 5.5) and keep normal stores.
+   The choice is a branch at each store, not a second loop: a second loop
+   more than doubled the compile time of graphs of short kernels (24
+   chained muls, forward and backward: 210 -> 500 ms; the branch: 300). */
+enum { NT_BYTES = 1 << 24, NT_COST = 8 };
+
+/* The arithmetic in fn: an add, multiply or call (masked loads and stores
+   aside) 1, a conversion between float and double or a division 10. */
+static int arithmetic(LLVMValueRef fn)
+{
+    int n = 0;
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(fn); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
+            switch (LLVMGetInstructionOpcode(i)) {
+            case LLVMFPExt:
+            case LLVMFPTrunc:
+            case LLVMFDiv:
+                n += 10;
+                break;
+            case LLVMFAdd:
+            case LLVMFSub:
+            case LLVMFMul:
+                n++;
+                break;
+            case LLVMCall: {
+                size_t len;
+                const char *name = LLVMGetValueName2(LLVMGetCalledValue(i), &len);
+                n += len < 12 || strncmp(name, "llvm.masked.", 12);
+                break;
+            }
+            default:
+                break;
+            }
+        }
+    return n;
+}
 
 /* Whether every buffer the chain of v stores is aligned to a vector
    (vmovntps needs it; a split call's chunk or an AOT caller's array may not
@@ -52,10 +89,17 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
     ew_loop e = {l, v, body};
     LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGE, n, cc_i64(c, NT_BYTES / 4), "");
     l->nt = LLVMBuildAnd(c->b, big, stores_aligned(l, v, LLVMConstInt(c->i1, 1, false)), "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    int before = arithmetic(fn);
     cc_vector_loop(c, n, ew_lanes, &e);
+    if (arithmetic(fn) - before > NT_COST && LLVMIsAInstruction(l->nt)) { /* compute-bound */
+        LLVMValueRef no = LLVMConstInt(c->i1, 0, false);
+        LLVMReplaceAllUsesWith(l->nt, no);
+        LLVMInstructionEraseFromParent(l->nt);
+        l->nt = no;
+    }
     /* the stores are weakly ordered: visible before the entry returns (or
        a split call's chunk says it is done) */
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef fence = LLVMAppendBasicBlockInContext(c->ctx, fn, "fence");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "fenced");
     LLVMBuildCondBr(c->b, l->nt, fence, join);

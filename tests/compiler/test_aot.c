@@ -15,6 +15,33 @@ static int actc(const char *args, char **err)
     return ts_run(cmd, NULL, err);
 }
 
+/* Writes graph as DIR/NAME.act, emits its object and header, builds
+   main_c (DIR/main.c) against them with no LLVM and no libact, runs it, and
+   asserts that it printed "0 wrong". */
+static void emit_and_check(const char *dir, const char *name, const char *graph, const char *main_c)
+{
+    char cmd[4096], path[600], *out = NULL, *err = NULL;
+    snprintf(path, sizeof path, "%s/%s.act", dir, name);
+    ts_write_text(path, graph);
+    snprintf(cmd, sizeof cmd, "emit %s --kind obj -o %s/%s.o --header %s/%s.h", path, dir, name,
+             dir, name);
+    if (actc(cmd, &err))
+        fail_msg("%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/main.c", dir);
+    ts_write_text(path, main_c);
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -O1 -ffp-contract=off -Wall -Wextra -Werror %s -I'%s' '%s' '%s/%s.o' "
+             "-o '%s/app' && '%s/app'",
+             ACT_SANITIZE_FLAGS, dir, path, dir, name, dir, dir);
+    int rc = ts_run(cmd, &out, &err);
+    if (rc)
+        fail_msg("exit %d\n%s\n%s", rc, out, err);
+    assert_string_equal(out, "0 wrong\n");
+    free(out);
+    free(err);
+}
+
 static void test_aot_object_links_without_llvm(void **state)
 {
     (void)state;
@@ -51,47 +78,31 @@ static void test_aot_object_links_without_llvm(void **state)
 static void test_aot_dense_has_its_own_gemm(void **state)
 {
     (void)state;
-    char *dir = ts_tmpdir(), cmd[4096], path[600], *err;
-    snprintf(path, sizeof path, "%s/d.act", dir);
-    ts_write_text(path, "graph d {\n input x : f32[N, 300]\n param W : f32[300, 70]\n"
-                        " param b : f32[70]\n y = relu(dense(x, W, b))\n output y\n}\n");
-    snprintf(cmd, sizeof cmd, "emit %s --kind obj -o %s/d.o --header %s/d.h", path, dir, dir);
-    if (actc(cmd, &err))
-        fail_msg("%s", err);
-    free(err);
-    snprintf(path, sizeof path, "%s/main.c", dir);
-    ts_write_text(
-        path, "#include \"d.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
-              "static float v(unsigned i) { return (float)((int)(i * 7919u % 17u) - 8) / 8; }\n"
-              "int main(void)\n{\n"
-              "    enum { M = 520, K = 300, N = 70 };\n"
-              "    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * K * N),\n"
-              "          b[N], *y = malloc(sizeof(float) * M * N);\n"
-              "    for (unsigned i = 0; i < M * K; i++) x[i] = v(i);\n"
-              "    for (unsigned i = 0; i < K * N; i++) w[i] = v(i + 3);\n"
-              "    for (unsigned i = 0; i < N; i++) b[i] = v(i + 5);\n"
-              "    d_forward(x, w, b, y, M);\n"
-              "    int bad = 0;\n"
-              "    for (int i = 0; i < M; i++)\n"
-              "        for (int j = 0; j < N; j++) {\n"
-              "            float s = b[j];\n"
-              "            for (int k = 0; k < K; k++) s += x[i * K + k] * w[k * N + j];\n"
-              "            bad += y[i * N + j] != (s > 0 ? s : 0);\n"
-              "        }\n"
-              "    printf(\"%d wrong\\n\", bad);\n"
-              "    free(x); free(w); free(y);\n"
-              "    return bad != 0;\n}\n");
-    char *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "cc -std=c11 -O1 -ffp-contract=off -Wall -Wextra -Werror %s -I'%s' '%s' '%s/d.o' "
-             "-o '%s/app' && '%s/app'",
-             ACT_SANITIZE_FLAGS, dir, path, dir, dir, dir);
-    int rc = ts_run(cmd, &out, &err);
-    if (rc)
-        fail_msg("exit %d\n%s\n%s", rc, out, err);
-    assert_string_equal(out, "0 wrong\n");
-    free(out);
-    free(err);
+    char *dir = ts_tmpdir(), cmd[4096], *out = NULL;
+    emit_and_check(
+        dir, "d",
+        "graph d {\n input x : f32[N, 300]\n param W : f32[300, 70]\n"
+        " param b : f32[70]\n y = relu(dense(x, W, b))\n output y\n}\n",
+        "#include \"d.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+        "static float v(unsigned i) { return (float)((int)(i * 7919u % 17u) - 8) / 8; }\n"
+        "int main(void)\n{\n"
+        "    enum { M = 520, K = 300, N = 70 };\n"
+        "    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * K * N),\n"
+        "          b[N], *y = malloc(sizeof(float) * M * N);\n"
+        "    for (unsigned i = 0; i < M * K; i++) x[i] = v(i);\n"
+        "    for (unsigned i = 0; i < K * N; i++) w[i] = v(i + 3);\n"
+        "    for (unsigned i = 0; i < N; i++) b[i] = v(i + 5);\n"
+        "    d_forward(x, w, b, y, M);\n"
+        "    int bad = 0;\n"
+        "    for (int i = 0; i < M; i++)\n"
+        "        for (int j = 0; j < N; j++) {\n"
+        "            float s = b[j];\n"
+        "            for (int k = 0; k < K; k++) s += x[i * K + k] * w[k * N + j];\n"
+        "            bad += y[i * N + j] != (s > 0 ? s : 0);\n"
+        "        }\n"
+        "    printf(\"%d wrong\\n\", bad);\n"
+        "    free(x); free(w); free(y);\n"
+        "    return bad != 0;\n}\n");
     snprintf(cmd, sizeof cmd, "nm '%s/d.o' | grep -e act_gemm -e 'act[.]gemm' | cut -c18-", dir);
     assert_int_equal(ts_run(cmd, &out, NULL), 0);
     assert_string_equal(out, "t act.gemm\n"); /* its own, internal: no call to the library */
@@ -107,46 +118,30 @@ static void test_aot_dense_has_its_own_gemm(void **state)
 static void test_aot_big_results_at_any_alignment(void **state)
 {
     (void)state;
-    char *dir = ts_tmpdir(), cmd[4096], path[600], *err;
-    snprintf(path, sizeof path, "%s/r.act", dir);
-    ts_write_text(path, "graph r {\n input x : f32[N]\n input b : f32[N]\n"
-                        " y = relu(scale(add(x, b), s = 3))\n output y\n}\n");
-    snprintf(cmd, sizeof cmd, "emit %s --kind obj -o %s/r.o --header %s/r.h", path, dir, dir);
-    if (actc(cmd, &err))
-        fail_msg("%s", err);
-    free(err);
-    snprintf(path, sizeof path, "%s/main.c", dir);
-    ts_write_text(path, "#include \"r.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
-                        "int main(void)\n{\n"
-                        "    enum { N = (1 << 22) + 13, BYTES = 4 * (N + 31) / 64 * 64 };\n"
-                        "    float *x = aligned_alloc(64, BYTES), *b = aligned_alloc(64, BYTES),\n"
-                        "          *y = aligned_alloc(64, BYTES);\n"
-                        "    int bad = 0;\n"
-                        "    for (int off = 1; off >= 0; off--) {\n"
-                        "        for (int i = 0; i < N; i++) {\n"
-                        "            x[off + i] = (float)(i % 2001 - 1000) / 7;\n"
-                        "            b[off + i] = (float)(i % 37 - 18) / 3;\n"
-                        "        }\n"
-                        "        r_forward(x + off, b + off, y + off, N);\n"
-                        "        for (int i = 0; i < N; i++) {\n"
-                        "            float z = (x[off + i] + b[off + i]) * 3;\n"
-                        "            bad += y[off + i] != (z > 0 ? z : 0);\n"
-                        "        }\n"
-                        "    }\n"
-                        "    printf(\"%d wrong\\n\", bad);\n"
-                        "    free(x); free(b); free(y);\n"
-                        "    return bad != 0;\n}\n");
-    char *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "cc -std=c11 -O1 -ffp-contract=off -Wall -Wextra -Werror %s -I'%s' '%s' '%s/r.o' "
-             "-o '%s/app' && '%s/app'",
-             ACT_SANITIZE_FLAGS, dir, path, dir, dir, dir);
-    int rc = ts_run(cmd, &out, &err);
-    if (rc)
-        fail_msg("exit %d\n%s\n%s", rc, out, err);
-    assert_string_equal(out, "0 wrong\n");
-    free(out);
-    free(err);
+    char *dir = ts_tmpdir(), cmd[4096], path[600];
+    emit_and_check(dir, "r",
+                   "graph r {\n input x : f32[N]\n input b : f32[N]\n"
+                   " y = relu(scale(add(x, b), s = 3))\n output y\n}\n",
+                   "#include \"r.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+                   "int main(void)\n{\n"
+                   "    enum { N = (1 << 22) + 13, BYTES = 4 * (N + 31) / 64 * 64 };\n"
+                   "    float *x = aligned_alloc(64, BYTES), *b = aligned_alloc(64, BYTES),\n"
+                   "          *y = aligned_alloc(64, BYTES);\n"
+                   "    int bad = 0;\n"
+                   "    for (int off = 1; off >= 0; off--) {\n"
+                   "        for (int i = 0; i < N; i++) {\n"
+                   "            x[off + i] = (float)(i % 2001 - 1000) / 7;\n"
+                   "            b[off + i] = (float)(i % 37 - 18) / 3;\n"
+                   "        }\n"
+                   "        r_forward(x + off, b + off, y + off, N);\n"
+                   "        for (int i = 0; i < N; i++) {\n"
+                   "            float z = (x[off + i] + b[off + i]) * 3;\n"
+                   "            bad += y[off + i] != (z > 0 ? z : 0);\n"
+                   "        }\n"
+                   "    }\n"
+                   "    printf(\"%d wrong\\n\", bad);\n"
+                   "    free(x); free(b); free(y);\n"
+                   "    return bad != 0;\n}\n");
 #if defined(__x86_64__)
     /* and the stores past the caches are there (any x86 vector width) */
     snprintf(cmd, sizeof cmd, "emit %s/r.act --kind asm -o %s/r.s", dir, dir);

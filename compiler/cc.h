@@ -258,7 +258,9 @@ typedef struct {
     LLVMValueRef *lanes;  /* per value id: its float lanes in the vector being made, or NULL */
     bool *stored;         /* per value id: written to memory */
     LLVMValueRef nt;      /* i1: whole vectors stored past the caches (cc_lower_chain), or NULL */
-    const char **sizes;   /* size names, in argument order */
+    LLVMValueRef
+        *owned;         /* per value id: the entry's own memory for it (an intermediate), or NULL */
+    const char **sizes; /* size names, in argument order */
     LLVMValueRef *size_v; /* their values */
     int nsizes;
     LLVMValueRef malloc_fn, free_fn, pool; /* see cc_mem_take */
@@ -340,6 +342,7 @@ typedef struct {
     void (*fn)(void);     /* its address (NULL in the generator) */
 } cc_gemm_variant;
 extern const cc_gemm_variant cc_gemm_variants[]; /* ends with a NULL name */
+enum { CC_GEMM_VARIANTS_MAX = 4 };               /* before the NULL name */
 /* The variant a JIT target runs (same width and FMA, every feature), or
    NULL: the module builds its own. */
 const cc_gemm_variant *cc_gemm_library(const cc_target *t);

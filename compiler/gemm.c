@@ -338,9 +338,9 @@ static void epilogue(cc_ctx *c, const blocks *b, LLVMValueRef run_epi, LLVMValue
 
 /* Rows ic .. ic+mc-1 of the current K and N blocks: panel by panel, its
    MR-row tiles (the panel stays in cache while A streams), or MR_NARROW-row
-   tiles of one vector when the block is that narrow (MR x NR tiles spent
-   three quarters of their FMAs on masked lanes: 64 x 256 x 10 took 18 us,
-   now 5); then the rows past the last whole tile one by one, GEMV_VECS
+   tiles of one or two vectors when the block is that narrow (MR x NR tiles
+   spent half or more of their FMAs on masked lanes: 64 x 256 x 10 took 18
+   us, now 5); then the rows past the last whole tile one by one, GEMV_VECS
    vectors at a time; each followed by the epilogue after the last K block. */
 static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef mc,
                       LLVMValueRef run_epi)
@@ -532,5 +532,7 @@ void cc_gemm_define(cc_ctx *c, const char *name)
 {
     cc_lower l = {.c = c};
     cc_declare_pool(&l, "cc_pool_take", "cc_pool_give");
-    define(&l, name, LLVMExternalLinkage);
+    /* libact's own, as every symbol but ACT_API (the JIT takes its address
+       from gemm_library.c's table) */
+    LLVMSetVisibility(define(&l, name, LLVMExternalLinkage), LLVMHiddenVisibility);
 }

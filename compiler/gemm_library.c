@@ -33,6 +33,9 @@ const cc_gemm_variant cc_gemm_variants[] = {
 const cc_gemm_variant cc_gemm_variants[] = {{NULL, NULL, NULL}};
 #endif
 
+_Static_assert(sizeof cc_gemm_variants / sizeof *cc_gemm_variants <= CC_GEMM_VARIANTS_MAX + 1,
+               "the JIT defines at most CC_GEMM_VARIANTS_MAX GEMMs");
+
 const cc_gemm_variant *cc_gemm_library(const cc_target *t)
 {
     if (strncmp(t->triple, "x86_64", 6))

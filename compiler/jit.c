@@ -28,11 +28,11 @@ static int llvm_error(LLVMErrorRef e, const char *what, act_error *err)
    the two functions taking it, and the library's GEMMs (gemm_library.c). */
 static int define_symbols(cc_jit *j, act_error *err)
 {
-    enum { MAX = 8 };
+    enum { MAX = 3 + CC_GEMM_VARIANTS_MAX }; /* the pool's three and the GEMMs */
     const char *names[MAX] = {"act_jit_pool", "act_jit_take", "act_jit_give"};
     const void *where[MAX] = {j->pool, (const void *)cc_pool_take, (const void *)cc_pool_give};
     int n = 3;
-    for (const cc_gemm_variant *v = cc_gemm_variants; v->name && n < MAX; v++)
+    for (const cc_gemm_variant *v = cc_gemm_variants; v->name; v++)
         if (v->fn) {
             names[n] = v->name;
             where[n++] = (const void *)v->fn;

@@ -21,7 +21,8 @@
    FMA the library's x86-64 baseline lacks, picked at load time (ifunc), and
    vectorised at -O2 too (GCC 12's -O2 cost model left such loops scalar).
    Contraction stays off (-std=c11), so every clone gives the same bits. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) &&       \
+    !defined(__SANITIZE_THREAD__) /* TSan instruments the ifunc resolver, which runs first */
 #define VECTOR_CLONES                                                                              \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),                   \
                    optimize("tree-vectorize", "vect-cost-model=dynamic")))

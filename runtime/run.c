@@ -154,7 +154,7 @@ static const ir_value *first_missing(const act_program *p, const ir_value *v)
     enum { ON_STACK = 512 };
     bool local[ON_STACK];
     size_t n = (size_t)p->g->values.n;
-    bool *seen = n <= ON_STACK ? memset(local, 0, n) : calloc(n, sizeof *seen);
+    bool *seen = n <= ON_STACK ? memset(local, 0, n * sizeof *local) : calloc(n, sizeof *seen);
     const ir_value *m = missing_from(p, v, seen); /* out of memory: every path, slowly */
     if (seen != local)
         free(seen);

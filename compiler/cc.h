@@ -258,9 +258,8 @@ typedef struct {
     LLVMValueRef *lanes;  /* per value id: its float lanes in the vector being made, or NULL */
     bool *stored;         /* per value id: written to memory */
     LLVMValueRef nt;      /* i1: whole vectors stored past the caches (cc_lower_chain), or NULL */
-    LLVMValueRef
-        *owned;         /* per value id: the entry's own memory for it (an intermediate), or NULL */
-    const char **sizes; /* size names, in argument order */
+    LLVMValueRef *owned;  /* per value id: memory of the entry's own (an intermediate) */
+    const char **sizes;   /* size names, in argument order */
     LLVMValueRef *size_v; /* their values */
     int nsizes;
     LLVMValueRef malloc_fn, free_fn, pool; /* see cc_mem_take */

@@ -280,6 +280,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     for (int i = 0; i < n; i++)
         if (l.stored[i] && !l.buf[i])
             l.buf[i] = call_malloc(&l, cc_numel(&l, g->values.items[i]), &owned[i]);
+    l.owned = owned;
     for (int i = 0; i < n && !rc; i++) {
         const ir_value *v = g->values.items[i];
         if (l.need[i] && !l.fused[i] && v->op != IR_INPUT && v->op != IR_PARAM && v->op != IR_SEED)

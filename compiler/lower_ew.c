@@ -22,23 +22,24 @@ static void ew_lanes(void *arg, LLVMValueRef i, LLVMValueRef mask)
 
 /* An elementwise kernel bound by memory (at most NT_COST in arithmetic()
    for its loop and tail: relu's 0, its gradient's 2, relu(3 (x + b))'s 4)
-   that stores NT_BYTES or more, past what a core's caches hold, stores
-   whole vectors past the caches: 8 bytes of traffic an element for y = f(x)
-   instead of 12, the write no longer reading the line first (16M floats:
-   relu 6.8 -> 3.6 ms, its gradient 10 -> 6.7, add 9.7 -> 6.9). Kernels
-   that compute more lost 8-15% so on Zen 4 (elu 7.8 -> 9.1 ms, sigmoid 9.3
-   -> 10.9, leaky_relu's double lanes 4.8 -> 5.5) and keep normal stores.
-   The choice is a branch at each store, not a second loop: a second loop
-   more than doubled the compile time of graphs of short kernels (24
-   chained muls, forward and backward: 210 -> 500 ms; the branch: 300). */
+   that stores NT_BYTES or more of results the entry returns, past what a
+   core's caches hold, stores whole vectors past the caches: 8 bytes of
+   traffic an element for y = f(x) instead of 12, the write no longer
+   reading the line first (16M floats: relu 6.8 -> 3.6 ms, its gradient
+   10 -> 7, add 9.1 -> 7.7). Kernels that compute more lost 8-15% so on Zen
+   4 (elu 7.8 -> 9.1 ms, sigmoid 9.3 -> 10.9, leaky_relu's double lanes 4.8
+   -> 5.5) and keep normal stores, as do intermediates, which the entry
+   reads again. The choice is a branch at each store, not a second loop
+   (which more than doubled the compile time of graphs of short kernels). */
 enum { NT_BYTES = 1 << 24, NT_COST = 8 };
 
-/* The arithmetic in fn: an add, multiply or call (masked loads and stores
-   aside) 1, a conversion between float and double or a division 10. */
-static int arithmetic(LLVMValueRef fn)
+/* The arithmetic in the blocks of fn from `from` on: an add, multiply or
+   call (masked loads and stores aside) 1, a conversion between float and
+   double or a division 10. */
+static int arithmetic(LLVMBasicBlockRef from)
 {
     int n = 0;
-    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(fn); b; b = LLVMGetNextBasicBlock(b))
+    for (LLVMBasicBlockRef b = from; b; b = LLVMGetNextBasicBlock(b))
         for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
             switch (LLVMGetInstructionOpcode(i)) {
             case LLVMFPExt:
@@ -64,12 +65,14 @@ static int arithmetic(LLVMValueRef fn)
     return n;
 }
 
-/* Whether every buffer the chain of v stores is aligned to a vector
-   (vmovntps needs it; a split call's chunk or an AOT caller's array may not
-   be). */
-static LLVMValueRef stores_aligned(cc_lower *l, const ir_value *v, LLVMValueRef all)
+/* Whether every buffer the chain of v stores is a result the entry
+   returns (*returned), and aligned to a vector (vmovntps needs it; a split
+   call's chunk or an AOT caller's array may not be). */
+static LLVMValueRef stores_aligned(cc_lower *l, const ir_value *v, LLVMValueRef all, bool *returned)
 {
     cc_ctx *c = l->c;
+    if (l->stored[v->id] && l->owned && l->owned[v->id])
+        *returned = false;
     if (l->stored[v->id]) {
         LLVMValueRef at = LLVMBuildPtrToInt(c->b, l->buf[v->id], c->i64, "");
         LLVMValueRef off = LLVMBuildAnd(c->b, at, cc_i64(c, 4 * (long long)c->width - 1), "");
@@ -77,7 +80,7 @@ static LLVMValueRef stores_aligned(cc_lower *l, const ir_value *v, LLVMValueRef 
     }
     for (int j = v->id + 1; j < l->g->values.n; j++)
         if (cc_is_fused_into(l, l->g->values.items[j], v))
-            all = stores_aligned(l, l->g->values.items[j], all);
+            all = stores_aligned(l, l->g->values.items[j], all, returned);
     return all;
 }
 
@@ -87,26 +90,33 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
 {
     cc_ctx *c = l->c;
     ew_loop e = {l, v, body};
+    bool returned = true;
     LLVMValueRef big = LLVMBuildICmp(c->b, LLVMIntSGE, n, cc_i64(c, NT_BYTES / 4), "");
-    l->nt = LLVMBuildAnd(c->b, big, stores_aligned(l, v, LLVMConstInt(c->i1, 1, false)), "");
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-    int before = arithmetic(fn);
-    cc_vector_loop(c, n, ew_lanes, &e);
-    if (arithmetic(fn) - before > NT_COST && LLVMIsAInstruction(l->nt)) { /* compute-bound */
-        LLVMValueRef no = LLVMConstInt(c->i1, 0, false);
-        LLVMReplaceAllUsesWith(l->nt, no);
-        LLVMInstructionEraseFromParent(l->nt);
-        l->nt = no;
+    l->nt =
+        LLVMBuildAnd(c->b, big, stores_aligned(l, v, LLVMConstInt(c->i1, 1, false), &returned), "");
+    if (!returned || !LLVMIsAInstruction(l->nt)) { /* an intermediate, or never (folded) */
+        if (LLVMIsAInstruction(l->nt))
+            LLVMInstructionEraseFromParent(l->nt);
+        l->nt = NULL;
     }
-    /* the stores are weakly ordered: visible before the entry returns (or
-       a split call's chunk says it is done) */
-    LLVMBasicBlockRef fence = LLVMAppendBasicBlockInContext(c->ctx, fn, "fence");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "fenced");
-    LLVMBuildCondBr(c->b, l->nt, fence, join);
-    LLVMPositionBuilderAtEnd(c->b, fence);
-    LLVMBuildFence(c->b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
-    LLVMBuildBr(c->b, join);
-    LLVMPositionBuilderAtEnd(c->b, join);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef last = LLVMGetLastBasicBlock(fn);
+    cc_vector_loop(c, n, ew_lanes, &e);
+    if (l->nt && arithmetic(LLVMGetNextBasicBlock(last)) > NT_COST) { /* compute-bound */
+        LLVMReplaceAllUsesWith(l->nt, LLVMConstInt(c->i1, 0, false));
+        LLVMInstructionEraseFromParent(l->nt);
+        l->nt = NULL;
+    }
+    if (l->nt) { /* the stores are weakly ordered: visible before the entry
+                    returns (or a split call's chunk says it is done) */
+        LLVMBasicBlockRef fence = LLVMAppendBasicBlockInContext(c->ctx, fn, "fence");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "fenced");
+        LLVMBuildCondBr(c->b, l->nt, fence, join);
+        LLVMPositionBuilderAtEnd(c->b, fence);
+        LLVMBuildFence(c->b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
+        LLVMBuildBr(c->b, join);
+        LLVMPositionBuilderAtEnd(c->b, join);
+    }
     l->nt = NULL;
 }
 

@@ -113,8 +113,9 @@ static void test_aot_dense_has_its_own_gemm(void **state)
 
 /* A result of 16 MB or more from a short kernel is stored past the caches
    when its array is vector-aligned, as usual when it is not: an object
-   called with arrays one float off a vector boundary, then aligned, is
-   exact both times (vmovntps on a misaligned address would fault). */
+   called with arrays 4, 16 and 32 bytes off a 64-byte boundary, then
+   aligned, is exact every time (vmovntps on a misaligned address would
+   fault, and a check for a smaller vector would let 16 or 32 through). */
 static void test_aot_big_results_at_any_alignment(void **state)
 {
     (void)state;
@@ -128,7 +129,8 @@ static void test_aot_big_results_at_any_alignment(void **state)
                    "    float *x = aligned_alloc(64, BYTES), *b = aligned_alloc(64, BYTES),\n"
                    "          *y = aligned_alloc(64, BYTES);\n"
                    "    int bad = 0;\n"
-                   "    for (int off = 1; off >= 0; off--) {\n"
+                   "    for (int k = 0; k < 4; k++) {\n"
+                   "        int off = (int[]){1, 4, 8, 0}[k]; /* floats off a 64-byte boundary */\n"
                    "        for (int i = 0; i < N; i++) {\n"
                    "            x[off + i] = (float)(i % 2001 - 1000) / 7;\n"
                    "            b[off + i] = (float)(i % 37 - 18) / 3;\n"

@@ -327,13 +327,15 @@ static void test_backward_reads_kept_outputs(void **state)
    (whole vectors; the tail as usual); on two threads the second chunk
    starts off a vector boundary and is stored as usual. Either way every
    element is exact: y = relu(3 (x + b)), two roundings, and the relu
-   gradient dy (z > 0) as a product by 0 or 1. */
+   gradient 3 dy (z > 0). */
 static void test_big_results_stored_past_the_caches(void **state)
 {
     (void)state;
     static const char src[] = "graph g {\n input x : f32[N]\n input b : f32[N]\n"
                               " z = scale(add(x, b), s = 3)\n y = relu(z)\n output y\n}\n";
-    const int64_t n = (1 << 22) + 13; /* 16 MB and a tail */
+    /* 64 MB and a tail: on two threads each chunk is past 16 MB, and the
+       second starts 32 bytes past a 64-byte boundary */
+    const int64_t n = (1 << 24) + 11;
     float *x = malloc((size_t)n * sizeof *x), *b = malloc((size_t)n * sizeof *b);
     float *dy = malloc((size_t)n * sizeof *dy);
     assert_true(x && b && dy);

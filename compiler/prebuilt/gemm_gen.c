@@ -53,9 +53,15 @@ int main(int argc, char **argv)
     int rc = 0;
     for (const cc_gemm_variant *v = cc_gemm_variants; v->name && !rc; v++)
         rc = add_variant(c.mod, v);
-    char *msg = NULL;
-    if (!rc && LLVMTargetMachineEmitToFile(base.tm, c.mod, argv[1], LLVMObjectFile, &msg))
-        rc = fail(argv[1], msg);
+    /* written whole or not at all: a partial file would look up to date */
+    char *msg = NULL, tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
+    if (!rc && LLVMTargetMachineEmitToFile(base.tm, c.mod, tmp, LLVMObjectFile, &msg))
+        rc = fail(tmp, msg);
+    if (!rc && rename(tmp, argv[1]))
+        rc = fail(argv[1], "expected to rename the object into place");
+    if (rc)
+        remove(tmp);
     LLVMDisposeMessage(msg);
     LLVMDisposeModule(c.mod);
     LLVMContextDispose(ctx);

@@ -150,7 +150,7 @@ static void test_aot_big_results_at_any_alignment(void **state)
     assert_int_equal(actc(cmd, NULL), 0);
     snprintf(path, sizeof path, "%s/r.s", dir);
     char *text = ts_read_text(path);
-    assert_non_null(strstr(text, "vmovntps"));
+    assert_non_null(strstr(text, "movntps")); /* vmovntps, or movntps with SSE alone */
     free(text);
 #endif
     ts_rmtree(dir);

@@ -1,0 +1,81 @@
+/* gemm.h -- what gemm.c (the tiles and the driver) and gemm_pack.c (the
+   packing of B) share: the blocking, the current blocks and small IR
+   helpers. Included by those two files only. */
+#ifndef ACT_GEMM_H
+#define ACT_GEMM_H
+
+#include "cc.h"
+
+enum {
+    MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
+    NR = 4,
+    MR_NARROW = 8, /* rows of a tile when N is one or two vectors wide (a classifier's 10 */
+    NV_NARROW = 2, /* outputs, a small layer's 32): MR x NR tiles would mask half or more */
+    GEMV_VECS = 8, /* one-row kernel (M = 1, rows past the last MR): independent sums */
+    KC = 512,      /* K block: 256 ran 256x1024x1024 at 105 GFLOP/s, 512 at 109 */
+    NC = 256,      /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
+    MC = 64,       /* rows per row block: its epilogue reads 64 KB at most */
+    /* B is packed from PACK_ROWS rows on; below, the copy costs more than
+       the reads it saves (unpacked, 128 x 512 x 512 ran at 117 GFLOP/s
+       against 112, 200 x 300 x 700 at 115 against 113; 1024 x 700 x 700 at
+       108 against 110). From PACK_ALIASED rows when B's rows are a multiple
+       of 4 KB apart, so that a panel's rows share one set of the L1 cache
+       (192 x 1024 x 1024: 103 unpacked, 106 packed). */
+    PACK_ROWS = 512,
+    PACK_ALIASED = 128,
+    ALIAS_FLOATS = 1024,
+};
+
+/* The function's arguments and the current blocks, as the kernels read
+   them. B[k, j] of the block (k, j from its corner) is at
+   bp[k ldb + j / (NR W) pstride + j % (NR W)]. */
+typedef struct {
+    LLVMValueRef a, a_rs, a_cs, c_buf, bias, n, epi, epi_ctx;
+    LLVMValueRef bp, ldb, pstride;
+    LLVMValueRef first, pc, kc, jc, colend; /* first K block?, the K block, the N block */
+    LLVMValueRef packed;                    /* i1: bp is packed panels */
+} blocks;
+
+static inline LLVMValueRef add(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildNSWAdd(c->b, a, b, "");
+}
+
+static inline LLVMValueRef mul(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildNSWMul(c->b, a, b, "");
+}
+
+static inline LLVMValueRef imin(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+static inline LLVMValueRef mask_if(cc_ctx *c, LLVMValueRef mask, LLVMValueRef flag)
+{
+    return LLVMBuildAnd(c->b, mask, cc_splat(c, flag), "");
+}
+
+/* Continues in a block that runs only when cond; end_if joins. */
+static inline LLVMBasicBlockRef if_then(cc_ctx *c, LLVMValueRef cond)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, fn, "then");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "endif");
+    LLVMBuildCondBr(c->b, cond, then, join);
+    LLVMPositionBuilderAtEnd(c->b, then);
+    return join;
+}
+
+static inline void end_if(cc_ctx *c, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+}
+
+/* Points b->bp, ldb and pstride at the current block: packed at p when
+   do_pack (packed there now when fill), else B itself (gemm_pack.c). */
+void cc_gemm_block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs,
+                     LLVMValueRef b_cs, LLVMValueRef do_pack, LLVMValueRef fill);
+
+#endif

@@ -203,6 +203,11 @@ typedef struct {
 } cc_loop;
 void cc_loop_begin(cc_ctx *c, cc_loop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step);
 void cc_loop_end(cc_ctx *c, cc_loop *l);
+/* Continues in a block that runs only when cond and returns the block
+   after it, where the code runs on (or an else branch starts, positioned
+   at it by hand); cc_end_if branches there and continues in it. */
+LLVMBasicBlockRef cc_if_then(cc_ctx *c, LLVMValueRef cond);
+void cc_end_if(cc_ctx *c, LLVMBasicBlockRef join);
 
 LLVMValueRef cc_i64(cc_ctx *c, int64_t v);
 /* n / d (or n % d when rem), 0 when d is 0: a size name may be bound to 0,

@@ -91,13 +91,13 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
     LLVMValueRef end = add(c, col[nv - 1], cc_i64(c, c->width));
     LLVMValueRef whole =
         LLVMBuildOr(c->b, b->packed, LLVMBuildICmp(c->b, LLVMIntSLE, end, b->colend, ""), "");
-    LLVMBasicBlockRef masked = if_then(c, whole); /* the else branch */
+    LLVMBasicBlockRef masked = cc_if_then(c, whole); /* the else branch */
     k_loop(c, b, acc, a, boff, NULL, mr, nv);
     LLVMBasicBlockRef summed = LLVMAppendBasicBlockInContext(c->ctx, fn, "tile_summed");
-    end_if(c, summed);
+    cc_end_if(c, summed);
     LLVMPositionBuilderAtEnd(c->b, masked);
     k_loop(c, b, acc, a, boff, mask, mr, nv);
-    end_if(c, summed);
+    cc_end_if(c, summed);
     for (int i = 0; i < mr; i++)
         for (int u = 0; u < nv; u++)
             cc_store(c, LLVMBuildLoad2(c->b, c->vf32, acc[i][u], ""), b->c_buf,
@@ -108,10 +108,10 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
 static void epilogue(cc_ctx *c, const blocks *b, LLVMValueRef run_epi, LLVMValueRef row0,
                      LLVMValueRef rows, LLVMValueRef col0, LLVMValueRef cols)
 {
-    LLVMBasicBlockRef join = if_then(c, run_epi);
+    LLVMBasicBlockRef join = cc_if_then(c, run_epi);
     LLVMValueRef args[6] = {b->epi_ctx, row0, rows, col0, cols, b->n};
     LLVMBuildCall2(c->b, cc_epilogue_type(c), b->epi, args, 6, "");
-    end_if(c, join);
+    cc_end_if(c, join);
 }
 
 /* Rows ic .. ic+mc-1 of the current K and N blocks: panel by panel, its
@@ -133,10 +133,10 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     cc_loop jr, ir;
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, fn, "tiles_done");
-    LLVMBasicBlockRef wide = if_then(c, narrow); /* the else branch */
-    for (int nv = 1; nv <= NV_NARROW; nv++) {    /* MR_NARROW rows of nv vectors */
+    LLVMBasicBlockRef wide = cc_if_then(c, narrow); /* the else branch */
+    for (int nv = 1; nv <= NV_NARROW; nv++) {       /* MR_NARROW rows of nv vectors */
         LLVMValueRef fits = LLVMBuildICmp(c->b, LLVMIntEQ, vecs, cc_i64(c, nv), "");
-        LLVMBasicBlockRef other = nv < NV_NARROW ? if_then(c, fits) : NULL;
+        LLVMBasicBlockRef other = nv < NV_NARROW ? cc_if_then(c, fits) : NULL;
         cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR_NARROW));
         micro(c, b, ir.i, cc_i64(c, 0), MR_NARROW, nv);
         cc_loop_end(c, &ir);
@@ -150,7 +150,7 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     micro(c, b, ir.i, jr.i, MR, NR);
     cc_loop_end(c, &ir);
     cc_loop_end(c, &jr);
-    end_if(c, tiled);
+    cc_end_if(c, tiled);
     epilogue(c, b, run_epi, ic, rows, b->jc, ncols);
     cc_loop_begin(c, &ir, end, add(c, ic, mc), cc_i64(c, 1));
     cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, GEMV_VECS * (int64_t)c->width));
@@ -165,10 +165,10 @@ static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
 {
     cc_ctx *c = l->c;
     LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
-    LLVMBasicBlockRef join = if_then(c, cond);
+    LLVMBasicBlockRef join = cc_if_then(c, cond);
     LLVMValueRef raw = cc_mem_take(l, bytes);
     LLVMBasicBlockRef take = LLVMGetInsertBlock(c->b);
-    end_if(c, join);
+    cc_end_if(c, join);
     LLVMValueRef phi = LLVMBuildPhi(c->b, LLVMTypeOf(raw), "");
     LLVMValueRef vals[2] = {raw, LLVMConstNull(LLVMTypeOf(raw))};
     LLVMBasicBlockRef preds[2] = {take, from};
@@ -256,12 +256,12 @@ static void build_gemm(cc_lower *outer, LLVMValueRef fn)
     cc_loop_end(c, &ic);
     cc_loop_end(c, &pc);
     cc_loop_end(c, &jc);
-    LLVMBasicBlockRef join = if_then(c, LLVMBuildIsNotNull(c->b, raw, ""));
+    LLVMBasicBlockRef join = cc_if_then(c, LLVMBuildIsNotNull(c->b, raw, ""));
     cc_mem_give(l, raw);
-    end_if(c, join);
-    join = if_then(c, use_slot);
+    cc_end_if(c, join);
+    join = cc_if_then(c, use_slot);
     LLVMBuildStore(c->b, cc_i64(c, 1), ready_at);
-    end_if(c, join);
+    cc_end_if(c, join);
     LLVMBuildRetVoid(c->b);
 }
 

@@ -56,23 +56,6 @@ static inline LLVMValueRef mask_if(cc_ctx *c, LLVMValueRef mask, LLVMValueRef fl
     return LLVMBuildAnd(c->b, mask, cc_splat(c, flag), "");
 }
 
-/* Continues in a block that runs only when cond; end_if joins. */
-static inline LLVMBasicBlockRef if_then(cc_ctx *c, LLVMValueRef cond)
-{
-    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, fn, "then");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "endif");
-    LLVMBuildCondBr(c->b, cond, then, join);
-    LLVMPositionBuilderAtEnd(c->b, then);
-    return join;
-}
-
-static inline void end_if(cc_ctx *c, LLVMBasicBlockRef join)
-{
-    LLVMBuildBr(c->b, join);
-    LLVMPositionBuilderAtEnd(c->b, join);
-}
-
 /* Points b->bp, ldb and pstride at the current block: packed at p when
    do_pack (packed there now when fill), else B itself (gemm_pack.c). */
 void cc_gemm_block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs,

@@ -45,9 +45,9 @@ static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, L
         cols[u] = add(c, add(c, b->jc, q.i), cc_i64(c, u * (int64_t)c->width));
     pack_row(c, b, p, src, row, k.i, q.i, cols, NULL);
     cc_loop_end(c, &q);
-    LLVMBasicBlockRef done = if_then(c, LLVMBuildICmp(c->b, LLVMIntSLT, whole, width, ""));
+    LLVMBasicBlockRef done = cc_if_then(c, LLVMBuildICmp(c->b, LLVMIntSLT, whole, width, ""));
     pack_row(c, b, p, src, row, k.i, whole, at, mask);
-    end_if(c, done);
+    cc_end_if(c, done);
     cc_loop_end(c, &k);
 }
 
@@ -146,12 +146,12 @@ void cc_gemm_block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLV
     b->packed = do_pack;
     b->ldb = LLVMBuildSelect(c->b, do_pack, pw, b_rs, "");
     b->pstride = LLVMBuildSelect(c->b, do_pack, mul(c, b->kc, pw), pw, "");
-    LLVMBasicBlockRef after = if_then(c, fill);
+    LLVMBasicBlockRef after = cc_if_then(c, fill);
     LLVMValueRef by_rows = LLVMBuildICmp(c->b, LLVMIntEQ, b_cs, cc_i64(c, 1), "");
-    LLVMBasicBlockRef transposed = if_then(c, by_rows); /* the else branch */
+    LLVMBasicBlockRef transposed = cc_if_then(c, by_rows); /* the else branch */
     pack(c, b, p, src, b_rs);
-    end_if(c, after);
+    cc_end_if(c, after);
     LLVMPositionBuilderAtEnd(c->b, transposed);
     pack_transposed(c, b, p, src, b_cs);
-    end_if(c, after);
+    cc_end_if(c, after);
 }

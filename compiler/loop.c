@@ -31,6 +31,22 @@ void cc_loop_end(cc_ctx *c, cc_loop *l)
     LLVMPositionBuilderAtEnd(c->b, l->exit);
 }
 
+LLVMBasicBlockRef cc_if_then(cc_ctx *c, LLVMValueRef cond)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->ctx, fn, "then");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "endif");
+    LLVMBuildCondBr(c->b, cond, then, join);
+    LLVMPositionBuilderAtEnd(c->b, then);
+    return join;
+}
+
+void cc_end_if(cc_ctx *c, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(c->b, join);
+    LLVMPositionBuilderAtEnd(c->b, join);
+}
+
 LLVMValueRef cc_lanes(cc_ctx *c)
 {
     LLVMValueRef lanes[64];

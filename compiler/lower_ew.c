@@ -109,13 +109,9 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
     }
     if (l->nt) { /* the stores are weakly ordered: visible before the entry
                     returns (or a split call's chunk says it is done) */
-        LLVMBasicBlockRef fence = LLVMAppendBasicBlockInContext(c->ctx, fn, "fence");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->ctx, fn, "fenced");
-        LLVMBuildCondBr(c->b, l->nt, fence, join);
-        LLVMPositionBuilderAtEnd(c->b, fence);
+        LLVMBasicBlockRef join = cc_if_then(c, l->nt);
         LLVMBuildFence(c->b, LLVMAtomicOrderingSequentiallyConsistent, false, "");
-        LLVMBuildBr(c->b, join);
-        LLVMPositionBuilderAtEnd(c->b, join);
+        cc_end_if(c, join);
     }
     l->nt = NULL;
 }
@@ -177,18 +173,14 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
 {
     if (l->stored[v->id] && l->nt && !mask) {
         cc_ctx *c = l->c;
-        LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
-        LLVMBasicBlockRef nt = LLVMAppendBasicBlockInContext(c->ctx, fn, "nt");
-        LLVMBasicBlockRef cached = LLVMAppendBasicBlockInContext(c->ctx, fn, "cached");
-        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(c->ctx, fn, "stored");
-        LLVMBuildCondBr(c->b, l->nt, nt, cached);
-        LLVMPositionBuilderAtEnd(c->b, nt);
+        LLVMBasicBlockRef cached = cc_if_then(c, l->nt); /* the else branch */
         cc_store_nt(c, val, l->buf[v->id], i);
-        LLVMBuildBr(c->b, after);
+        LLVMBasicBlockRef after =
+            LLVMAppendBasicBlockInContext(c->ctx, LLVMGetBasicBlockParent(cached), "stored");
+        cc_end_if(c, after);
         LLVMPositionBuilderAtEnd(c->b, cached);
         cc_store(c, val, l->buf[v->id], i, NULL);
-        LLVMBuildBr(c->b, after);
-        LLVMPositionBuilderAtEnd(c->b, after);
+        cc_end_if(c, after);
     } else if (l->stored[v->id]) {
         cc_store(l->c, val, l->buf[v->id], i, mask);
     }

@@ -233,6 +233,8 @@ void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write);
 LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
 LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
 void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
+/* Zeros n floats at dst (memset, expanded inline by LLVM when short). */
+void cc_zero_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef n);
 LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar);
 /* The lane indices 0, 1, ..., width-1 as <width x i64>. */
 LLVMValueRef cc_lanes(cc_ctx *c);

@@ -126,6 +126,13 @@ void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
     LLVMBuildStore(c->b, v, p);
 }
 
+void cc_zero_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef n)
+{
+    LLVMValueRef bytes = LLVMBuildMul(c->b, n, cc_i64(c, sizeof(float)), "");
+    LLVMBuildMemSet(c->b, dst, LLVMConstInt(LLVMInt8TypeInContext(c->ctx), 0, false), bytes,
+                    sizeof(float));
+}
+
 LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem)
 {
     LLVMValueRef zero = LLVMBuildICmp(c->b, LLVMIntEQ, d, cc_i64(c, 0), "");

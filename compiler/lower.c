@@ -202,14 +202,19 @@ static void declare_memory(cc_lower *l)
 }
 
 /* Copies n floats (an output that is an input, a gradient that is another
-   value's), or zeros them when src is NULL (no gradient reaches an input). */
+   value's), or zeros them when src is NULL (no gradient reaches an input):
+   memmove or memset, which LLVM expands inline when short, rather than a
+   loop left to its optimiser (one O2 unrolled was 50 us of a chain's
+   backward on 256K floats without). */
 static void copy_floats(cc_lower *l, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef n)
 {
     cc_ctx *c = l->c;
-    cc_loop lp;
-    cc_loop_begin(c, &lp, cc_i64(c, 0), n, cc_i64(c, 1));
-    cc_store1(c, src ? cc_load1(c, src, lp.i) : LLVMConstReal(c->f32, 0), dst, lp.i);
-    cc_loop_end(c, &lp);
+    if (!src) {
+        cc_zero_floats(c, dst, n);
+        return;
+    }
+    LLVMValueRef bytes = LLVMBuildMul(c->b, n, cc_i64(c, sizeof(float)), "");
+    LLVMBuildMemMove(c->b, dst, sizeof(float), src, sizeof(float), bytes);
 }
 
 /* Whether v (a gradient) is computed by a kernel of this entry into a buffer

@@ -38,10 +38,7 @@ void cc_set(cc_lower *l, LLVMValueRef acc, LLVMValueRef x)
 
 void cc_zero(cc_lower *l, const ir_value *v)
 {
-    cc_loop lp;
-    cc_loop_begin(l->c, &lp, cc_i64(l->c, 0), cc_numel(l, v), cc_i64(l->c, 1));
-    cc_store1(l->c, LLVMConstReal(l->c->f32, 0), l->buf[v->id], lp.i);
-    cc_loop_end(l->c, &lp);
+    cc_zero_floats(l->c, l->buf[v->id], cc_numel(l, v));
 }
 
 void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *outer,

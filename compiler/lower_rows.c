@@ -100,10 +100,15 @@ static void lanes_init(cc_rows *s, cc_lower *l, const ir_value *v)
 /* Rows known to fit in a vector are each a short chain of dependent steps
    (max, exp, sum, divide): several at a time, interleaved, the core
    overlaps the chains. As many as keep the code that of 4 rows of 16 lanes
-   at most: fewer in fewer lanes, where the rows are cheap anyway. */
+   at most: fewer in fewer lanes, where the rows are cheap anyway. The
+   loss's rows go one at a time: they are a small part of a training step
+   (bench/mlp784.act at batch 64: 743 us a step either way), and 4 of them
+   side by side, in double lanes, took 100 of its first compile's 170 ms. */
 static int rows_at_once(const cc_rows *s)
 {
     cc_ctx *c = s->l->c;
+    if (is_loss(s->op))
+        return 1;
     bool short_rows = s->along && LLVMIsConstant(s->len) &&
                       LLVMConstIntGetSExtValue(s->len) <= (long long)c->width;
     return short_rows ? (int)(c->width / 4 < MAX_AT_ONCE ? c->width / 4 : MAX_AT_ONCE) : 1;

@@ -36,11 +36,12 @@ typedef struct {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    unsigned width;   /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
-    bool fma;         /* the target has fused multiply-add */
-    bool jit;         /* for the JIT (memory from its pool), not ahead of time */
-    bool gradients;   /* the module computes derivatives: share exp between sigmoids */
-    const char *gemm; /* the library's GEMM the module calls (cc_gemm_library), or NULL */
+    unsigned width;    /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
+    bool fma;          /* the target has fused multiply-add */
+    bool jit;          /* for the JIT (memory from its pool), not ahead of time */
+    bool gradients;    /* the module computes derivatives: share exp between sigmoids */
+    const char *gemm;  /* the library's GEMM the module calls (cc_gemm_library), or NULL */
+    bool scalar_loops; /* it holds loops of scalars, left to LLVM to vectorise */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
     LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
 } cc_ctx;
@@ -73,9 +74,16 @@ void cc_ctx_fini(cc_ctx *c);
    in a copy of c for a kernel whose rows are known to be short. */
 void cc_ctx_set_width(cc_ctx *c, unsigned width);
 
-/* Verifies and optimises a module for t with the new pass manager (O2),
+/* How far cc_optimize goes. CC_OPT_FULL is LLVM's O2, which also
+   vectorises and unrolls loops of scalars (compiler/lower_indexed.c);
+   CC_OPT_KERNELS is what kernels written in vectors need (SSA form,
+   redundancies, constants and invariants out of loops) in a quarter of
+   O2's time, for the JIT's first compile (docs/decisions.md). */
+typedef enum { CC_OPT_FULL, CC_OPT_KERNELS } cc_opt;
+
+/* Verifies and optimises a module for t with the new pass manager,
    function attributes set so that the target's full vector width is used. */
-int cc_optimize(LLVMModuleRef mod, const cc_target *t, act_error *err);
+int cc_optimize(LLVMModuleRef mod, const cc_target *t, cc_opt level, act_error *err);
 
 /* ---- JIT (compiler/jit.c) ----------------------------------------------- */
 
@@ -86,9 +94,11 @@ void cc_jit_free(cc_jit *j);
 /* A fresh LLVM context owned by the JIT's thread-safe context, for building
    the next module to add. */
 LLVMContextRef cc_jit_context(cc_jit *j);
-/* Optimises mod for t and compiles it to an object file in memory; mod is
-   disposed (also on failure). The caller frees *obj (free). */
-int cc_codegen(LLVMModuleRef mod, const cc_target *t, char **obj, size_t *size, act_error *err);
+/* Optimises mod for t (as far as level) and compiles it to an object file
+   in memory; mod is disposed (also on failure). The caller frees *obj
+   (free). */
+int cc_codegen(LLVMModuleRef mod, const cc_target *t, cc_opt level, char **obj, size_t *size,
+               act_error *err);
 /* Adds an object file (copied) to the JIT. */
 int cc_jit_add_object(cc_jit *j, const char *obj, size_t size, act_error *err);
 /* Both: mod compiled for t into the JIT, which disposes mod (also on failure). */

@@ -211,7 +211,8 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
             LLVMDisposeModule(c.mod);
             return rc;
         }
-        if ((rc = cc_codegen(c.mod, &cache->target, &obj, &size, err)))
+        cc_opt level = c.scalar_loops ? CC_OPT_FULL : CC_OPT_KERNELS;
+        if ((rc = cc_codegen(c.mod, &cache->target, level, &obj, &size, err)))
             return rc;
         if (portable)
             cc_disk_store(full_key, name, obj, size);

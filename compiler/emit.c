@@ -186,7 +186,7 @@ int cc_emit(ir_module *m, ir_graph *g, cc_emit_kind kind, const char *path, cons
     if (!rc && (!tmp || (header && !htmp)))
         rc = act_error_set(err, path, ACT_ERR_NOMEM, "out of memory");
     if (!rc)
-        rc = cc_optimize(c.mod, &t, err);
+        rc = cc_optimize(c.mod, &t, CC_OPT_FULL, err);
     if (!rc)
         rc = write_module(&c, &t, kind, tmp, err);
     if (!rc && header)

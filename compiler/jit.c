@@ -108,9 +108,10 @@ LLVMContextRef cc_jit_context(cc_jit *j)
     return LLVMOrcThreadSafeContextGetContext(j->tsc);
 }
 
-int cc_codegen(LLVMModuleRef mod, const cc_target *t, char **obj, size_t *size, act_error *err)
+int cc_codegen(LLVMModuleRef mod, const cc_target *t, cc_opt level, char **obj, size_t *size,
+               act_error *err)
 {
-    int rc = cc_optimize(mod, t, err);
+    int rc = cc_optimize(mod, t, level, err);
     char *msg = NULL;
     LLVMMemoryBufferRef buf = NULL;
     if (!rc && LLVMTargetMachineEmitToMemoryBuffer(t->tm, mod, LLVMObjectFile, &msg, &buf)) {
@@ -144,7 +145,7 @@ int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
 {
     char *obj = NULL;
     size_t size = 0;
-    int rc = cc_codegen(mod, t, &obj, &size, err);
+    int rc = cc_codegen(mod, t, CC_OPT_FULL, &obj, &size, err);
     if (!rc)
         rc = cc_jit_add_object(j, obj, size, err);
     free(obj);

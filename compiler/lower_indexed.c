@@ -1,6 +1,7 @@
 /* lower_indexed.c -- ops whose lanes need their index: numpy broadcasting
    of add and mul, its reverse (sum_to), prelu and rrelu (per channel, per
-   element), maxout, and their gradients. Scalar loops in double. */
+   element), maxout, and their gradients. Scalar loops in double, which
+   LLVM's O2 vectorises (cc_ctx.scalar_loops). */
 #include "cc.h"
 
 /* Dims of v right-aligned to rank 4 (leading 1s) and their C-order strides. */
@@ -109,6 +110,7 @@ static void sum_to(cc_lower *l, const ir_value *v)
         cc_vector_loop(c, cc_numel(l, v), col_sum_lanes, &s);
         return;
     }
+    c->scalar_loops = true;
     int order[4], nkept = 0, n = 0;
     for (int k = 0; k < 4; k++)
         if (!is_one(v, k) || is_one(g, k))
@@ -258,6 +260,8 @@ static void maxout(cc_lower *l, const ir_value *v)
 
 void cc_lower_indexed(cc_lower *l, const ir_value *v)
 {
+    if (v->op != IR_SUM_TO) /* sum_to says for itself */
+        l->c->scalar_loops = true;
     switch (v->op) {
     case IR_ADD:
     case IR_MUL:

@@ -28,7 +28,7 @@ static int add_variant(LLVMModuleRef dest, const cc_gemm_variant *v)
     c.jit = true;
     cc_gemm_define(&c, v->name);
     cc_ctx_fini(&c);
-    int rc = cc_optimize(c.mod, &t, &err);
+    int rc = cc_optimize(c.mod, &t, CC_OPT_FULL, &err);
     cc_target_fini(&t);
     if (rc) {
         LLVMDisposeModule(c.mod);

@@ -14,7 +14,8 @@
 static int actc(const char *args, char **out, char **err)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s", ACTC_PATH, args);
+    if (snprintf(cmd, sizeof cmd, "'%s' %s", ACTC_PATH, args) >= (int)sizeof cmd)
+        fail_msg("command too long: %s", args);
     return ts_run(cmd, out, err);
 }
 
@@ -135,7 +136,8 @@ static void test_actc_run_prints_outputs(void **state)
 static float *read_npy(const char *dir, const char *name, int64_t *shape, int *rank)
 {
     char path[600];
-    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s.npy", dir, name) >= (int)sizeof path)
+        fail_msg("path too long: %s/%s", dir, name);
     float *data;
     act_error err = {0};
     if (rt_npy_read(path, &data, shape, rank, &err))

@@ -61,7 +61,9 @@ static void for_each_file(const char *dir, void (*fn)(const char *path))
 static void truncate_half(const char *path)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "truncate -s $(( $(stat -c %%s '%s') / 2 )) '%s'", path, path);
+    if (snprintf(cmd, sizeof cmd, "truncate -s $(( $(stat -c %%s '%s') / 2 )) '%s'", path, path) >=
+        (int)sizeof cmd)
+        fail_msg("path too long: %s", path);
     assert_int_equal(ts_run(cmd, NULL, NULL), 0);
 }
 

@@ -75,7 +75,7 @@ void cc_ctx_fini(cc_ctx *c);
 void cc_ctx_set_width(cc_ctx *c, unsigned width);
 
 /* How far cc_optimize goes. CC_OPT_FULL is LLVM's O2, which also
-   vectorises and unrolls loops of scalars (compiler/lower_indexed.c);
+   vectorises loops of scalars (compiler/lower_indexed.c);
    CC_OPT_KERNELS is what kernels written in vectors need (SSA form,
    redundancies, constants and invariants out of loops) in a quarter of
    O2's time, for the JIT's first compile (docs/decisions.md). */
@@ -101,7 +101,8 @@ int cc_codegen(LLVMModuleRef mod, const cc_target *t, cc_opt level, char **obj, 
                act_error *err);
 /* Adds an object file (copied) to the JIT. */
 int cc_jit_add_object(cc_jit *j, const char *obj, size_t size, act_error *err);
-/* Both: mod compiled for t into the JIT, which disposes mod (also on failure). */
+/* Both, with the JIT's pipeline for kernels (CC_OPT_KERNELS): mod compiled
+   for t into the JIT, which disposes mod (also on failure). */
 int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err);
 /* The address of a function added before, or NULL with err set. */
 void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err);
@@ -243,8 +244,10 @@ void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write);
 LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
 LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
 void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
-/* Zeros n floats at dst (memset, expanded inline by LLVM when short). */
+/* Zeros n floats at dst, or copies n floats from src to dst (memset,
+   memmove: expanded inline by LLVM when short); nothing for n <= 0. */
 void cc_zero_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef n);
+void cc_move_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef n);
 LLVMValueRef cc_splat(cc_ctx *c, LLVMValueRef scalar);
 /* The lane indices 0, 1, ..., width-1 as <width x i64>. */
 LLVMValueRef cc_lanes(cc_ctx *c);

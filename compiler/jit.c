@@ -145,7 +145,7 @@ int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err)
 {
     char *obj = NULL;
     size_t size = 0;
-    int rc = cc_codegen(mod, t, CC_OPT_FULL, &obj, &size, err);
+    int rc = cc_codegen(mod, t, CC_OPT_KERNELS, &obj, &size, err);
     if (!rc)
         rc = cc_jit_add_object(j, obj, size, err);
     free(obj);

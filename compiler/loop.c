@@ -126,11 +126,24 @@ void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
     LLVMBuildStore(c->b, v, p);
 }
 
-void cc_zero_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef n)
+/* The bytes of n floats, 0 for n <= 0 (an AOT caller's bad size is then
+   no work, as it is for every loop). */
+static LLVMValueRef bytes_of(cc_ctx *c, LLVMValueRef n)
 {
     LLVMValueRef bytes = LLVMBuildMul(c->b, n, cc_i64(c, sizeof(float)), "");
-    LLVMBuildMemSet(c->b, dst, LLVMConstInt(LLVMInt8TypeInContext(c->ctx), 0, false), bytes,
-                    sizeof(float));
+    LLVMValueRef some = LLVMBuildICmp(c->b, LLVMIntSGT, n, cc_i64(c, 0), "");
+    return LLVMBuildSelect(c->b, some, bytes, cc_i64(c, 0), "");
+}
+
+void cc_zero_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef n)
+{
+    LLVMBuildMemSet(c->b, dst, LLVMConstInt(LLVMInt8TypeInContext(c->ctx), 0, false),
+                    bytes_of(c, n), sizeof(float));
+}
+
+void cc_move_floats(cc_ctx *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef n)
+{
+    LLVMBuildMemMove(c->b, dst, sizeof(float), src, sizeof(float), bytes_of(c, n));
 }
 
 LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem)

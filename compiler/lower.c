@@ -203,18 +203,15 @@ static void declare_memory(cc_lower *l)
 
 /* Copies n floats (an output that is an input, a gradient that is another
    value's), or zeros them when src is NULL (no gradient reaches an input):
-   memmove or memset, which LLVM expands inline when short, rather than a
-   loop left to its optimiser (one O2 unrolled was 50 us of a chain's
-   backward on 256K floats without). */
+   memmove or memset rather than a loop of one float at a time, which only
+   LLVM's O2 made fast (without it, 50 us of a chain's backward on 256K
+   floats). */
 static void copy_floats(cc_lower *l, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef n)
 {
-    cc_ctx *c = l->c;
-    if (!src) {
-        cc_zero_floats(c, dst, n);
-        return;
-    }
-    LLVMValueRef bytes = LLVMBuildMul(c->b, n, cc_i64(c, sizeof(float)), "");
-    LLVMBuildMemMove(c->b, dst, sizeof(float), src, sizeof(float), bytes);
+    if (src)
+        cc_move_floats(l->c, dst, src, n);
+    else
+        cc_zero_floats(l->c, dst, n);
 }
 
 /* Whether v (a gradient) is computed by a kernel of this entry into a buffer

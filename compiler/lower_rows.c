@@ -191,4 +191,5 @@ void cc_lower_rows(cc_lower *l, const ir_value *v)
         nl.c = &narrow;
     }
     lower_rows(&nl, v, outer, len, inner, along);
+    l->c->scalar_loops |= narrow.scalar_loops;
 }

@@ -211,11 +211,9 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
             LLVMDisposeModule(c.mod);
             return rc;
         }
-        /* O2 for loops of scalars, and for a GEMM of the module's own (a
-           target no library variant fits), as the library's is built */
-        LLVMValueRef own_gemm = LLVMGetNamedFunction(c.mod, "act.gemm");
-        bool full = c.scalar_loops || (own_gemm && !LLVMIsDeclaration(own_gemm));
-        cc_opt level = full ? CC_OPT_FULL : CC_OPT_KERNELS;
+        /* O2 for loops of scalars, and where no library GEMM fits the
+           target (the module builds its own, as the library's, at O2) */
+        cc_opt level = c.scalar_loops || !c.gemm ? CC_OPT_FULL : CC_OPT_KERNELS;
         if ((rc = cc_codegen(c.mod, &cache->target, level, &obj, &size, err)))
             return rc;
         if (portable)

@@ -33,6 +33,13 @@ static char *keep(char *from_llvm)
     return kept;
 }
 
+/* A copy of the host's value kept at setup, or of LLVM's answer again when
+   keeping it ran out of memory. */
+static char *host(const char *kept, char *(*ask)(void))
+{
+    return kept ? copy(kept) : keep(ask());
+}
+
 static void init_llvm(void)
 {
     LLVMInitializeNativeTarget();
@@ -91,11 +98,9 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
 {
     call_once(&llvm_once, init_llvm);
     memset(t, 0, sizeof *t);
-    t->cpu = cpu ? copy(cpu) : host_cpu ? copy(host_cpu) : keep(LLVMGetHostCPUName());
-    t->features = features        ? copy(features)
-                  : host_features ? copy(host_features)
-                                  : keep(LLVMGetHostCPUFeatures());
-    t->triple = host_triple ? copy(host_triple) : keep(LLVMGetDefaultTargetTriple());
+    t->cpu = cpu ? copy(cpu) : host(host_cpu, LLVMGetHostCPUName);
+    t->features = features ? copy(features) : host(host_features, LLVMGetHostCPUFeatures);
+    t->triple = host(host_triple, LLVMGetDefaultTargetTriple);
     if (!t->cpu || !t->features || !t->triple) {
         cc_target_fini(t);
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");

@@ -141,7 +141,7 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
     LLVMValueRef d = widen(c, x);
     if (v->op == IR_SCALE)
         return narrow(c, LLVMBuildFMul(c->b, d, cc_const(c, c->vf64, v->attr[0]), ""));
-    return narrow(c, cc_lower_expr(c, v->act->f, d, NULL, v->attr));
+    return narrow(c, cc_lower_expr(c, v->act->f_eval, d, NULL, v->attr));
 }
 
 /* df(x, y) * dy for activation gradient v at lanes i, dy given, and y

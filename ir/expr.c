@@ -270,6 +270,18 @@ bool ir_expr_uses_x(const ir_expr *e)
     return ir_expr_any(e, is_x);
 }
 
+ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args)
+{
+    bool changed = false;
+    for (int i = 0; i < e->nargs; i++)
+        changed |= args[i] != e->arg[i];
+    if (!changed)
+        return e;
+    ir_expr *r = e->op == EX_CALL ? ir_ex_call(p, e->fn, args, e->nargs)
+                                  : ir_ex_node(p, e->op, args[0], args[1], args[2]);
+    return ir_ex_pos(r, e->pos);
+}
+
 ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f)
 {
     if (!d)
@@ -279,15 +291,8 @@ ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f)
     if (!d->nargs)
         return d;
     ir_expr *args[3] = {NULL, NULL, NULL};
-    bool changed = false;
-    for (int i = 0; i < d->nargs; i++) {
+    for (int i = 0; i < d->nargs; i++)
         if (!(args[i] = ir_expr_subst_y(p, d->arg[i], f)))
             return NULL;
-        changed |= args[i] != d->arg[i];
-    }
-    if (!changed)
-        return d;
-    ir_expr *r = d->op == EX_CALL ? ir_ex_call(p, d->fn, args, d->nargs)
-                                  : ir_ex_node(p, d->op, args[0], args[1], args[2]);
-    return ir_ex_pos(r, d->pos);
+    return ir_ex_with_args(p, d, args);
 }

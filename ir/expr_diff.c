@@ -194,6 +194,12 @@ static ir_expr *diff_node(differ *d, ir_expr *self)
         return diff_clamp(d, self);
     case EX_CALL:
         return diff_call(d, self);
+    case EX_LOG1P:
+        /* softplus: sigmoid(t) t', where exp(t) / (1 + exp(t)) is inf / inf
+           for t > 709 */
+        if (a->op == EX_EXP)
+            return mul(d, node(d, EX_SIGMOID, a->arg[0], NULL, NULL), diff(d, a->arg[0]));
+        /* fall through */
     default: {
         ir_expr *du = diff(d, a);
         return is_zero(du) ? du : mul(d, outer(d, self), du);

@@ -204,6 +204,10 @@ const char *ir_expr_op_name(ir_expr_op op);
 int ir_expr_op_arity(ir_expr_op op);
 /* EX_CALL of fn on args[0..nargs), nargs 1 to 3. */
 ir_expr *ir_ex_call(ir_expr_pool *p, const ir_native *fn, ir_expr **args, int nargs);
+/* e with the operands args (as many as e has): e itself when they are its
+   own, else the pool's node for them, with e's position. NULL when out of
+   memory. */
+ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args);
 /* Gives e the position pos unless it already has one (a shared node keeps
    its first); returns e. */
 ir_expr *ir_ex_pos(ir_expr *e, ir_pos pos);
@@ -264,6 +268,17 @@ ir_expr *ir_expr_diff(ir_expr_pool *p, const ir_expr *e, act_error *err);
 /* Rewrites d in terms of the forward output: every occurrence of the subtree
    f becomes EX_Y. */
 ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f);
+/* A user's formula in a form with the same value for every input and less
+   rounding (ir/expr_stable.c): log(1 + t) -> log1p(t), exp(t) - 1 ->
+   expm1(t), log(exp(t)) -> t, log(sigmoid(t)) -> -log1p(exp(-t)), the log of
+   a product or quotient of such positive terms -> the sum or difference of
+   their logs. Differentiable as it is: ir_expr_diff gives log1p(exp(t)) the
+   derivative sigmoid(t) t'. NULL when out of memory (or e is NULL). */
+ir_expr *ir_expr_stable(ir_expr_pool *p, ir_expr *e);
+/* For evaluation after ir_expr_stable: log1p(exp(t)) -> max(t, 0) +
+   log1p(exp(-abs(t))), which does not overflow for t > 709. NULL when out
+   of memory (or e is NULL). */
+ir_expr *ir_expr_expand(ir_expr_pool *p, ir_expr *e);
 /* Whether pred holds for e (may be NULL: false) or any node below it. */
 bool ir_expr_any(const ir_expr *e, bool (*pred)(const ir_expr *));
 /* Whether e reads EX_X (false: it can be computed from y and params alone). */
@@ -310,7 +325,10 @@ typedef struct ir_activation {
     ir_params params;
     const char *formula;        /* the formula as written */
     const char *grad_formula;   /* the derivative as written; NULL: derived */
-    ir_expr *f;                 /* in x and params */
+    ir_expr *f;                 /* in x and params, as written */
+    ir_expr *f_eval;            /* f as the engines evaluate it: for a user's formula
+                                   (not a built-in) rewritten by ir_expr_stable and
+                                   ir_expr_expand, else f */
     ir_expr *df;                /* df/dx in x, y, params, rewritten in y where it could be;
                                    NULL when it cannot be formed */
     const char *df_error;       /* why df is NULL: names the sub-expression */
@@ -335,14 +353,17 @@ const ir_builtin_row *ir_builtin_rows(int *count);
    derivative, and rewrites it in y. words (NULL: none) appends one
    string-valued parameter, "approximate: none tanh": default the first word,
    value the index of the word. Strings are copied into a; pos is {origin, 0,
-   0}; origin_kind is left IR_ORIGIN_BUILTIN for the caller to set. A
-   derivative that cannot be formed is not an error here: df is NULL and
-   df_error says why. */
-ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char *name,
-                                       const char *params, const char *words, const char *formula,
-                                       const char *grad, const char *origin, act_error *err);
-/* Finishes an activation whose f (and optionally a hand-written df, which
-   may use y) is set: derives df when missing and rewrites it in y. A
+   0}, origin_kind is kind. A derivative that cannot be formed is not an
+   error here: df is NULL and df_error says why. */
+ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, ir_origin_kind kind,
+                                       const char *name, const char *params, const char *words,
+                                       const char *formula, const char *grad, const char *origin,
+                                       act_error *err);
+/* Finishes an activation whose f, origin_kind (and optionally a hand-written
+   df, which may use y) are set: sets f_eval, derives df when missing and
+   rewrites it in y. A user's formula (origin_kind not IR_ORIGIN_BUILTIN; the
+   built-ins are written in stable form) is rewritten by ir_expr_stable
+   before it is differentiated, and f_eval and df by ir_expr_expand after. A
    derivative that cannot be formed leaves df NULL and df_error (in p's
    arena) and returns 0; only running out of memory fails. */
 int ir_activation_finish(ir_expr_pool *p, ir_activation *act, act_error *err);

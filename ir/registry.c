@@ -58,9 +58,10 @@ static int add_words(ir_arena *a, const char *words, const char *origin, ir_para
     return 0;
 }
 
-ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char *name,
-                                       const char *params, const char *words, const char *formula,
-                                       const char *grad, const char *origin, act_error *err)
+ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, ir_origin_kind kind,
+                                       const char *name, const char *params, const char *words,
+                                       const char *formula, const char *grad, const char *origin,
+                                       act_error *err)
 {
     ir_activation *act = ir_alloc(a, sizeof *act);
     const char *where = ir_strdup(a, origin);
@@ -69,6 +70,7 @@ ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char 
         (grad && !(act->grad_formula = ir_strdup(a, grad))))
         return act_error_at(err, (ir_pos){origin, 0, 0}, ACT_ERR_NOMEM, "out of memory"), NULL;
     act->origin = where;
+    act->origin_kind = kind;
     act->pos = (ir_pos){where, 0, 0};
     act->var = "x";
     if (ir_params_from_text(a, params, where, &act->params, err) ||
@@ -83,10 +85,13 @@ ir_activation *ir_activation_from_text(ir_arena *a, ir_expr_pool *p, const char 
 
 int ir_activation_finish(ir_expr_pool *p, ir_activation *act, act_error *err)
 {
-    ir_expr *df = act->df;
+    bool user = act->origin_kind != IR_ORIGIN_BUILTIN;
+    ir_expr *f = user ? ir_expr_stable(p, act->f) : act->f, *df = act->df;
+    if (!(act->f_eval = user ? ir_expr_expand(p, f) : f))
+        return act_error_at(err, act->pos, ACT_ERR_NOMEM, "out of memory");
     if (!df) {
         act_error why = {0};
-        df = ir_expr_diff(p, act->f, &why);
+        df = ir_expr_diff(p, f, &why);
         if (!df && why.code != ACT_ERR_GRAD)
             return act_error_at(err, (ir_pos){why.file, why.line, why.col}, why.code, "%s",
                                 why.message);
@@ -96,7 +101,10 @@ int ir_activation_finish(ir_expr_pool *p, ir_activation *act, act_error *err)
         }
     }
     /* y is the saved forward output: reading it recomputes nothing */
-    if (!(df = ir_expr_subst_y(p, df, act->f)))
+    df = ir_expr_subst_y(p, df, f);
+    if (user)
+        df = ir_expr_expand(p, ir_expr_stable(p, df));
+    if (!df)
         return act_error_at(err, act->pos, ACT_ERR_NOMEM, "out of memory");
     act->df = df;
     return 0;
@@ -113,9 +121,9 @@ ir_registry *ir_registry_new(act_error *err)
     int n;
     const ir_builtin_row *rows = ir_builtin_rows(&n);
     for (int i = 0; i < n; i++) {
-        ir_activation *act =
-            ir_activation_from_text(r->arena, r->pool, rows[i].name, rows[i].params, rows[i].words,
-                                    rows[i].formula, rows[i].grad, "built-in", err);
+        ir_activation *act = ir_activation_from_text(
+            r->arena, r->pool, IR_ORIGIN_BUILTIN, rows[i].name, rows[i].params, rows[i].words,
+            rows[i].formula, rows[i].grad, "built-in", err);
         if (!act || ir_registry_add(r, &act, 1, err)) {
             ir_registry_free(r);
             return NULL;

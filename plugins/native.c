@@ -106,7 +106,7 @@ ir_activation *pl_native_scalar(ir_registry *reg, const char *path, const char *
     if (!nf)
         return NULL;
     ir_expr *x = ir_ex_leaf(pool, EX_X, 0);
-    if (!(act->f = ir_ex_pos(ir_ex_call(pool, &nf->base, &x, 1), act->pos)))
+    if (!(act->f_eval = act->f = ir_ex_pos(ir_ex_call(pool, &nf->base, &x, 1), act->pos)))
         return nomem(err);
     if (!df) {
         act->df_error = no_derivative(a, name);
@@ -180,7 +180,7 @@ ir_activation *pl_native_array(ir_registry *reg, const char *path, const char *n
     *fns = (ir_array_fns){fwd, bwd};
     act->native = fns;
     ir_expr *x = ir_ex_leaf(pool, EX_X, 0);
-    if (!(act->f = ir_ex_pos(ir_ex_call(pool, &nf->base, &x, 1), act->pos)))
+    if (!(act->f_eval = act->f = ir_ex_pos(ir_ex_call(pool, &nf->base, &x, 1), act->pos)))
         return nomem(err);
     if (!bwd) {
         act->df_error = no_derivative(a, name);

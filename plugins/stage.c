@@ -87,9 +87,9 @@ static int register_formula(act_registry *reg, const char *name, const char *par
     if (!formula)
         return fail_text(s, ACT_ERR_PLUGIN, name, "expected a formula, found NULL");
     act_error why = {0};
-    ir_activation *act =
-        ir_activation_from_text(ir_registry_arena(s->reg), ir_registry_pool(s->reg), name,
-                                params ? params : "", NULL, formula, derivative, s->path, &why);
+    ir_activation *act = ir_activation_from_text(
+        ir_registry_arena(s->reg), ir_registry_pool(s->reg), IR_ORIGIN_PLUGIN, name,
+        params ? params : "", NULL, formula, derivative, s->path, &why);
     if (act && !act->df) {
         act_error e = {0};
         act_error_set(&e, s->path, ACT_ERR_PLUGIN,

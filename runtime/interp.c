@@ -165,7 +165,7 @@ static void elementwise(const ir_value *v, const rt_tensor *x, const rt_tensor *
             y->data[i] = v->attr[0] * xi;
             break;
         case IR_ACT:
-            y->data[i] = ir_expr_eval(v->act->f, xi, 0, v->attr);
+            y->data[i] = ir_expr_eval(v->act->f_eval, xi, 0, v->attr);
             break;
         case IR_PRELU:
             y->data[i] = xi > 0 || isnan(xi) ? xi : s->data[s->n == 1 ? 0 : i % s->n] * xi;

@@ -21,8 +21,9 @@ static ir_activation *from_text(ir_registry *r, const char *name, const char *pa
                                 const char *formula, const char *grad, const char *origin)
 {
     act_error err = {0};
-    ir_activation *act = ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), name,
-                                                 params, NULL, formula, grad, origin, &err);
+    ir_activation *act =
+        ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), IR_ORIGIN_PLUGIN, name,
+                                params, NULL, formula, grad, origin, &err);
     if (!act)
         fail_msg("%s: %d:%d: %s", name, err.line, err.col, err.message);
     return act;
@@ -95,17 +96,17 @@ static void test_from_text_reports_errors_in_the_formula(void **state)
     for (size_t i = 0; i < sizeof text_errors / sizeof *text_errors; i++) {
         const text_error_row *row = &text_errors[i];
         act_error err = {0};
-        ir_activation *act =
-            ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), "bad", row->params,
-                                    NULL, row->formula, row->grad, "/x/p.so", &err);
+        ir_activation *act = ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r),
+                                                     IR_ORIGIN_PLUGIN, "bad", row->params, NULL,
+                                                     row->formula, row->grad, "/x/p.so", &err);
         if (act || err.code != row->code || err.line != 1 || err.col != row->col ||
             strcmp(err.file, "/x/p.so") || !strstr(err.message, row->message))
             fail_msg("row %zu: %d at %s:%d:%d '%s'", i, err.code, err.file, err.line, err.col,
                      err.message);
     }
     act_error err = {0};
-    assert_null(ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), "w", "",
-                                        "mode none", "x", NULL, "p", &err));
+    assert_null(ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), IR_ORIGIN_PLUGIN,
+                                        "w", "", "mode none", "x", NULL, "p", &err));
     assert_int_equal(err.code, ACT_ERR_SYNTAX);
     ir_registry_free(r);
 }

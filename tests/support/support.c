@@ -207,8 +207,8 @@ void ts_op_cases_free(ts_op_case *cases, int n)
 void ts_check_df_at(const ir_activation *act, const double *p, double x)
 {
     double h = 1e-6 * fmax(1, fabs(x));
-    double fd = (ir_expr_eval(act->f, x + h, 0, p) - ir_expr_eval(act->f, x - h, 0, p)) / (2 * h);
-    double f = ir_expr_eval(act->f, x, 0, p);
+    double fd = (ir_expr_eval(act->f_eval, x + h, 0, p) - ir_expr_eval(act->f_eval, x - h, 0, p)) / (2 * h);
+    double f = ir_expr_eval(act->f_eval, x, 0, p);
     double df = ir_expr_eval(act->df, x, f, p);
     if (!(fabs(df - fd) <= 1e-7 * (1 + fabs(df) + fabs(f))))
         fail_msg("%s' at %g: %.17g, finite difference %.17g", act->name, x, df, fd);

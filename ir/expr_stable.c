@@ -1,0 +1,152 @@
+/* expr_stable.c -- rewrites of a user's formula into forms that give the
+   same real function with less rounding and no spurious overflow, so that a
+   formula written as in a textbook is as accurate as a built-in:
+   log(1 + t) -> log1p(t), exp(t) - 1 -> expm1(t), log(exp(t)) -> t,
+   log(sigmoid(t)) -> -log1p(exp(-t)), and the log of a product or quotient
+   of such terms the sum or difference of their logs. softclip's
+   log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a so becomes a difference of
+   two softplus terms, exact where the quotient form rounds to log(1) = 0
+   (x < -37) or is inf/inf (x > 709). ir_expr_expand then writes each
+   log1p(exp(t)) as max(t, 0) + log1p(exp(-abs(t))). The derivative is taken
+   between the two steps, where log1p(exp(t))' is sigmoid(t) t'. Every rule
+   keeps the real function, and the text's own value at NaN and +-inf; where
+   the text overflows or rounds away a tiny term, the rewrite does not. */
+#include "ir.h"
+
+#include <math.h>
+
+static bool is_const(const ir_expr *e, double v)
+{
+    return e->op == EX_CONST && e->value == v;
+}
+
+static ir_expr *node(ir_expr_pool *p, ir_expr_op op, ir_expr *a, ir_expr *b, ir_expr *c,
+                     const ir_expr *at)
+{
+    return ir_ex_pos(ir_ex_node(p, op, a, b, c), at->pos);
+}
+
+/* e >= 0 or NaN for every input (exp may underflow to 0). */
+static bool is_nonneg(const ir_expr *e)
+{
+    switch (e->op) {
+    case EX_CONST:
+        return e->value >= 0;
+    case EX_EXP:
+    case EX_SIGMOID:
+    case EX_ABS:
+    case EX_SQRT:
+        return true;
+    case EX_POW: /* an even power */
+        return e->arg[1]->op == EX_CONST && fmod(e->arg[1]->value, 2) == 0;
+    case EX_ADD:
+    case EX_MUL:
+    case EX_DIV:
+        return (e->op == EX_MUL && e->arg[0] == e->arg[1]) ||
+               (is_nonneg(e->arg[0]) && is_nonneg(e->arg[1]));
+    default:
+        return false;
+    }
+}
+
+/* The operand t of 1 + t or t + 1, else NULL. */
+static ir_expr *one_plus(const ir_expr *e)
+{
+    if (e->op != EX_ADD)
+        return NULL;
+    return is_const(e->arg[0], 1) ? e->arg[1] : is_const(e->arg[1], 1) ? e->arg[0] : NULL;
+}
+
+/* Whether log(e) has a better form than a log of the rounded e: e is a
+   positive constant, exp(t), 1 + t with t >= 0, or a product or quotient of
+   such terms (then positive, so that log(a/b) = log(a) - log(b)). */
+static bool has_better_log(const ir_expr *e)
+{
+    ir_expr *t = one_plus(e);
+    switch (e->op) {
+    case EX_CONST:
+        return e->value > 0;
+    case EX_EXP:
+    case EX_SIGMOID:
+        return true;
+    case EX_MUL:
+    case EX_DIV:
+        return has_better_log(e->arg[0]) && has_better_log(e->arg[1]);
+    default:
+        return t && is_nonneg(t);
+    }
+}
+
+/* log(e) in its best form; e is already rewritten. */
+static ir_expr *log_of(ir_expr_pool *p, ir_expr *e, const ir_expr *at)
+{
+    ir_expr *t = one_plus(e);
+    if (t)
+        return node(p, EX_LOG1P, t, NULL, NULL, at);
+    if (e->op == EX_EXP)
+        return e->arg[0];
+    if (e->op == EX_SIGMOID) { /* log(1 / (1 + exp(-t))) */
+        ir_expr *u = node(p, EX_EXP, node(p, EX_NEG, e->arg[0], NULL, NULL, at), NULL, NULL, at);
+        return node(p, EX_NEG, node(p, EX_LOG1P, u, NULL, NULL, at), NULL, NULL, at);
+    }
+    if ((e->op == EX_MUL || e->op == EX_DIV) && has_better_log(e))
+        return node(p, e->op == EX_MUL ? EX_ADD : EX_SUB, log_of(p, e->arg[0], at),
+                    log_of(p, e->arg[1], at), NULL, at);
+    return node(p, EX_LOG, e, NULL, NULL, at);
+}
+
+/* exp(t) - 1, -1 + exp(t) or exp(t) + -1 as expm1(t); 1 - exp(t) as
+   -expm1(t); else NULL. */
+static ir_expr *expm1_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
+{
+    double one = op == EX_SUB ? 1 : -1;
+    if (op == EX_ADD && is_const(a, -1) && b->op == EX_EXP)
+        return node(p, EX_EXPM1, b->arg[0], NULL, NULL, at);
+    if (a->op == EX_EXP && is_const(b, one))
+        return node(p, EX_EXPM1, a->arg[0], NULL, NULL, at);
+    if (op == EX_SUB && is_const(a, 1) && b->op == EX_EXP)
+        return node(p, EX_NEG, node(p, EX_EXPM1, b->arg[0], NULL, NULL, at), NULL, NULL, at);
+    return NULL;
+}
+
+ir_expr *ir_expr_stable(ir_expr_pool *p, ir_expr *e)
+{
+    if (!e || !e->nargs)
+        return e;
+    ir_expr *args[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < e->nargs; i++)
+        if (!(args[i] = ir_expr_stable(p, e->arg[i])))
+            return NULL;
+    if (e->op == EX_LOG)
+        return log_of(p, args[0], e);
+    if (e->op == EX_ADD || e->op == EX_SUB) {
+        ir_expr *r = expm1_of(p, args[0], args[1], e->op, e);
+        if (r)
+            return r;
+    }
+    return ir_ex_with_args(p, e, args);
+}
+
+/* -t with t >= 0: log1p(exp(-t)) is already the stable softplus term. */
+static bool is_nonpos(const ir_expr *e)
+{
+    return (e->op == EX_NEG && is_nonneg(e->arg[0])) || (e->op == EX_CONST && e->value <= 0);
+}
+
+ir_expr *ir_expr_expand(ir_expr_pool *p, ir_expr *e)
+{
+    if (!e || !e->nargs)
+        return e;
+    ir_expr *args[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < e->nargs; i++)
+        if (!(args[i] = ir_expr_expand(p, e->arg[i])))
+            return NULL;
+    if (e->op == EX_LOG1P && args[0]->op == EX_EXP && !is_nonpos(args[0]->arg[0])) {
+        /* max(t, 0) keeps a NaN t; at t = +-inf the sum is inf or 0 */
+        ir_expr *t = args[0]->arg[0], *zero = ir_ex_const(p, 0);
+        ir_expr *tail = node(p, EX_NEG, node(p, EX_ABS, t, NULL, NULL, e), NULL, NULL, e);
+        ir_expr *small = node(p, EX_LOG1P, node(p, EX_EXP, tail, NULL, NULL, e), NULL, NULL, e);
+        return node(p, EX_ADD, node(p, EX_MAX, t, zero, NULL, e), small, NULL, e);
+    }
+    return ir_ex_with_args(p, e, args);
+}

@@ -70,7 +70,11 @@ static ir_expr *diff_pow(differ *d, ir_expr *self)
     return mul(d, self, node(d, EX_ADD, log_term, base_term, NULL));
 }
 
-/* a/b: da/b - a*db/b^2 */
+/* a/b: da/b - a (db/b) / b, not a db / b^2, whose b^2 overflows (and a db
+   with it) long before the quotient does: tanh written as a quotient of
+   exps at x = 400. Not (a/b) db/b either: a/b, the formula itself, would
+   become y, which the JIT reads as a float (1 - y^2 of that tanh at x = -10
+   is then off by 2x). */
 static ir_expr *diff_div(differ *d, ir_expr *self)
 {
     ir_expr *a = self->arg[0], *b = self->arg[1];
@@ -80,7 +84,7 @@ static ir_expr *diff_div(differ *d, ir_expr *self)
     ir_expr *first = divide(d, da, b);
     if (is_zero(db))
         return first;
-    return sub(d, first, divide(d, mul(d, a, db), node(d, EX_POW, b, num(d, 2), NULL)));
+    return sub(d, first, divide(d, mul(d, a, divide(d, db, b)), b));
 }
 
 /* clamp(v, lo, hi) = min(max(v, lo), hi), differentiated as written, so ties

@@ -2,8 +2,10 @@
    same real function with less rounding and no spurious overflow, so that a
    formula written as in a textbook is as accurate as a built-in:
    log(1 + t) -> log1p(t), exp(t) - 1 -> expm1(t), log(exp(t)) -> t,
-   log(sigmoid(t)) -> -log1p(exp(-t)), and the log of a product or quotient
-   of such terms the sum or difference of their logs. softclip's
+   log(sigmoid(t)) -> -log1p(exp(-t)), the log of a product or quotient of
+   such terms the sum or difference of their logs, 1 + erf(t) -> erfc(-t),
+   1 + tanh(t) -> 2 sigmoid(2t) (gelu's two textbook forms), and exp(a) -
+   exp(b) through expm1(a - b). softclip's
    log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a so becomes a difference of
    two softplus terms, exact where the quotient form rounds to log(1) = 0
    (x < -37) or is inf/inf (x > 709). ir_expr_expand then writes each
@@ -95,17 +97,60 @@ static ir_expr *log_of(ir_expr_pool *p, ir_expr *e, const ir_expr *at)
     return node(p, EX_LOG, e, NULL, NULL, at);
 }
 
-/* exp(t) - 1, -1 + exp(t) or exp(t) + -1 as expm1(t); 1 - exp(t) as
-   -expm1(t); else NULL. */
-static ir_expr *expm1_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
+/* 1 + f(t) (sign 1) or 1 - f(t) (sign -1) without the cancellation of 1
+   against f(t) near -+1: erfc(-+t), 2 sigmoid(+-2t) for tanh, sigmoid(-t)
+   for 1 - sigmoid(t), -expm1(t) for 1 - exp(t); else NULL. */
+static ir_expr *one_plus_f(ir_expr_pool *p, double sign, ir_expr *f, const ir_expr *at)
 {
-    double one = op == EX_SUB ? 1 : -1;
+    ir_expr *t = f->arg[0];
+    switch (f->op) {
+    case EX_ERF:
+        return node(p, EX_ERFC, sign > 0 ? node(p, EX_NEG, t, NULL, NULL, at) : t, NULL, NULL, at);
+    case EX_TANH: {
+        ir_expr *twice = node(p, EX_MUL, ir_ex_const(p, 2 * sign), t, NULL, at);
+        return node(p, EX_MUL, ir_ex_const(p, 2), node(p, EX_SIGMOID, twice, NULL, NULL, at), NULL,
+                    at);
+    }
+    case EX_SIGMOID:
+        return sign < 0 ? node(p, EX_SIGMOID, node(p, EX_NEG, t, NULL, NULL, at), NULL, NULL, at)
+                        : NULL;
+    case EX_EXP:
+        return sign < 0 ? node(p, EX_NEG, node(p, EX_EXPM1, t, NULL, NULL, at), NULL, NULL, at)
+                        : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* exp(a) - exp(b) as e^max (1 - e^-|a - b|) with the sign of a - b, by
+   expm1: no cancellation where a is near b (tanh written with exps near 0).
+   0 - ... keeps +0 at a = b, as the text gives. */
+static ir_expr *exp_difference(ir_expr_pool *p, ir_expr *a, ir_expr *b, const ir_expr *at)
+{
+    ir_expr *ba = node(p, EX_SUB, b, a, NULL, at), *ab = node(p, EX_SUB, a, b, NULL, at);
+    ir_expr *down = node(p, EX_MUL, node(p, EX_EXP, a, NULL, NULL, at),
+                         node(p, EX_EXPM1, ba, NULL, NULL, at), NULL, at);
+    ir_expr *up = node(p, EX_MUL, node(p, EX_EXP, b, NULL, NULL, at),
+                       node(p, EX_EXPM1, ab, NULL, NULL, at), NULL, at);
+    return node(p, EX_WHERE, node(p, EX_GE, a, b, NULL, at),
+                node(p, EX_SUB, ir_ex_const(p, 0), down, NULL, at), up, at);
+}
+
+/* a + b or a - b in a form without cancellation, or NULL: 1 +- f(t) as
+   above, exp(t) - 1 and -1 + exp(t) as expm1(t), exp(a) - exp(b). */
+static ir_expr *sum_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
+{
+    double sign = op == EX_SUB ? -1 : 1;
+    if (is_const(a, 1) && b->nargs == 1)
+        return one_plus_f(p, sign, b, at);
+    if (op == EX_ADD && is_const(b, 1) && a->nargs == 1)
+        return one_plus_f(p, 1, a, at);
     if (op == EX_ADD && is_const(a, -1) && b->op == EX_EXP)
         return node(p, EX_EXPM1, b->arg[0], NULL, NULL, at);
-    if (a->op == EX_EXP && is_const(b, one))
+    if (a->op == EX_EXP && is_const(b, -sign))
         return node(p, EX_EXPM1, a->arg[0], NULL, NULL, at);
-    if (op == EX_SUB && is_const(a, 1) && b->op == EX_EXP)
-        return node(p, EX_NEG, node(p, EX_EXPM1, b->arg[0], NULL, NULL, at), NULL, NULL, at);
+    if (op == EX_SUB && a->op == EX_EXP && b->op == EX_EXP)
+        return exp_difference(p, a->arg[0], b->arg[0], at);
     return NULL;
 }
 
@@ -120,7 +165,7 @@ ir_expr *ir_expr_stable(ir_expr_pool *p, ir_expr *e)
     if (e->op == EX_LOG)
         return log_of(p, args[0], e);
     if (e->op == EX_ADD || e->op == EX_SUB) {
-        ir_expr *r = expm1_of(p, args[0], args[1], e->op, e);
+        ir_expr *r = sum_of(p, args[0], args[1], e->op, e);
         if (r)
             return r;
     }

@@ -4,15 +4,17 @@
    log(1 + t) -> log1p(t), exp(t) - 1 -> expm1(t), log(exp(t)) -> t,
    log(sigmoid(t)) -> -log1p(exp(-t)), the log of a product or quotient of
    such terms the sum or difference of their logs, 1 + erf(t) -> erfc(-t),
-   1 + tanh(t) -> 2 sigmoid(2t) (gelu's two textbook forms), and exp(a) -
-   exp(b) through expm1(a - b). softclip's
+   1 + tanh(t) -> 2 sigmoid(2t) (gelu's two textbook forms), exp(a) -
+   exp(b) through expm1(a - b), and t + sqrt(t^2 + c) through its
+   conjugate. softclip's
    log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a so becomes a difference of
    two softplus terms, exact where the quotient form rounds to log(1) = 0
    (x < -37) or is inf/inf (x > 709). ir_expr_expand then writes each
    log1p(exp(t)) as max(t, 0) + log1p(exp(-abs(t))). The derivative is taken
    between the two steps, where log1p(exp(t))' is sigmoid(t) t'. Every rule
-   keeps the real function, and the text's own value at NaN and +-inf; where
-   the text overflows or rounds away a tiny term, the rewrite does not. */
+   keeps the real function, and the text's own value at NaN and +-inf (but
+   for the limit where the text is inf - inf there); where the text
+   overflows or rounds away a tiny term, the rewrite does not. */
 #include "ir.h"
 
 #include <math.h>
@@ -136,11 +138,51 @@ static ir_expr *exp_difference(ir_expr_pool *p, ir_expr *a, ir_expr *b, const ir
                 node(p, EX_SUB, ir_ex_const(p, 0), down, NULL, at), up, at);
 }
 
+/* The c of s = sqrt(t^2 + c) (or t*t, or c + t^2), else NULL. */
+static ir_expr *root_rest(const ir_expr *s, const ir_expr *t)
+{
+    if (s->op != EX_SQRT || s->arg[0]->op != EX_ADD)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        const ir_expr *q = s->arg[0]->arg[i];
+        if ((q->op == EX_MUL && q->arg[0] == t && q->arg[1] == t) ||
+            (q->op == EX_POW && q->arg[0] == t && is_const(q->arg[1], 2)))
+            return s->arg[0]->arg[1 - i];
+    }
+    return NULL;
+}
+
+/* t + s, t - s or s - t with s = sqrt(t^2 + c), where they cancel (t + s
+   for t < 0, the others for t > 0), as c over the sum that does not:
+   c / (s - t), -c / (s + t), c / (s + t). squareplus written as in a
+   textbook, (x + sqrt(x^2 + b)) / 2, is otherwise 0 below x = -1e8. At
+   t = -+inf the text's inf - inf is NaN where this gives the limit, 0. */
+static ir_expr *conjugate_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op,
+                             const ir_expr *at)
+{
+    ir_expr *c = root_rest(b, a), *t = a, *s = b;
+    bool root_first = !c;
+    if (root_first && !(c = root_rest(a, b)))
+        return NULL;
+    if (root_first)
+        t = b, s = a;
+    bool plus = op == EX_ADD;
+    ir_expr *apart = node(p, plus ? EX_SUB : EX_ADD, s, t, NULL, at);
+    ir_expr *num = !plus && !root_first ? node(p, EX_NEG, c, NULL, NULL, at) : c;
+    ir_expr *test = node(p, plus ? EX_LT : EX_GT, t, ir_ex_const(p, 0), NULL, at);
+    return node(p, EX_WHERE, test, node(p, EX_DIV, num, apart, NULL, at),
+                node(p, op, a, b, NULL, at), at);
+}
+
 /* a + b or a - b in a form without cancellation, or NULL: 1 +- f(t) as
-   above, exp(t) - 1 and -1 + exp(t) as expm1(t), exp(a) - exp(b). */
+   above, exp(t) - 1 and -1 + exp(t) as expm1(t), exp(a) - exp(b), and the
+   conjugates above. */
 static ir_expr *sum_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
 {
     double sign = op == EX_SUB ? -1 : 1;
+    ir_expr *conj = conjugate_of(p, a, b, op, at);
+    if (conj)
+        return conj;
     if (is_const(a, 1) && b->nargs == 1)
         return one_plus_f(p, sign, b, at);
     if (op == EX_ADD && is_const(b, 1) && a->nargs == 1)

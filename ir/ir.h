@@ -273,7 +273,8 @@ ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f);
    expm1(t), log(exp(t)) -> t, log(sigmoid(t)) -> -log1p(exp(-t)), the log of
    a product or quotient of such positive terms -> the sum or difference of
    their logs, 1 +- erf(t) -> erfc(-+t), 1 +- tanh(t) -> 2 sigmoid(+-2t),
-   1 - sigmoid(t) -> sigmoid(-t), exp(a) - exp(b) through expm1. Differentiable as it is:
+   1 - sigmoid(t) -> sigmoid(-t), exp(a) - exp(b) through expm1, t +-
+   sqrt(t^2 + c) through its conjugate where it cancels. Differentiable as it is:
    ir_expr_diff gives log1p(exp(t)) the derivative sigmoid(t) t'. NULL when out of memory (or e is
    NULL). */
 ir_expr *ir_expr_stable(ir_expr_pool *p, ir_expr *e);

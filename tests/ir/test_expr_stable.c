@@ -80,12 +80,21 @@ static const struct {
     {"(exp(x) - exp(-x)) / (exp(x) + exp(-x))",
      "where(x >= -x, 0 - exp(x) * expm1(-x - x), exp(-x) * expm1(x - -x)) / (exp(x) + exp(-x))",
      "where(x >= -x, 0 - exp(x) * expm1(-x - x), exp(-x) * expm1(x - -x)) / (exp(x) + exp(-x))"},
+    {"(x + sqrt(x*x + a)) / 2", "where(x < 0, a / (sqrt(x*x + a) - x), x + sqrt(x*x + a)) / 2",
+     "where(x < 0, a / (sqrt(x*x + a) - x), x + sqrt(x*x + a)) / 2"},
+    {"sqrt(x*x + 1) + x", "where(x < 0, 1 / (sqrt(x*x + 1) - x), sqrt(x*x + 1) + x)",
+     "where(x < 0, 1 / (sqrt(x*x + 1) - x), sqrt(x*x + 1) + x)"},
+    {"sqrt(x^2 + 1) - x", "where(x > 0, 1 / (sqrt(x^2 + 1) + x), sqrt(x^2 + 1) - x)",
+     "where(x > 0, 1 / (sqrt(x^2 + 1) + x), sqrt(x^2 + 1) - x)"},
+    {"x - sqrt(1 + x^2)", "where(x > 0, -1 / (sqrt(1 + x^2) + x), x - sqrt(1 + x^2))",
+     "where(x > 0, -1 / (sqrt(1 + x^2) + x), x - sqrt(1 + x^2))"},
     /* left alone: 1 + x and 2 + x may be negative; log1p(exp(-abs(x))) is already stable */
     {"log((1 + x) / (2 + x))", "log((1 + x) / (2 + x))", "log((1 + x) / (2 + x))"},
     {"log((1 + x) / (1 + exp(x)))", "log((1 + x) / (1 + exp(x)))", "log((1 + x) / (1 + exp(x)))"},
     {"log1p(exp(-abs(x)))", "log1p(exp(-abs(x)))", "log1p(exp(-abs(x)))"},
     {"log((1 + x^3) / exp(x))", "log((1 + x^3) / exp(x))", "log((1 + x^3) / exp(x))"},
     {"exp(x) - 2", "exp(x) - 2", "exp(x) - 2"},
+    {"x + sqrt(a*a + 1)", "x + sqrt(a*a + 1)", "x + sqrt(a*a + 1)"},
     {"1 + sigmoid(x)", "1 + sigmoid(x)", "1 + sigmoid(x)"},
     {"2 - tanh(x)", "2 - tanh(x)", "2 - tanh(x)"},
 };
@@ -111,7 +120,8 @@ static bool same_value(double a, double b)
 
 /* The rewrites give the value of the text as written, to 1e-9 at points
    where the text keeps that much (|x| <= 3: further out, 1 - erf(x) and
-   its like are the text's own rounding); at NaN and +-inf exactly. */
+   its like are the text's own rounding); at NaN and +-inf exactly, except
+   where the text is inf - inf there and the rewrite gives the limit. */
 static void test_rewrites_keep_the_value(void **state)
 {
     (void)state;
@@ -123,7 +133,8 @@ static void test_rewrites_keep_the_value(void **state)
         ir_expr *out = ir_expr_expand(c.pool, ir_expr_stable(c.pool, in));
         for (size_t k = 0; k < sizeof xs / sizeof *xs; k++) {
             double want = ir_expr_eval(in, xs[k], 0, &a), got = ir_expr_eval(out, xs[k], 0, &a);
-            if (!same_value(got, want))
+            bool limit = isinf(xs[k]) && isnan(want) && !isnan(got);
+            if (!same_value(got, want) && !limit)
                 fail_msg("%s at %g: %.17g, want %.17g", rewrites[i].in, xs[k], got, want);
         }
     }

@@ -30,6 +30,25 @@ static ir_expr *node(ir_expr_pool *p, ir_expr_op op, ir_expr *a, ir_expr *b, ir_
     return ir_ex_pos(ir_ex_node(p, op, a, b, c), at->pos);
 }
 
+/* Rules that write an operand more than once (the softplus form, the
+   conjugates, the difference of exps) take only operands of at most this
+   many nodes: a tree walk (ir_expr_eval, the printer) visits a shared
+   operand once per use, so nested uses would double per level. */
+enum { MAX_REPEATED = 40 };
+
+static int tree_size(const ir_expr *e, int budget)
+{
+    int n = 1;
+    for (int i = 0; i < e->nargs && n <= budget; i++)
+        n += tree_size(e->arg[i], budget - n);
+    return n;
+}
+
+static bool may_repeat(const ir_expr *e)
+{
+    return tree_size(e, MAX_REPEATED) <= MAX_REPEATED;
+}
+
 /* e >= 0 or NaN for every input (exp may underflow to 0). */
 static bool is_nonneg(const ir_expr *e)
 {
@@ -180,7 +199,7 @@ static ir_expr *conjugate_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op
 static ir_expr *sum_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
 {
     double sign = op == EX_SUB ? -1 : 1;
-    ir_expr *conj = conjugate_of(p, a, b, op, at);
+    ir_expr *conj = may_repeat(a) && may_repeat(b) ? conjugate_of(p, a, b, op, at) : NULL;
     if (conj)
         return conj;
     if (is_const(a, 1) && b->nargs == 1)
@@ -192,7 +211,7 @@ static ir_expr *sum_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, c
     if (a->op == EX_EXP && is_const(b, -sign))
         return node(p, EX_EXPM1, a->arg[0], NULL, NULL, at);
     if (op == EX_SUB && a->op == EX_EXP && b->op == EX_EXP)
-        return exp_difference(p, a->arg[0], b->arg[0], at);
+        return may_repeat(a) && may_repeat(b) ? exp_difference(p, a->arg[0], b->arg[0], at) : NULL;
     return NULL;
 }
 
@@ -228,7 +247,8 @@ ir_expr *ir_expr_expand(ir_expr_pool *p, ir_expr *e)
     for (int i = 0; i < e->nargs; i++)
         if (!(args[i] = ir_expr_expand(p, e->arg[i])))
             return NULL;
-    if (e->op == EX_LOG1P && args[0]->op == EX_EXP && !is_nonpos(args[0]->arg[0])) {
+    if (e->op == EX_LOG1P && args[0]->op == EX_EXP && !is_nonpos(args[0]->arg[0]) &&
+        may_repeat(args[0])) {
         /* max(t, 0) keeps a NaN t; at t = +-inf the sum is inf or 0 */
         ir_expr *t = args[0]->arg[0], *zero = ir_ex_const(p, 0);
         ir_expr *tail = node(p, EX_NEG, node(p, EX_ABS, t, NULL, NULL, e), NULL, NULL, e);

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* a pool, and the one param a = 1.5 */
 typedef struct {
@@ -176,6 +177,51 @@ static void test_user_formulas_are_rewritten_and_builtins_are_not(void **state)
     ir_registry_free(r);
 }
 
+/* Tree nodes of e, as a tree walk visits them (up to cap). */
+static long tree_nodes(const ir_expr *e, long cap)
+{
+    long n = 1;
+    for (int i = 0; i < e->nargs && n < cap; i++)
+        n += tree_nodes(e->arg[i], cap - n);
+    return n;
+}
+
+/* The rules that write an operand twice (softplus, conjugates) are not
+   applied to large operands: 30 nested softplus or squareplus terms would
+   otherwise be 2^30 nodes to every tree walk (the interpreter, the printer). */
+static void test_nested_formulas_stay_small(void **state)
+{
+    (void)state;
+    static const char *const inner[2] = {"log(1 + exp(%s * x))", "(%s + sqrt(%s * %s + 1))"};
+    act_error err = {0};
+    ir_registry *r = ir_registry_new(&err);
+    assert_non_null(r);
+    for (int k = 0; k < 2; k++) {
+        char *text = malloc(1 << 20), *next = malloc(1 << 20);
+        assert_non_null(text);
+        assert_non_null(next);
+        strcpy(text, "x");
+        for (int level = 0; level < (k ? 4 : 30); level++) {
+            snprintf(next, 1 << 20, inner[k], text, text, text);
+            strcpy(text, next);
+        }
+        ir_activation *act =
+            ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), IR_ORIGIN_PLUGIN,
+                                    "nest", "", NULL, text, NULL, "p.so", &err);
+        if (!act)
+            fail_msg("%s", err.message);
+        long written = tree_nodes(act->f, 1L << 30);
+        long f = tree_nodes(act->f_eval, 1L << 30), df = tree_nodes(act->df, 1L << 30);
+        print_message("nest %d: %ld nodes as written, %ld evaluated, %ld in f'\n", k, written, f,
+                      df);
+        assert_true(f < 4 * written);
+        assert_true(df < 100 * written * written);
+        free(text);
+        free(next);
+    }
+    ir_registry_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_rewrites_keep_the_value),
         cmocka_unit_test(test_softplus_derivative_is_a_sigmoid),
         cmocka_unit_test(test_user_formulas_are_rewritten_and_builtins_are_not),
+        cmocka_unit_test(test_nested_formulas_stay_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,33 +1,65 @@
 /* expr_stable.c -- rewrites of a user's formula into forms that give the
    same real function with less rounding and no spurious overflow, so that a
-   formula written as in a textbook is as accurate as a built-in:
-   log(1 + t) -> log1p(t), exp(t) - 1 -> expm1(t), log(exp(t)) -> t,
-   log(sigmoid(t)) -> -log1p(exp(-t)), the log of a product or quotient of
-   such terms the sum or difference of their logs, 1 + erf(t) -> erfc(-t),
-   1 + tanh(t) -> 2 sigmoid(2t) (gelu's two textbook forms), exp(a) -
-   exp(b) through expm1(a - b), and t + sqrt(t^2 + c) through its
-   conjugate. softclip's
-   log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a so becomes a difference of
-   two softplus terms, exact where the quotient form rounds to log(1) = 0
-   (x < -37) or is inf/inf (x > 709). ir_expr_expand then writes each
-   log1p(exp(t)) as max(t, 0) + log1p(exp(-abs(t))). The derivative is taken
-   between the two steps, where log1p(exp(t))' is sigmoid(t) t'. Every rule
-   keeps the real function, and the text's own value at NaN and +-inf (but
-   for the limit where the text is inf - inf there); where the text
-   overflows or rounds away a tiny term, the rewrite does not. */
+   formula written as in a textbook is as accurate as a built-in.
+ *
+ * ir_expr_stable, before the derivative is taken: log(1 + t) -> log1p(t),
+ * exp(t) - 1 -> expm1(t), log(exp(t)) -> t, log(sigmoid(t)) ->
+ * -log1p(exp(-t)), the log of a product or quotient of such terms -> the
+ * sum or difference of their logs, 1 +- erf(t) -> erfc(-+t), 1 +- tanh(t)
+ * -> 2 sigmoid(+-2t) (gelu's two textbook forms), a / (1 + exp(t)) -> a
+ * sigmoid(-t) for a != 1, and t +- sqrt(t^2 + c) through its conjugate
+ * where it cancels. softclip's
+ * log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a so becomes a difference of
+ * two softplus terms, exact where the quotient form rounds to log(1) = 0
+ * (x < -37) or is inf/inf (x > 709), up to |x| = 2^53, where x - 1 itself
+ * rounds to x.
+ *
+ * ir_expr_expand, after it, for evaluation: log1p(exp(t)) -> max(t, 0) +
+ * log1p(exp(-abs(t))) (its derivative was taken as sigmoid(t) t'), exp(a)
+ * - exp(b) through expm1(a - b) (its derivative, a' e^a - b' e^b, from the
+ * text: the expm1 form's is inf * 0 where e^a overflows), and 1 -
+ * sigmoid(t) -> sigmoid(-t), 1 / (1 + exp(t)) -> sigmoid(-t): as f, a bare
+ * sigmoid would have the derivative y (1 - y) in the output y, which
+ * cancels on the JIT's float y where the text's derivative does not.
+ *
+ * Every rule keeps the real function, and the text's value at NaN and +-inf
+ * up to the sign of a zero (as ir_ex_node's folds: log1p(-0) is -0 where
+ * log(1 + -0) is +0), but for the limit where the text is inf - inf there;
+ * where the text overflows or rounds away a tiny term, the rewrite does not. */
 #include "ir.h"
 
 #include <math.h>
+
+/* The pool, and whether it ran out of memory: the rules' NULL means "does
+   not apply", so a failed allocation is kept here. */
+typedef struct {
+    ir_expr_pool *p;
+    bool failed;
+} rewriter;
 
 static bool is_const(const ir_expr *e, double v)
 {
     return e->op == EX_CONST && e->value == v;
 }
 
-static ir_expr *node(ir_expr_pool *p, ir_expr_op op, ir_expr *a, ir_expr *b, ir_expr *c,
+static ir_expr *node(rewriter *w, ir_expr_op op, ir_expr *a, ir_expr *b, ir_expr *c,
                      const ir_expr *at)
 {
-    return ir_ex_pos(ir_ex_node(p, op, a, b, c), at->pos);
+    ir_expr *r = ir_ex_pos(ir_ex_node(w->p, op, a, b, c), at->pos);
+    w->failed |= !r;
+    return r;
+}
+
+static ir_expr *unary(rewriter *w, ir_expr_op op, ir_expr *a, const ir_expr *at)
+{
+    return node(w, op, a, NULL, NULL, at);
+}
+
+static ir_expr *num(rewriter *w, double v)
+{
+    ir_expr *r = ir_ex_const(w->p, v);
+    w->failed |= !r;
+    return r;
 }
 
 /* Rules that write an operand more than once (the softplus form, the
@@ -49,17 +81,19 @@ static bool may_repeat(const ir_expr *e)
     return tree_size(e, MAX_REPEATED) <= MAX_REPEATED;
 }
 
-/* e >= 0 or NaN for every input (exp may underflow to 0). */
+/* e >= +0 or NaN for every input (exp may underflow to 0; sqrt(-0) is -0,
+   so sqrt only of such an e). */
 static bool is_nonneg(const ir_expr *e)
 {
     switch (e->op) {
     case EX_CONST:
-        return e->value >= 0;
+        return e->value > 0 || (e->value == 0 && !signbit(e->value));
     case EX_EXP:
     case EX_SIGMOID:
     case EX_ABS:
-    case EX_SQRT:
         return true;
+    case EX_SQRT:
+        return is_nonneg(e->arg[0]);
     case EX_POW: /* an even power */
         return e->arg[1]->op == EX_CONST && fmod(e->arg[1]->value, 2) == 0;
     case EX_ADD:
@@ -81,8 +115,9 @@ static ir_expr *one_plus(const ir_expr *e)
 }
 
 /* Whether log(e) has a better form than a log of the rounded e: e is a
-   positive constant, exp(t), 1 + t with t >= 0, or a product or quotient of
-   such terms (then positive, so that log(a/b) = log(a) - log(b)). */
+   positive constant, exp(t), sigmoid(t), 1 + t with t >= 0, or a product or
+   quotient of such terms (then positive, so that log(a/b) = log(a) -
+   log(b)). */
 static bool has_better_log(const ir_expr *e)
 {
     ir_expr *t = one_plus(e);
@@ -101,60 +136,41 @@ static bool has_better_log(const ir_expr *e)
 }
 
 /* log(e) in its best form; e is already rewritten. */
-static ir_expr *log_of(ir_expr_pool *p, ir_expr *e, const ir_expr *at)
+static ir_expr *log_of(rewriter *w, ir_expr *e, const ir_expr *at)
 {
     ir_expr *t = one_plus(e);
     if (t)
-        return node(p, EX_LOG1P, t, NULL, NULL, at);
+        return unary(w, EX_LOG1P, t, at);
     if (e->op == EX_EXP)
         return e->arg[0];
     if (e->op == EX_SIGMOID) { /* log(1 / (1 + exp(-t))) */
-        ir_expr *u = node(p, EX_EXP, node(p, EX_NEG, e->arg[0], NULL, NULL, at), NULL, NULL, at);
-        return node(p, EX_NEG, node(p, EX_LOG1P, u, NULL, NULL, at), NULL, NULL, at);
+        ir_expr *u = unary(w, EX_EXP, unary(w, EX_NEG, e->arg[0], at), at);
+        return unary(w, EX_NEG, unary(w, EX_LOG1P, u, at), at);
     }
     if ((e->op == EX_MUL || e->op == EX_DIV) && has_better_log(e))
-        return node(p, e->op == EX_MUL ? EX_ADD : EX_SUB, log_of(p, e->arg[0], at),
-                    log_of(p, e->arg[1], at), NULL, at);
-    return node(p, EX_LOG, e, NULL, NULL, at);
+        return node(w, e->op == EX_MUL ? EX_ADD : EX_SUB, log_of(w, e->arg[0], at),
+                    log_of(w, e->arg[1], at), NULL, at);
+    return unary(w, EX_LOG, e, at);
 }
 
 /* 1 + f(t) (sign 1) or 1 - f(t) (sign -1) without the cancellation of 1
-   against f(t) near -+1: erfc(-+t), 2 sigmoid(+-2t) for tanh, sigmoid(-t)
-   for 1 - sigmoid(t), -expm1(t) for 1 - exp(t); else NULL. */
-static ir_expr *one_plus_f(ir_expr_pool *p, double sign, ir_expr *f, const ir_expr *at)
+   against f(t) near -+1: erfc(-+t), 2 sigmoid(+-2t) for tanh, -expm1(t)
+   for 1 - exp(t); else NULL. */
+static ir_expr *one_plus_f(rewriter *w, double sign, ir_expr *f, const ir_expr *at)
 {
     ir_expr *t = f->arg[0];
     switch (f->op) {
     case EX_ERF:
-        return node(p, EX_ERFC, sign > 0 ? node(p, EX_NEG, t, NULL, NULL, at) : t, NULL, NULL, at);
+        return unary(w, EX_ERFC, sign > 0 ? unary(w, EX_NEG, t, at) : t, at);
     case EX_TANH: {
-        ir_expr *twice = node(p, EX_MUL, ir_ex_const(p, 2 * sign), t, NULL, at);
-        return node(p, EX_MUL, ir_ex_const(p, 2), node(p, EX_SIGMOID, twice, NULL, NULL, at), NULL,
-                    at);
+        ir_expr *twice = node(w, EX_MUL, num(w, 2 * sign), t, NULL, at);
+        return node(w, EX_MUL, num(w, 2), unary(w, EX_SIGMOID, twice, at), NULL, at);
     }
-    case EX_SIGMOID:
-        return sign < 0 ? node(p, EX_SIGMOID, node(p, EX_NEG, t, NULL, NULL, at), NULL, NULL, at)
-                        : NULL;
     case EX_EXP:
-        return sign < 0 ? node(p, EX_NEG, node(p, EX_EXPM1, t, NULL, NULL, at), NULL, NULL, at)
-                        : NULL;
+        return sign < 0 ? unary(w, EX_NEG, unary(w, EX_EXPM1, t, at), at) : NULL;
     default:
         return NULL;
     }
-}
-
-/* exp(a) - exp(b) as e^max (1 - e^-|a - b|) with the sign of a - b, by
-   expm1: no cancellation where a is near b (tanh written with exps near 0).
-   0 - ... keeps +0 at a = b, as the text gives. */
-static ir_expr *exp_difference(ir_expr_pool *p, ir_expr *a, ir_expr *b, const ir_expr *at)
-{
-    ir_expr *ba = node(p, EX_SUB, b, a, NULL, at), *ab = node(p, EX_SUB, a, b, NULL, at);
-    ir_expr *down = node(p, EX_MUL, node(p, EX_EXP, a, NULL, NULL, at),
-                         node(p, EX_EXPM1, ba, NULL, NULL, at), NULL, at);
-    ir_expr *up = node(p, EX_MUL, node(p, EX_EXP, b, NULL, NULL, at),
-                       node(p, EX_EXPM1, ab, NULL, NULL, at), NULL, at);
-    return node(p, EX_WHERE, node(p, EX_GE, a, b, NULL, at),
-                node(p, EX_SUB, ir_ex_const(p, 0), down, NULL, at), up, at);
 }
 
 /* The c of s = sqrt(t^2 + c) (or t*t, or c + t^2), else NULL. */
@@ -172,12 +188,11 @@ static ir_expr *root_rest(const ir_expr *s, const ir_expr *t)
 }
 
 /* t + s, t - s or s - t with s = sqrt(t^2 + c), where they cancel (t + s
-   for t < 0, the others for t > 0), as c over the sum that does not:
-   c / (s - t), -c / (s + t), c / (s + t). squareplus written as in a
-   textbook, (x + sqrt(x^2 + b)) / 2, is otherwise 0 below x = -1e8. At
+   for t < 0, the others for t > 0) and s is finite, as c over the sum that
+   does not: c / (s - t), -c / (s + t), c / (s + t). squareplus written as
+   in a textbook, (x + sqrt(x^2 + b)) / 2, is otherwise 0 below x = -1e8. At
    t = -+inf the text's inf - inf is NaN where this gives the limit, 0. */
-static ir_expr *conjugate_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op,
-                             const ir_expr *at)
+static ir_expr *conjugate_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
 {
     ir_expr *c = root_rest(b, a), *t = a, *s = b;
     bool root_first = !c;
@@ -186,51 +201,69 @@ static ir_expr *conjugate_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op
     if (root_first)
         t = b, s = a;
     bool plus = op == EX_ADD;
-    ir_expr *apart = node(p, plus ? EX_SUB : EX_ADD, s, t, NULL, at);
-    ir_expr *num = !plus && !root_first ? node(p, EX_NEG, c, NULL, NULL, at) : c;
-    ir_expr *test = node(p, plus ? EX_LT : EX_GT, t, ir_ex_const(p, 0), NULL, at);
-    return node(p, EX_WHERE, test, node(p, EX_DIV, num, apart, NULL, at),
-                node(p, op, a, b, NULL, at), at);
+    ir_expr *apart = node(w, plus ? EX_SUB : EX_ADD, s, t, NULL, at);
+    ir_expr *top = !plus && !root_first ? unary(w, EX_NEG, c, at) : c;
+    /* both tests 0 or 1: their product is their conjunction */
+    ir_expr *cancels = node(w, plus ? EX_LT : EX_GT, t, num(w, 0), NULL, at);
+    ir_expr *finite = node(w, EX_LT, s, num(w, INFINITY), NULL, at);
+    return node(w, EX_WHERE, node(w, EX_MUL, cancels, finite, NULL, at),
+                node(w, EX_DIV, top, apart, NULL, at), node(w, op, a, b, NULL, at), at);
 }
 
-/* a + b or a - b in a form without cancellation, or NULL: 1 +- f(t) as
-   above, exp(t) - 1 and -1 + exp(t) as expm1(t), exp(a) - exp(b), and the
-   conjugates above. */
-static ir_expr *sum_of(ir_expr_pool *p, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
+/* a + b or a - b in a form without cancellation, or NULL: the conjugates
+   above, 1 +- f(t), exp(t) - 1 and -1 + exp(t) as expm1(t). */
+static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
 {
     double sign = op == EX_SUB ? -1 : 1;
-    ir_expr *conj = may_repeat(a) && may_repeat(b) ? conjugate_of(p, a, b, op, at) : NULL;
+    ir_expr *conj = may_repeat(a) && may_repeat(b) ? conjugate_of(w, a, b, op, at) : NULL;
     if (conj)
         return conj;
     if (is_const(a, 1) && b->nargs == 1)
-        return one_plus_f(p, sign, b, at);
+        return one_plus_f(w, sign, b, at);
     if (op == EX_ADD && is_const(b, 1) && a->nargs == 1)
-        return one_plus_f(p, 1, a, at);
+        return one_plus_f(w, 1, a, at);
     if (op == EX_ADD && is_const(a, -1) && b->op == EX_EXP)
-        return node(p, EX_EXPM1, b->arg[0], NULL, NULL, at);
+        return unary(w, EX_EXPM1, b->arg[0], at);
     if (a->op == EX_EXP && is_const(b, -sign))
-        return node(p, EX_EXPM1, a->arg[0], NULL, NULL, at);
-    if (op == EX_SUB && a->op == EX_EXP && b->op == EX_EXP)
-        return may_repeat(a) && may_repeat(b) ? exp_difference(p, a->arg[0], b->arg[0], at) : NULL;
+        return unary(w, EX_EXPM1, a->arg[0], at);
     return NULL;
+}
+
+/* a / (1 + exp(t)) as a sigmoid(-t): 1 / (1 + exp(-x)) is inf / inf in
+   its derivative below x = -709, a sigmoid's derivative is not. */
+static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
+{
+    ir_expr *t = one_plus(b);
+    if (!t || t->op != EX_EXP)
+        return NULL;
+    ir_expr *s = unary(w, EX_SIGMOID, unary(w, EX_NEG, t->arg[0], at), at);
+    return is_const(a, 1) ? s : node(w, EX_MUL, a, s, NULL, at);
+}
+
+static ir_expr *stable(rewriter *w, ir_expr *e)
+{
+    if (!e->nargs)
+        return e;
+    ir_expr *args[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < e->nargs; i++)
+        if (!(args[i] = stable(w, e->arg[i])))
+            return NULL;
+    ir_expr *r = NULL;
+    if (e->op == EX_LOG)
+        r = log_of(w, args[0], e);
+    else if (e->op == EX_ADD || e->op == EX_SUB)
+        r = sum_of(w, args[0], args[1], e->op, e);
+    else if (e->op == EX_DIV && !is_const(args[0], 1)) /* 1 / ...: in expand() */
+        r = quotient_of(w, args[0], args[1], e);
+    if (w->failed)
+        return NULL;
+    return r ? r : ir_ex_with_args(w->p, e, args);
 }
 
 ir_expr *ir_expr_stable(ir_expr_pool *p, ir_expr *e)
 {
-    if (!e || !e->nargs)
-        return e;
-    ir_expr *args[3] = {NULL, NULL, NULL};
-    for (int i = 0; i < e->nargs; i++)
-        if (!(args[i] = ir_expr_stable(p, e->arg[i])))
-            return NULL;
-    if (e->op == EX_LOG)
-        return log_of(p, args[0], e);
-    if (e->op == EX_ADD || e->op == EX_SUB) {
-        ir_expr *r = sum_of(p, args[0], args[1], e->op, e);
-        if (r)
-            return r;
-    }
-    return ir_ex_with_args(p, e, args);
+    rewriter w = {p, false};
+    return e ? stable(&w, e) : NULL;
 }
 
 /* -t with t >= 0: log1p(exp(-t)) is already the stable softplus term. */
@@ -239,21 +272,59 @@ static bool is_nonpos(const ir_expr *e)
     return (e->op == EX_NEG && is_nonneg(e->arg[0])) || (e->op == EX_CONST && e->value <= 0);
 }
 
-ir_expr *ir_expr_expand(ir_expr_pool *p, ir_expr *e)
+/* log1p(exp(t)) as max(t, 0) + log1p(exp(-abs(t))): max keeps a NaN t, and
+   at t = +-inf the sum is inf or 0. */
+static ir_expr *softplus(rewriter *w, ir_expr *t, const ir_expr *at)
 {
-    if (!e || !e->nargs)
+    ir_expr *tail = unary(w, EX_NEG, unary(w, EX_ABS, t, at), at);
+    ir_expr *small = unary(w, EX_LOG1P, unary(w, EX_EXP, tail, at), at);
+    return node(w, EX_ADD, node(w, EX_MAX, t, num(w, 0), NULL, at), small, NULL, at);
+}
+
+/* exp(a) - exp(b) as e^max (1 - e^-|a - b|) with the sign of a - b, by
+   expm1: no cancellation where a is near b (tanh written with exps near 0).
+   At a = b the text itself, exactly 0 for finite a and NaN or 0 at infinite
+   a, where b - a is NaN. */
+static ir_expr *exp_difference(rewriter *w, ir_expr *text, const ir_expr *at)
+{
+    ir_expr *a = text->arg[0]->arg[0], *b = text->arg[1]->arg[0];
+    ir_expr *down = node(w, EX_MUL, unary(w, EX_EXP, a, at),
+                         unary(w, EX_EXPM1, node(w, EX_SUB, b, a, NULL, at), at), NULL, at);
+    ir_expr *up = node(w, EX_MUL, unary(w, EX_EXP, b, at),
+                       unary(w, EX_EXPM1, node(w, EX_SUB, a, b, NULL, at), at), NULL, at);
+    ir_expr *apart =
+        node(w, EX_WHERE, node(w, EX_GT, a, b, NULL, at), unary(w, EX_NEG, down, at), up, at);
+    return node(w, EX_WHERE, node(w, EX_EQ, a, b, NULL, at), text, apart, at);
+}
+
+static ir_expr *expand(rewriter *w, ir_expr *e)
+{
+    if (!e->nargs)
         return e;
     ir_expr *args[3] = {NULL, NULL, NULL};
     for (int i = 0; i < e->nargs; i++)
-        if (!(args[i] = ir_expr_expand(p, e->arg[i])))
+        if (!(args[i] = expand(w, e->arg[i])))
             return NULL;
-    if (e->op == EX_LOG1P && args[0]->op == EX_EXP && !is_nonpos(args[0]->arg[0]) &&
-        may_repeat(args[0])) {
-        /* max(t, 0) keeps a NaN t; at t = +-inf the sum is inf or 0 */
-        ir_expr *t = args[0]->arg[0], *zero = ir_ex_const(p, 0);
-        ir_expr *tail = node(p, EX_NEG, node(p, EX_ABS, t, NULL, NULL, e), NULL, NULL, e);
-        ir_expr *small = node(p, EX_LOG1P, node(p, EX_EXP, tail, NULL, NULL, e), NULL, NULL, e);
-        return node(p, EX_ADD, node(p, EX_MAX, t, zero, NULL, e), small, NULL, e);
+    ir_expr *r = NULL, *u = args[0];
+    if (e->op == EX_LOG1P && u->op == EX_EXP && !is_nonpos(u->arg[0]) && may_repeat(u))
+        r = softplus(w, u->arg[0], e);
+    else if (e->op == EX_SUB && is_const(u, 1) && args[1]->op == EX_SIGMOID)
+        r = unary(w, EX_SIGMOID, unary(w, EX_NEG, args[1]->arg[0], e), e);
+    else if (e->op == EX_DIV)
+        r = quotient_of(w, u, args[1], e);
+    else if (e->op == EX_SUB && u->op == EX_EXP && args[1]->op == EX_EXP && may_repeat(u) &&
+             may_repeat(args[1])) {
+        ir_expr *text = ir_ex_with_args(w->p, e, args);
+        r = text ? exp_difference(w, text, e) : NULL;
+        w->failed |= !text;
     }
-    return ir_ex_with_args(p, e, args);
+    if (w->failed)
+        return NULL;
+    return r ? r : ir_ex_with_args(w->p, e, args);
+}
+
+ir_expr *ir_expr_expand(ir_expr_pool *p, ir_expr *e)
+{
+    rewriter w = {p, false};
+    return e ? expand(&w, e) : NULL;
 }

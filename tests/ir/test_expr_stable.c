@@ -66,8 +66,8 @@ static const struct {
     {"log(sigmoid(x))", "-log1p(exp(-x))", "-(max(-x, 0) + log1p(exp(-abs(-x))))"},
     {"log(1 + exp(x))", "log1p(exp(x))", "max(x, 0) + log1p(exp(-abs(x)))"},
     {"log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a",
-     "(log1p(exp(a*x)) - log1p(exp(a*(x - 1)))) / a",
-     "(max(a*x, 0) + log1p(exp(-abs(a*x))) - (max(a*(x - 1), 0) + log1p(exp(-abs(a*(x - "
+     "(log1p(exp(a*x)) + -log1p(exp(a*(x - 1)))) / a",
+     "(max(a*x, 0) + log1p(exp(-abs(a*x))) + -(max(a*(x - 1), 0) + log1p(exp(-abs(a*(x - "
      "1)))))) / a"},
     {"log((1 + x^2) * exp(x))", "log1p(x^2) + x", "log1p(x^2) + x"},
     {"log((1 + x*x) * exp(x))", "log1p(x*x) + x", "log1p(x*x) + x"},
@@ -77,21 +77,30 @@ static const struct {
     {"x * (1 + tanh(a * x)) / 2", "x * (2 * sigmoid(2 * (a * x))) / 2",
      "x * (2 * sigmoid(2 * (a * x))) / 2"},
     {"1 - tanh(x)", "2 * sigmoid(-2 * x)", "2 * sigmoid(-2 * x)"},
-    {"1 - sigmoid(x)", "sigmoid(-x)", "sigmoid(-x)"},
-    {"(exp(x) - exp(-x)) / (exp(x) + exp(-x))",
-     "where(x >= -x, 0 - exp(x) * expm1(-x - x), exp(-x) * expm1(x - -x)) / (exp(x) + exp(-x))",
-     "where(x >= -x, 0 - exp(x) * expm1(-x - x), exp(-x) * expm1(x - -x)) / (exp(x) + exp(-x))"},
-    {"(x + sqrt(x*x + a)) / 2", "where(x < 0, a / (sqrt(x*x + a) - x), x + sqrt(x*x + a)) / 2",
-     "where(x < 0, a / (sqrt(x*x + a) - x), x + sqrt(x*x + a)) / 2"},
-    {"sqrt(x*x + 1) + x", "where(x < 0, 1 / (sqrt(x*x + 1) - x), sqrt(x*x + 1) + x)",
-     "where(x < 0, 1 / (sqrt(x*x + 1) - x), sqrt(x*x + 1) + x)"},
-    {"sqrt(x^2 + 1) - x", "where(x > 0, 1 / (sqrt(x^2 + 1) + x), sqrt(x^2 + 1) - x)",
-     "where(x > 0, 1 / (sqrt(x^2 + 1) + x), sqrt(x^2 + 1) - x)"},
-    {"x - sqrt(1 + x^2)", "where(x > 0, -1 / (sqrt(1 + x^2) + x), x - sqrt(1 + x^2))",
-     "where(x > 0, -1 / (sqrt(1 + x^2) + x), x - sqrt(1 + x^2))"},
+    {"1 - sigmoid(x)", "1 - sigmoid(x)", "sigmoid(-x)"},
+    {"x / (1 + exp(-x))", "x * sigmoid(x)", "x * sigmoid(x)"},
+    {"1 / (exp(2 * x) + 1)", "1 / (exp(2 * x) + 1)", "sigmoid(-(2 * x))"},
+    {"(exp(x) - exp(-x)) / (exp(x) + exp(-x))", "(exp(x) - exp(-x)) / (exp(x) + exp(-x))",
+     "where(x == -x, exp(x) - exp(-x), where(x > -x, -(exp(x) * expm1(-x - x)),"
+     " exp(-x) * expm1(x - -x))) / (exp(x) + exp(-x))"},
+    {"exp(x) - exp(2 * x)", "exp(x) - exp(2 * x)",
+     "where(x == 2 * x, exp(x) - exp(2 * x), where(x > 2 * x, -(exp(x) * expm1(2 * x - x)),"
+     " exp(2 * x) * expm1(x - 2 * x)))"},
+    {"(x + sqrt(x*x + a)) / 2",
+     "where((x < 0) * (sqrt(x*x + a) < 1 / 0), a / (sqrt(x*x + a) - x), x + sqrt(x*x + a)) / 2",
+     "where((x < 0) * (sqrt(x*x + a) < 1 / 0), a / (sqrt(x*x + a) - x), x + sqrt(x*x + a)) / 2"},
+    {"sqrt(x*x + 1) + x",
+     "where((x < 0) * (sqrt(x*x + 1) < 1 / 0), 1 / (sqrt(x*x + 1) - x), sqrt(x*x + 1) + x)",
+     "where((x < 0) * (sqrt(x*x + 1) < 1 / 0), 1 / (sqrt(x*x + 1) - x), sqrt(x*x + 1) + x)"},
+    {"sqrt(x^2 + 1) - x",
+     "where((x > 0) * (sqrt(x^2 + 1) < 1 / 0), 1 / (sqrt(x^2 + 1) + x), sqrt(x^2 + 1) - x)",
+     "where((x > 0) * (sqrt(x^2 + 1) < 1 / 0), 1 / (sqrt(x^2 + 1) + x), sqrt(x^2 + 1) - x)"},
+    {"x - sqrt(1 + x^2)",
+     "where((x > 0) * (sqrt(1 + x^2) < 1 / 0), -1 / (sqrt(1 + x^2) + x), x - sqrt(1 + x^2))",
+     "where((x > 0) * (sqrt(1 + x^2) < 1 / 0), -1 / (sqrt(1 + x^2) + x), x - sqrt(1 + x^2))"},
     /* left alone: 1 + x and 2 + x may be negative; log1p(exp(-abs(x))) is already stable */
     {"log((1 + x) / (2 + x))", "log((1 + x) / (2 + x))", "log((1 + x) / (2 + x))"},
-    {"log((1 + x) / (1 + exp(x)))", "log((1 + x) / (1 + exp(x)))", "log((1 + x) / (1 + exp(x)))"},
+    {"log((1 + x) / (1 + exp(x)))", "log((1 + x) * sigmoid(-x))", "log((1 + x) * sigmoid(-x))"},
     {"log1p(exp(-abs(x)))", "log1p(exp(-abs(x)))", "log1p(exp(-abs(x)))"},
     {"log((1 + x^3) / exp(x))", "log((1 + x^3) / exp(x))", "log((1 + x^3) / exp(x))"},
     {"exp(x) - 2", "exp(x) - 2", "exp(x) - 2"},
@@ -140,6 +149,47 @@ static void test_rewrites_keep_the_value(void **state)
         }
     }
     ir_arena_free(c.arena);
+}
+
+/* Where the text gives an infinity or 0 from infinite or huge terms, the
+   rewrite gives the same, sign included, and so do the derivatives. */
+static void test_rewrites_keep_the_text_at_its_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *f;
+        double x;
+    } edges[] = {
+        {"exp(x) - exp(2 * x)", -INFINITY},
+        {"exp(-x) - exp(-2 * x)", INFINITY},
+        {"exp(x) - exp(x)", -INFINITY},
+        {"exp(x - 1) - exp(x^2)", 30},
+        {"x - sqrt(x^2 + exp(x))", 710},
+        {"x + sqrt(x^2 + exp(-x))", -710},
+        {"1 + tanh(exp(x*x - sqrt((x*x)^2 + exp(x))) - 1)", 800},
+        {"log((1 + 1 / sqrt(x)) * (1 + 1 / sqrt(x)))", -0.0},
+        {"1 / (1 + exp(-x))", -800},
+    };
+    act_error err = {0};
+    ir_registry *r = ir_registry_new(&err);
+    assert_non_null(r);
+    ctx c = {ir_registry_arena(r), ir_registry_pool(r), {0}};
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+        ir_activation *act =
+            ir_activation_from_text(ir_registry_arena(r), ir_registry_pool(r), IR_ORIGIN_PLUGIN,
+                                    "edge", "", NULL, edges[i].f, NULL, "p.so", &err);
+        assert_non_null(act);
+        ir_expr *text = parse(&c, edges[i].f), *dtext = ir_expr_diff(c.pool, text, &err);
+        assert_non_null(dtext);
+        double x = edges[i].x, want = ir_expr_eval(text, x, 0, NULL);
+        double got = ir_expr_eval(act->f_eval, x, 0, NULL);
+        double dwant = ir_expr_eval(dtext, x, 0, NULL), dgot = ir_expr_eval(act->df, x, got, NULL);
+        if (!same_value(got, want) || (isinf(want) && signbit(got) != signbit(want)) ||
+            (!same_value(dgot, dwant) && !isnan(dwant)))
+            fail_msg("%s at %g: %.17g (text %.17g), f' %.17g (text %.17g)", edges[i].f, x, got,
+                     want, dgot, dwant);
+    }
+    ir_registry_free(r);
 }
 
 /* log1p(exp(t))' is sigmoid(t) t', not exp(t) t' / (1 + exp(t)), which is
@@ -227,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_formulas_are_rewritten_into_their_stable_forms),
         cmocka_unit_test(test_rewrites_keep_the_value),
+        cmocka_unit_test(test_rewrites_keep_the_text_at_its_edges),
         cmocka_unit_test(test_softplus_derivative_is_a_sigmoid),
         cmocka_unit_test(test_user_formulas_are_rewritten_and_builtins_are_not),
         cmocka_unit_test(test_nested_formulas_stay_small),

@@ -282,17 +282,38 @@ ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args)
     return ir_ex_pos(r, e->pos);
 }
 
-ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f)
+/* Whether f in operand i of d enters d as a factor of it: through a
+   product, a quotient, a negation, a where's branch, or a native call's
+   operands (the derivative of a plugin's function receives its value). */
+static bool passes_factor(const ir_expr *d, int i)
 {
-    if (!d)
-        return NULL;
-    if (d == f)
+    switch (d->op) {
+    case EX_MUL:
+    case EX_DIV:
+    case EX_NEG:
+    case EX_CALL:
+        return true;
+    case EX_WHERE:
+        return i > 0;
+    default:
+        return false;
+    }
+}
+
+static ir_expr *subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f, bool factor)
+{
+    if (d == f && factor)
         return ir_ex_pos(ir_ex_leaf(p, EX_Y, 0), f->pos);
     if (!d->nargs)
         return d;
     ir_expr *args[3] = {NULL, NULL, NULL};
     for (int i = 0; i < d->nargs; i++)
-        if (!(args[i] = ir_expr_subst_y(p, d->arg[i], f)))
+        if (!(args[i] = subst_y(p, d->arg[i], f, factor && passes_factor(d, i))))
             return NULL;
     return ir_ex_with_args(p, d, args);
+}
+
+ir_expr *ir_expr_subst_y(ir_expr_pool *p, ir_expr *d, const ir_expr *f)
+{
+    return d ? subst_y(p, d, f, true) : NULL;
 }

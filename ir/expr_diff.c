@@ -63,8 +63,13 @@ static ir_expr *diff_pow(differ *d, ir_expr *self)
     ir_expr *da = diff(d, a), *db = diff(d, b);
     if (!da || !db)
         return NULL;
-    if (is_zero(db))
-        return mul(d, mul(d, b, node(d, EX_POW, a, sub(d, b, num(d, 1)), NULL)), da);
+    if (is_zero(db)) {
+        /* a param b may be 0: then 0, not 0 * a^-1, which is NaN at a = 0 */
+        ir_expr *r = mul(d, mul(d, b, node(d, EX_POW, a, sub(d, b, num(d, 1)), NULL)), da);
+        if (b->op == EX_CONST)
+            return r;
+        return node(d, EX_WHERE, node(d, EX_EQ, b, num(d, 0), NULL), num(d, 0), r);
+    }
     ir_expr *log_term = mul(d, db, node(d, EX_LOG, a, NULL, NULL));
     ir_expr *base_term = divide(d, mul(d, b, da), a);
     return mul(d, self, node(d, EX_ADD, log_term, base_term, NULL));
@@ -139,10 +144,15 @@ static ir_expr *outer(differ *d, ir_expr *self)
         return node(d, EX_WHERE, node(d, EX_GT, u, num(d, 0), NULL), num(d, 1),
                     node(d, EX_WHERE, node(d, EX_LT, u, num(d, 0), NULL), num(d, -1),
                          node(d, EX_MUL, num(d, 0), u, NULL)));
-    case EX_TANH:
-        return sub(d, num(d, 1), node(d, EX_POW, self, num(d, 2), NULL));
-    case EX_SIGMOID:
-        return mul(d, self, sub(d, num(d, 1), self));
+    case EX_TANH: { /* 4 sigmoid(2u) sigmoid(-2u), as the built-in: 1 - tanh^2
+                       is 0 in double from |u| = 19 */
+        ir_expr *twice = mul(d, num(d, 2), u);
+        ir_expr *s = node(d, EX_SIGMOID, twice, NULL, NULL);
+        return mul(d, num(d, 4), mul(d, s, node(d, EX_SIGMOID, neg(d, twice), NULL, NULL)));
+    }
+    case EX_SIGMOID: /* sigmoid(u) sigmoid(-u), as the built-in: s (1 - s)
+                        cancels for u >> 0 */
+        return mul(d, self, node(d, EX_SIGMOID, neg(d, u), NULL, NULL));
     case EX_ERF:
     case EX_ERFC: {
         ir_expr *gauss = node(d, EX_EXP, neg(d, node(d, EX_POW, u, num(d, 2), NULL)), NULL, NULL);

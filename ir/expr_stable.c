@@ -230,12 +230,16 @@ static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const
 }
 
 /* a / (1 + exp(t)) as a sigmoid(-t): 1 / (1 + exp(-x)) is inf / inf in
-   its derivative below x = -709, a sigmoid's derivative is not. */
+   its derivative below x = -709, a sigmoid's derivative is not; and
+   exp(t) / (1 + exp(t)) as sigmoid(t), where exp(t) sigmoid(-t) would be
+   inf times a denormal for t in (709, 745), and the text inf / inf. */
 static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
 {
     ir_expr *t = one_plus(b);
     if (!t || t->op != EX_EXP)
         return NULL;
+    if (a == t)
+        return unary(w, EX_SIGMOID, t->arg[0], at);
     ir_expr *s = unary(w, EX_SIGMOID, unary(w, EX_NEG, t->arg[0], at), at);
     return is_const(a, 1) ? s : node(w, EX_MUL, a, s, NULL, at);
 }

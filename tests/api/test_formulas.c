@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_ROWS = 128, MAX_SETS = 16 };
+enum { MAX_ROWS = 128, MAX_SETS = 32 };
 
 typedef struct {
     char name[32], overrides[32];
@@ -20,7 +20,7 @@ typedef struct {
 } formula_set;
 
 typedef struct {
-    char defs[2048]; /* the `activation` lines */
+    char defs[4096]; /* the `activation` lines */
     formula_set set[MAX_SETS];
     int nsets;
 } formula_fixture;
@@ -63,7 +63,7 @@ static void read_fixture(formula_fixture *fx)
         s->df[s->n++] = df;
     }
     fclose(in);
-    assert_int_equal(fx->nsets, 14);
+    assert_int_equal(fx->nsets, 18);
 }
 
 /* y = NAME(x, overrides) and its vector-Jacobian product with dy = 1 on one
@@ -71,7 +71,7 @@ static void read_fixture(formula_fixture *fx)
 static void check_set(act_context *ctx, const formula_fixture *fx, const formula_set *s,
                       act_engine engine, double *worst_ulps)
 {
-    char src[4096];
+    char src[8192];
     int len = snprintf(
         src, sizeof src, "act 1\n%sgraph g {\n input x : f32[N]\n y = %s(x%s%s)\n output y\n}\n",
         fx->defs, s->name, strcmp(s->overrides, "-") ? ", " : "", params_text(s->overrides));

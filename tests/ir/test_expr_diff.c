@@ -167,21 +167,29 @@ static void test_diff_gives_derived_nodes_their_origin_position(void **state)
     ir_arena_free(c.arena);
 }
 
-static void test_subst_y_rewrites_sigmoid_and_tanh_in_y(void **state)
+static bool is_y(const ir_expr *e)
+{
+    return e->op == EX_Y;
+}
+
+/* f becomes y where it is a factor of the derivative (exp' = y, sigmoid' =
+   y sigmoid(-x)), not inside a sum, where the JIT's float y would cancel:
+   (x e^x)' = e^x + x e^x keeps x e^x. */
+static void test_subst_y_puts_y_where_f_is_a_factor(void **state)
 {
     (void)state;
     ctx c = ctx_new();
-    static const struct {
-        const char *f;
-        double y, want;
-    } rows[] = {{"sigmoid(x)", 0.3, 0.21}, {"tanh(x)", 0.5, 0.75}, {"exp(x)", 2.5, 2.5}};
-    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        ir_expr *f = parse(&c, rows[i].f);
-        ir_expr *dy = ir_expr_subst_y(c.pool, diff(&c, rows[i].f), f);
-        assert_false(ir_expr_uses_x(dy));
-        assert_true(fabs(ir_expr_eval(dy, NAN, rows[i].y, NULL) - rows[i].want) < 1e-15);
-    }
-    ir_expr *f = parse(&c, "x * sigmoid(x)");
+    ir_expr *f = parse(&c, "exp(x)"), *dy = ir_expr_subst_y(c.pool, diff(&c, "exp(x)"), f);
+    assert_false(ir_expr_uses_x(dy));
+    assert_true(ir_expr_eval(dy, NAN, 2.5, NULL) == 2.5);
+    f = parse(&c, "sigmoid(x)");
+    dy = ir_expr_subst_y(c.pool, diff(&c, "sigmoid(x)"), f);
+    assert_true(ir_expr_any(dy, is_y));
+    assert_true(fabs(ir_expr_eval(dy, 50, 0.3, NULL) / (0.3 / (1 + exp(50))) - 1) < 1e-14);
+    f = parse(&c, "x * exp(x)");
+    dy = ir_expr_subst_y(c.pool, diff(&c, "x * exp(x)"), f);
+    assert_false(ir_expr_any(dy, is_y));
+    f = parse(&c, "x * sigmoid(x)");
     ir_expr *d = diff(&c, "x * sigmoid(x)");
     assert_true(ir_expr_uses_x(ir_expr_subst_y(c.pool, d, f)));
     assert_ptr_equal(ir_expr_subst_y(c.pool, d, parse(&c, "cos(x)")), d);
@@ -276,14 +284,29 @@ static void test_diff_names_a_native_call_without_derivative(void **state)
     ir_arena_free(c.arena);
 }
 
+/* x^a with a param a = 0 is 1, with derivative 0 (PyTorch's), not
+   0 * x^-1, which is NaN at x = 0. */
+static void test_diff_of_a_power_with_exponent_zero_is_zero(void **state)
+{
+    (void)state;
+    ctx c = ctx_new();
+    ir_expr *d = diff(&c, "x^a");
+    double zero[2] = {0, 0.7}, two[2] = {2, 0.7};
+    assert_true(ir_expr_eval(d, 0, 0, zero) == 0);
+    assert_true(ir_expr_eval(d, 3, 0, zero) == 0);
+    assert_true(ir_expr_eval(d, 3, 0, two) == 6);
+    ir_arena_free(c.arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_diff_matches_central_differences),
         cmocka_unit_test(test_diff_follows_the_kink_conventions),
         cmocka_unit_test(test_diff_drops_zero_terms),
+        cmocka_unit_test(test_diff_of_a_power_with_exponent_zero_is_zero),
         cmocka_unit_test(test_diff_gives_derived_nodes_their_origin_position),
-        cmocka_unit_test(test_subst_y_rewrites_sigmoid_and_tanh_in_y),
+        cmocka_unit_test(test_subst_y_puts_y_where_f_is_a_factor),
         cmocka_unit_test(test_diff_rejects_y),
         cmocka_unit_test(test_diff_calls_a_native_derivative_with_the_call_value),
         cmocka_unit_test(test_diff_names_a_native_call_without_derivative),

@@ -77,9 +77,7 @@ static ir_expr *diff_pow(differ *d, ir_expr *self)
 
 /* a/b: da/b - a (db/b) / b, not a db / b^2, whose b^2 overflows (and a db
    with it) long before the quotient does: tanh written as a quotient of
-   exps at x = 400. Not (a/b) db/b either: a/b, the formula itself, would
-   become y, which the JIT reads as a float (1 - y^2 of that tanh at x = -10
-   is then off by 2x). */
+   exps at x = 400. */
 static ir_expr *diff_div(differ *d, ir_expr *self)
 {
     ir_expr *a = self->arg[0], *b = self->arg[1];

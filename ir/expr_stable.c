@@ -244,30 +244,40 @@ static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *
     return is_const(a, 1) ? s : node(w, EX_MUL, a, s, NULL, at);
 }
 
-static ir_expr *stable(rewriter *w, ir_expr *e)
+/* A rule: the rewrite of node e whose operands are already rewritten into
+   args, or NULL where it does not apply. */
+typedef ir_expr *(*rule_fn)(rewriter *w, ir_expr *e, ir_expr **args);
+
+/* e rewritten bottom-up by rule. */
+static ir_expr *rewrite(rewriter *w, ir_expr *e, rule_fn rule)
 {
     if (!e->nargs)
         return e;
     ir_expr *args[3] = {NULL, NULL, NULL};
     for (int i = 0; i < e->nargs; i++)
-        if (!(args[i] = stable(w, e->arg[i])))
+        if (!(args[i] = rewrite(w, e->arg[i], rule)))
             return NULL;
-    ir_expr *r = NULL;
-    if (e->op == EX_LOG)
-        r = log_of(w, args[0], e);
-    else if (e->op == EX_ADD || e->op == EX_SUB)
-        r = sum_of(w, args[0], args[1], e->op, e);
-    else if (e->op == EX_DIV && !is_const(args[0], 1)) /* 1 / ...: in expand() */
-        r = quotient_of(w, args[0], args[1], e);
+    ir_expr *r = rule(w, e, args);
     if (w->failed)
         return NULL;
     return r ? r : ir_ex_with_args(w->p, e, args);
 }
 
+static ir_expr *stable_rule(rewriter *w, ir_expr *e, ir_expr **args)
+{
+    if (e->op == EX_LOG)
+        return log_of(w, args[0], e);
+    if (e->op == EX_ADD || e->op == EX_SUB)
+        return sum_of(w, args[0], args[1], e->op, e);
+    if (e->op == EX_DIV && !is_const(args[0], 1)) /* 1 / ...: in expand_rule() */
+        return quotient_of(w, args[0], args[1], e);
+    return NULL;
+}
+
 ir_expr *ir_expr_stable(ir_expr_pool *p, ir_expr *e)
 {
     rewriter w = {p, false};
-    return e ? stable(&w, e) : NULL;
+    return e ? rewrite(&w, e, stable_rule) : NULL;
 }
 
 /* -t with t >= 0: log1p(exp(-t)) is already the stable softplus term. */
@@ -301,34 +311,26 @@ static ir_expr *exp_difference(rewriter *w, ir_expr *text, const ir_expr *at)
     return node(w, EX_WHERE, node(w, EX_EQ, a, b, NULL, at), text, apart, at);
 }
 
-static ir_expr *expand(rewriter *w, ir_expr *e)
+static ir_expr *expand_rule(rewriter *w, ir_expr *e, ir_expr **args)
 {
-    if (!e->nargs)
-        return e;
-    ir_expr *args[3] = {NULL, NULL, NULL};
-    for (int i = 0; i < e->nargs; i++)
-        if (!(args[i] = expand(w, e->arg[i])))
-            return NULL;
-    ir_expr *r = NULL, *u = args[0];
+    ir_expr *u = args[0];
     if (e->op == EX_LOG1P && u->op == EX_EXP && !is_nonpos(u->arg[0]) && may_repeat(u))
-        r = softplus(w, u->arg[0], e);
-    else if (e->op == EX_SUB && is_const(u, 1) && args[1]->op == EX_SIGMOID)
-        r = unary(w, EX_SIGMOID, unary(w, EX_NEG, args[1]->arg[0], e), e);
-    else if (e->op == EX_DIV)
-        r = quotient_of(w, u, args[1], e);
-    else if (e->op == EX_SUB && u->op == EX_EXP && args[1]->op == EX_EXP && may_repeat(u) &&
-             may_repeat(args[1])) {
+        return softplus(w, u->arg[0], e);
+    if (e->op == EX_SUB && is_const(u, 1) && args[1]->op == EX_SIGMOID)
+        return unary(w, EX_SIGMOID, unary(w, EX_NEG, args[1]->arg[0], e), e);
+    if (e->op == EX_DIV)
+        return quotient_of(w, u, args[1], e);
+    if (e->op == EX_SUB && u->op == EX_EXP && args[1]->op == EX_EXP && may_repeat(u) &&
+        may_repeat(args[1])) {
         ir_expr *text = ir_ex_with_args(w->p, e, args);
-        r = text ? exp_difference(w, text, e) : NULL;
         w->failed |= !text;
+        return text ? exp_difference(w, text, e) : NULL;
     }
-    if (w->failed)
-        return NULL;
-    return r ? r : ir_ex_with_args(w->p, e, args);
+    return NULL;
 }
 
 ir_expr *ir_expr_expand(ir_expr_pool *p, ir_expr *e)
 {
     rewriter w = {p, false};
-    return e ? expand(&w, e) : NULL;
+    return e ? rewrite(&w, e, expand_rule) : NULL;
 }

@@ -239,9 +239,6 @@ LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
    writing (no effect on results; no fault for any address). */
 void cc_prefetch(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, bool write);
 /* One float of base[i], and its store. */
-/* An alloca in the entry block of the function being built, where SROA
-   turns it into registers. */
-LLVMValueRef cc_entry_alloca(cc_ctx *c, LLVMTypeRef t);
 LLVMValueRef cc_load1(cc_ctx *c, LLVMValueRef base, LLVMValueRef i);
 void cc_store1(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
 /* Zeros n floats at dst, or copies n floats from src to dst (memset,

@@ -270,6 +270,16 @@ bool ir_expr_uses_x(const ir_expr *e)
     return ir_expr_any(e, is_x);
 }
 
+ir_expr *ir_ex_one_plus(const ir_expr *e)
+{
+    if (e->op != EX_ADD)
+        return NULL;
+    for (int i = 0; i < 2; i++)
+        if (e->arg[i]->op == EX_CONST && e->arg[i]->value == 1)
+            return e->arg[1 - i];
+    return NULL;
+}
+
 ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args)
 {
     bool changed = false;

@@ -75,6 +75,18 @@ static ir_expr *diff_pow(differ *d, ir_expr *self)
     return mul(d, self, node(d, EX_ADD, log_term, base_term, NULL));
 }
 
+/* b'/b, the derivative of log b: t' for exp(t) and sigmoid(t) t' for 1 +
+   exp(t), where the quotient of the derivative by b is inf / inf once
+   exp(t) overflows (the derivative of 1 / (1 + exp(-x)) was inf or NaN
+   below x = -709, where it is e^x). */
+static ir_expr *dlog(differ *d, ir_expr *b, ir_expr *db)
+{
+    ir_expr *e = ir_ex_one_plus(b);
+    if (e && e->op == EX_EXP)
+        return mul(d, node(d, EX_SIGMOID, e->arg[0], NULL, NULL), diff(d, e->arg[0]));
+    return b->op == EX_EXP ? diff(d, b->arg[0]) : divide(d, db, b);
+}
+
 /* a/b: da/b - a (db/b) / b, not a db / b^2, whose b^2 overflows (and a db
    with it) long before the quotient does: tanh written as a quotient of
    exps at x = 400. */
@@ -87,7 +99,7 @@ static ir_expr *diff_div(differ *d, ir_expr *self)
     ir_expr *first = divide(d, da, b);
     if (is_zero(db))
         return first;
-    return sub(d, first, divide(d, mul(d, a, divide(d, db, b)), b));
+    return sub(d, first, divide(d, mul(d, a, dlog(d, b, db)), b));
 }
 
 /* clamp(v, lo, hi) = min(max(v, lo), hi), differentiated as written, so ties

@@ -7,8 +7,9 @@
  * -log1p(exp(-t)), the log of a product or quotient of such terms -> the
  * sum or difference of their logs, 1 +- erf(t) -> erfc(-+t), 1 +- tanh(t)
  * -> 2 sigmoid(+-2t) (gelu's two textbook forms), a / (1 + exp(t)) -> a
- * sigmoid(-t) for a != 1, and t +- sqrt(t^2 + c) through its conjugate
- * where it cancels. softclip's
+ * sigmoid(-t) for a != 1, (exp(p) - exp(q)) / (exp(p) + exp(q)) -> tanh((p
+ * - q) / 2) and exp(p) / (exp(p) + exp(q)) -> sigmoid(p - q) (1 as exp(0)),
+ * and t +- sqrt(t^2 + c) through its conjugate where it cancels. softclip's
  * log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a so becomes a difference of
  * two softplus terms, exact where the quotient form rounds to log(1) = 0
  * (x < -37) or is inf/inf (x > 709), up to |x| = 2^53, where x - 1 itself
@@ -106,21 +107,13 @@ static bool is_nonneg(const ir_expr *e)
     }
 }
 
-/* The operand t of 1 + t or t + 1, else NULL. */
-static ir_expr *one_plus(const ir_expr *e)
-{
-    if (e->op != EX_ADD)
-        return NULL;
-    return is_const(e->arg[0], 1) ? e->arg[1] : is_const(e->arg[1], 1) ? e->arg[0] : NULL;
-}
-
 /* Whether log(e) has a better form than a log of the rounded e: e is a
    positive constant, exp(t), sigmoid(t), 1 + t with t >= 0, or a product or
    quotient of such terms (then positive, so that log(a/b) = log(a) -
    log(b)). */
 static bool has_better_log(const ir_expr *e)
 {
-    ir_expr *t = one_plus(e);
+    ir_expr *t = ir_ex_one_plus(e);
     switch (e->op) {
     case EX_CONST:
         return e->value > 0;
@@ -138,7 +131,7 @@ static bool has_better_log(const ir_expr *e)
 /* log(e) in its best form; e is already rewritten. */
 static ir_expr *log_of(rewriter *w, ir_expr *e, const ir_expr *at)
 {
-    ir_expr *t = one_plus(e);
+    ir_expr *t = ir_ex_one_plus(e);
     if (t)
         return unary(w, EX_LOG1P, t, at);
     if (e->op == EX_EXP)
@@ -229,19 +222,61 @@ static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const
     return NULL;
 }
 
-/* a / (1 + exp(t)) as a sigmoid(-t): 1 / (1 + exp(-x)) is inf / inf in
-   its derivative below x = -709, a sigmoid's derivative is not; and
-   exp(t) / (1 + exp(t)) as sigmoid(t), where exp(t) sigmoid(-t) would be
-   inf times a denormal for t in (709, 745), and the text inf / inf. */
+/* The exponent of e as exp(t), or 0 for the constant 1; else NULL. */
+static ir_expr *exponent(rewriter *w, ir_expr *e)
+{
+    return e->op == EX_EXP ? e->arg[0] : is_const(e, 1) ? num(w, 0) : NULL;
+}
+
+/* Whether e is exp(p) + exp(q) (1 for exp(0)): *p, *q. */
+static bool exp_sum(rewriter *w, ir_expr *e, ir_expr **p, ir_expr **q)
+{
+    return e->op == EX_ADD && (*p = exponent(w, e->arg[0])) && (*q = exponent(w, e->arg[1]));
+}
+
+/* Whether e is exp(p) - exp(q), also as expm1(p) (q = 0) or -expm1(q)
+   (p = 0), the forms the rules above leave of exp(t) - 1 and 1 - exp(t). */
+static bool exp_difference_of(rewriter *w, ir_expr *e, ir_expr **p, ir_expr **q)
+{
+    if (e->op == EX_SUB)
+        return (*p = exponent(w, e->arg[0])) && (*q = exponent(w, e->arg[1]));
+    if (e->op == EX_EXPM1)
+        return (*p = e->arg[0]) && (*q = num(w, 0));
+    if (e->op == EX_NEG && e->arg[0]->op == EX_EXPM1)
+        return (*p = num(w, 0)) && (*q = e->arg[0]->arg[0]);
+    return false;
+}
+
+static ir_expr *minus(rewriter *w, ir_expr *p, ir_expr *q, const ir_expr *at)
+{
+    if (is_const(q, 0))
+        return p;
+    return is_const(p, 0) ? unary(w, EX_NEG, q, at) : node(w, EX_SUB, p, q, NULL, at);
+}
+
+/* Quotients of exps that overflow together, by the function they are:
+   (exp(p) - exp(q)) / (exp(p) + exp(q)) as tanh((p - q) / 2) (tanh written
+   with exps was NaN beyond |x| = 709, inf / inf), exp(p) / (exp(p) +
+   exp(q)) as sigmoid(p - q), and a / (1 + exp(t)) as a sigmoid(-t) for
+   other a (x / (1 + exp(-x)), swish, is inf / inf in its derivative below
+   x = -709, a sigmoid's derivative is not). 1 for exp(0) throughout:
+   exp(t) / (1 + exp(t)) is sigmoid(t), (1 - exp(-2x)) / (1 + exp(-2x)) is
+   tanh(x). */
 static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
 {
-    ir_expr *t = one_plus(b);
+    ir_expr *p, *q, *r, *s;
+    if (!exp_sum(w, b, &r, &s))
+        return NULL;
+    if (exp_difference_of(w, a, &p, &q) && ((p == r && q == s) || (p == s && q == r))) {
+        ir_expr *half = node(w, EX_MUL, num(w, 0.5), minus(w, p, q, at), NULL, at);
+        return unary(w, EX_TANH, half, at);
+    }
+    if ((p = exponent(w, a)) && (p == r || p == s))
+        return unary(w, EX_SIGMOID, minus(w, p, p == r ? s : r, at), at);
+    ir_expr *t = ir_ex_one_plus(b);
     if (!t || t->op != EX_EXP)
         return NULL;
-    if (a == t)
-        return unary(w, EX_SIGMOID, t->arg[0], at);
-    ir_expr *s = unary(w, EX_SIGMOID, unary(w, EX_NEG, t->arg[0], at), at);
-    return is_const(a, 1) ? s : node(w, EX_MUL, a, s, NULL, at);
+    return node(w, EX_MUL, a, unary(w, EX_SIGMOID, unary(w, EX_NEG, t->arg[0], at), at), NULL, at);
 }
 
 /* A rule: the rewrite of node e whose operands are already rewritten into

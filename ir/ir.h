@@ -208,6 +208,8 @@ ir_expr *ir_ex_call(ir_expr_pool *p, const ir_native *fn, ir_expr **args, int na
    own, else the pool's node for them, with e's position. NULL when out of
    memory. */
 ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args);
+/* The operand t of 1 + t or t + 1, else NULL. */
+ir_expr *ir_ex_one_plus(const ir_expr *e);
 /* Gives e the position pos unless it already has one (a shared node keeps
    its first); returns e. */
 ir_expr *ir_ex_pos(ir_expr *e, ir_pos pos);

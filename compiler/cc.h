@@ -274,6 +274,10 @@ typedef struct {
     bool *with_forward;   /* per IR_ACT_GRAD: computed in the kernel of its y */
     LLVMValueRef *lanes;  /* per value id: its float lanes in the vector being made, or NULL */
     bool *stored;         /* per value id: written to memory */
+    LLVMValueRef *twin;   /* per value id: a second argument it is the result of (x's and b's
+                             gradients of add(x, b)), or NULL; cc_lower_chain stores it there too
+                             and sets twin_stored, else the entry copies it at the end */
+    bool *twin_stored;
     LLVMValueRef nt;      /* i1: whole vectors stored past the caches (cc_lower_chain), or NULL */
     LLVMValueRef *owned;  /* per value id: memory of the entry's own (an intermediate) */
     const char **sizes;   /* size names, in argument order */

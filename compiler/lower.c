@@ -241,12 +241,15 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.with_forward = calloc((size_t)n, sizeof *l.with_forward);
     l.lanes = calloc((size_t)n, sizeof *l.lanes);
     l.stored = calloc((size_t)n, sizeof *l.stored);
+    l.twin = calloc((size_t)n, sizeof *l.twin);
+    l.twin_stored = calloc((size_t)n, sizeof *l.twin_stored);
     l.sizes = calloc((size_t)nargs + 1, sizeof *l.sizes);
     l.size_v = calloc((size_t)nargs + 1, sizeof *l.size_v);
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
     if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.packed || !l.uses || !l.fused ||
-        !l.with_forward || !l.lanes || !l.stored || !l.sizes || !l.size_v || !types) {
+        !l.with_forward || !l.lanes || !l.stored || !l.twin || !l.twin_stored || !l.sizes ||
+        !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -276,6 +279,9 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
             l.buf[g->grad[arg->id]->id] = p; /* computed in place: no copy */
         } else {
             extra[a] = p; /* another gradient, or a value bound twice: copied at the end */
+            const ir_value *v = arg->kind == CC_ARG_GRAD ? g->grad[arg->id] : NULL;
+            if (v && l.need[v->id] && l.buf[v->id] && !l.twin[v->id])
+                l.twin[v->id] = p; /* or stored twice, in its kernel */
         }
     }
     /* intermediates */
@@ -289,10 +295,10 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
             rc = cc_lower_value(&l, v, err);
     }
     for (int a = 0; a < nargs && !rc; a++) {
-        if (!extra[a])
-            continue;
         const ir_value *v =
             args[a].kind == CC_ARG_GRAD ? g->grad[args[a].id] : g->values.items[args[a].id];
+        if (!extra[a] || (v && l.twin[v->id] == extra[a] && l.twin_stored[v->id]))
+            continue;
         const ir_value *shape_of = args[a].kind == CC_ARG_GRAD ? g->values.items[args[a].id] : v;
         LLVMValueRef count = cc_numel(&l, shape_of);
         copy_floats(&l, extra[a], v ? l.buf[v->id] : NULL, count);
@@ -313,6 +319,8 @@ done:
     free(l.with_forward);
     free(l.lanes);
     free(l.stored);
+    free(l.twin);
+    free(l.twin_stored);
     free(l.sizes);
     free(l.size_v);
     free(types);

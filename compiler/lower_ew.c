@@ -184,6 +184,10 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
     } else if (l->stored[v->id]) {
         cc_store(l->c, val, l->buf[v->id], i, mask);
     }
+    if (l->stored[v->id] && l->twin && l->twin[v->id]) {
+        cc_store(l->c, val, l->twin[v->id], i, mask);
+        l->twin_stored[v->id] = true;
+    }
     l->lanes[v->id] = val; /* for the values made from it in this pass */
     for (int j = v->id + 1; j < l->g->values.n; j++) {
         const ir_value *u = l->g->values.items[j];

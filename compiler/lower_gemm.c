@@ -54,6 +54,7 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     cc_ctx *c = l->c;
     cc_lower e = *l;
     e.buf = buf;
+    e.twin = NULL; /* arguments of the entry, not of the epilogue */
     e.fn = LLVMAddFunction(c->mod, "act.epilogue", cc_epilogue_type(c));
     LLVMSetLinkage(e.fn, LLVMInternalLinkage);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);

@@ -2,7 +2,8 @@
    engines: many programs sharing a context's cache, sizes bound to 0,
    maxout over size names, output gradients of the wrong shape, a formula
    whose derivative is large, long sums, broadcast params' gradients,
-   gradients of unset inputs, gradients written whole on every run,
+   gradients of unset inputs, gradients written whole on every run, a
+   gradient two inputs share,
    results large enough to be stored past the caches, a deep chain of
    residual blocks, and loops of scalars left to LLVM's O2 to vectorise. */
 #define _GNU_SOURCE /* memmem */
@@ -552,6 +553,57 @@ static void test_failed_run_keeps_results(void **state)
     act_context_free(ctx);
 }
 
+/* x and b of add(x, b) share their gradient: the JIT stores it to both
+   d_x and d_b in the kernel that makes it (or copies it, where another
+   kernel makes it: here the output gradient itself), on every run; the
+   interpreter computes it once and copies it. */
+static void test_shared_gradients_reach_both_inputs(void **state)
+{
+    (void)state;
+    static const char *const srcs[2] = {
+        "graph g {\n input x : f32[N]\n input b : f32[N]\n"
+        " y = mish(scale(add(x, b), s = 0.5))\n output y\n}\n",
+        "graph g {\n input x : f32[N]\n input b : f32[N]\n y = add(x, b)\n output y\n}\n"};
+    enum { N = 37 };
+    act_context *ctx = act_context_new();
+    for (int k = 0; k < 2; k++) {
+        float want[N];
+        for (int e = 1; e >= 0; e--) { /* the interpreter first: the reference */
+            act_program *p = compile(ctx, srcs[k], engines[e]);
+            for (int run = 0; run < 2; run++) {
+                float x[N], b[N], w[N];
+                for (int i = 0; i < N; i++) {
+                    x[i] = (float)((i * 13 + run * 5) % 23 - 11) / 4.0f;
+                    b[i] = (float)(i % 5 - 2) / 8.0f;
+                    w[i] = (float)((i * 7 + run) % 9 - 4) / 4.0f;
+                }
+                int64_t n = N;
+                act_error err = {0};
+                assert_int_equal(act_set(p, "x", x, &n, 1, &err), 0);
+                assert_int_equal(act_set(p, "b", b, &n, 1, &err), 0);
+                assert_int_equal(act_set_output_grad(p, "y", w, &n, 1, &err), 0);
+                assert_int_equal(act_backward(p, &err), 0);
+                const float *dx = act_get(p, "d_x", NULL, NULL, &err);
+                const float *db = act_get(p, "d_b", NULL, NULL, &err);
+                assert_non_null(dx);
+                assert_non_null(db);
+                assert_memory_equal(dx, db, sizeof want);
+                for (int i = 0; i < N && run == 1; i++) {
+                    if (e == 1)
+                        want[i] = dx[i];
+                    else if (!ts_close(dx[i], want[i], 1e-6, 1e-7)) /* float-lane mish' */
+                        fail_msg("%s: d_x[%d] %.9g, interpreter %.9g", srcs[k], i, (double)dx[i],
+                                 (double)want[i]);
+                }
+                for (int i = 0; i < N && k == 1; i++)
+                    assert_true(dx[i] == w[i]);
+            }
+            act_program_free(p);
+        }
+    }
+    act_context_free(ctx);
+}
+
 static const char whole_src[] =
     "graph g {\n input x : f32[N, 6]\n input t : f32[N, 4]\n"
     " param W : f32[6, 4] = glorot(seed = 1)\n param b : f32[4] = zeros\n"
@@ -624,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_gradient_of_unset_input),
         cmocka_unit_test(test_failed_run_keeps_results),
         cmocka_unit_test(test_gradients_are_whole_on_every_run),
+        cmocka_unit_test(test_shared_gradients_reach_both_inputs),
         cmocka_unit_test(test_big_results_stored_past_the_caches),
         cmocka_unit_test(test_deep_residual_chain),
     };

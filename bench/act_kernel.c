@@ -8,15 +8,19 @@
 typedef struct {
     act_program *p;
     ak_pass pass;
+    ak_tensor first; /* set again before each AK_STEP */
 } ak_state;
 
 static void ak_run(void *state)
 {
     ak_state *s = state;
     act_error err = {0};
-    int rc = s->pass == AK_FORWARD    ? act_forward(s->p, &err)
-             : s->pass == AK_BACKWARD ? act_backward(s->p, &err)
-                                      : act_sgd_step(s->p, 0.01f, &err);
+    const ak_tensor *t = &s->first;
+    int rc = s->pass == AK_STEP ? act_set(s->p, t->name, t->data, t->shape, t->rank, &err) : 0;
+    rc = rc                      ? rc
+         : s->pass == AK_FORWARD ? act_forward(s->p, &err)
+         : s->pass == AK_SGD     ? act_sgd_step(s->p, 0.01f, &err)
+                                 : act_backward(s->p, &err);
     if (rc) {
         fprintf(stderr, "bench: act: %s\n", err.message);
         exit(1);
@@ -38,6 +42,7 @@ int ak_new(act_context *ctx, const char *source, const ak_tensor *t, int nt, ak_
     if (!s)
         return -1;
     s->pass = pass;
+    s->first = t[0];
     s->p = act_compile_string(ctx, source, "bench.act", NULL, ACT_ENGINE_JIT, &err);
     for (int i = 0; s->p && !err.code && i < nt; i++)
         (t[i].output_grad ? act_set_output_grad : act_set)(s->p, t[i].name, t[i].data, t[i].shape,

@@ -53,8 +53,12 @@ typedef struct {
 } bench_options;
 
 /* An act program as a kernel. pass: forward, backward (act_backward, which
-   runs the forward pass too) or an SGD step (act_sgd_step, learning rate 0.01). */
-typedef enum { AK_FORWARD, AK_BACKWARD, AK_SGD } ak_pass;
+   runs the forward pass too, but reads the outputs a run on the same data
+   kept: from the second run on, the backward pass alone), a step on new
+   data (act_set of the first tensor, then act_backward: the forward pass
+   every run, with the gradient in the same pass where they fuse) or an SGD
+   step (act_sgd_step, learning rate 0.01). */
+typedef enum { AK_FORWARD, AK_BACKWARD, AK_STEP, AK_SGD } ak_pass;
 typedef struct {
     const char *name;
     const float *data;

@@ -136,6 +136,13 @@ static ir_expr *log_of(rewriter *w, ir_expr *e, const ir_expr *at)
         return unary(w, EX_LOG1P, t, at);
     if (e->op == EX_EXP)
         return e->arg[0];
+    if (e->op == EX_SUB && is_const(e->arg[0], 1) && e->arg[1]->op == EX_SIGMOID) {
+        /* log(1 - sigmoid(t)) = log(sigmoid(-t)) = -log1p(exp(t)): 1 - sigmoid(t)
+           is 0 from t = 37 (the rewrite to sigmoid(-t) comes after the
+           derivative), where the log is -t */
+        ir_expr *u = unary(w, EX_EXP, e->arg[1]->arg[0], at);
+        return unary(w, EX_NEG, unary(w, EX_LOG1P, u, at), at);
+    }
     if (e->op == EX_SIGMOID) { /* log(1 / (1 + exp(-t))) */
         ir_expr *u = unary(w, EX_EXP, unary(w, EX_NEG, e->arg[0], at), at);
         return unary(w, EX_NEG, unary(w, EX_LOG1P, u, at), at);
@@ -203,14 +210,65 @@ static ir_expr *conjugate_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op,
                 node(w, EX_DIV, top, apart, NULL, at), node(w, op, a, b, NULL, at), at);
 }
 
+/* The operand of log1p(exp(t)) (softplus), else NULL. */
+static ir_expr *softplus_arg(const ir_expr *e)
+{
+    return e->op == EX_LOG1P && e->arg[0]->op == EX_EXP ? e->arg[0]->arg[0] : NULL;
+}
+
+/* t + log1p(exp(-t)) as log1p(exp(t)), and t - log1p(exp(t)) as
+   -log1p(exp(-t)), log1p(exp(t)) - t as log1p(exp(-t)): the sum cancels
+   where log1p(exp(-t)) is about -t (softplus written x + log(1 + exp(-x))
+   was 0 below x = -37), the softplus term alone does not. */
+static ir_expr *softplus_shift(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op,
+                               const ir_expr *at)
+{
+    ir_expr *u = softplus_arg(b), *v = softplus_arg(a);
+    if (op == EX_ADD && (u || v)) {
+        ir_expr *t = u ? a : b, *s = u ? u : v;
+        if (s != unary(w, EX_NEG, t, at))
+            return NULL;
+        return unary(w, EX_LOG1P, unary(w, EX_EXP, t, at), at);
+    }
+    ir_expr *flipped =
+        op == EX_SUB && (u == a || v == b) ? unary(w, EX_NEG, u == a ? a : b, at) : NULL;
+    if (!flipped)
+        return NULL;
+    ir_expr *sp = unary(w, EX_LOG1P, unary(w, EX_EXP, flipped, at), at);
+    return u == a ? unary(w, EX_NEG, sp, at) : sp;
+}
+
+/* a +- a f(t) (or a f(t) +- a) as a (1 +- f(t)), where 1 +- f has a form
+   without cancellation: 0.5 + 0.5 tanh(x / 2), gelu's x/2 + x/2 erf(...),
+   or NULL. */
+static ir_expr *common_factor(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
+{
+    double sign = op == EX_SUB ? -1 : 1;
+    for (int i = 0; i < 2; i++) {
+        if (b->op == EX_MUL && b->arg[i] == a && b->arg[1 - i]->nargs == 1) {
+            ir_expr *r = one_plus_f(w, sign, b->arg[1 - i], at);
+            return r ? node(w, EX_MUL, a, r, NULL, at) : NULL;
+        }
+        if (a->op == EX_MUL && a->arg[i] == b && a->arg[1 - i]->nargs == 1 && op == EX_ADD) {
+            ir_expr *r = one_plus_f(w, 1, a->arg[1 - i], at);
+            return r ? node(w, EX_MUL, b, r, NULL, at) : NULL;
+        }
+    }
+    return NULL;
+}
+
 /* a + b or a - b in a form without cancellation, or NULL: the conjugates
-   above, 1 +- f(t), exp(t) - 1 and -1 + exp(t) as expm1(t). */
+   above, 1 +- f(t), a +- a f(t), a softplus shifted by its argument,
+   exp(t) - 1 and -1 + exp(t) as expm1(t). */
 static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
 {
     double sign = op == EX_SUB ? -1 : 1;
     ir_expr *conj = may_repeat(a) && may_repeat(b) ? conjugate_of(w, a, b, op, at) : NULL;
     if (conj)
         return conj;
+    ir_expr *r = common_factor(w, a, b, op, at);
+    if (r || (r = softplus_shift(w, a, b, op, at)))
+        return r;
     if (is_const(a, 1) && b->nargs == 1)
         return one_plus_f(w, sign, b, at);
     if (op == EX_ADD && is_const(b, 1) && a->nargs == 1)
@@ -254,17 +312,36 @@ static ir_expr *minus(rewriter *w, ir_expr *p, ir_expr *q, const ir_expr *at)
     return is_const(p, 0) ? unary(w, EX_NEG, q, at) : node(w, EX_SUB, p, q, NULL, at);
 }
 
-/* Quotients of exps that overflow together, by the function they are:
-   (exp(p) - exp(q)) / (exp(p) + exp(q)) as tanh((p - q) / 2) (tanh written
-   with exps was NaN beyond |x| = 709, inf / inf), exp(p) / (exp(p) +
-   exp(q)) as sigmoid(p - q), and a / (1 + exp(t)) as a sigmoid(-t) for
-   other a (x / (1 + exp(-x)), swish, is inf / inf in its derivative below
-   x = -709, a sigmoid's derivative is not). 1 for exp(0) throughout:
-   exp(t) / (1 + exp(t)) is sigmoid(t), (1 - exp(-2x)) / (1 + exp(-2x)) is
-   tanh(x). */
-static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
+/* Whether e is b^2 or b * b: *b. */
+static bool is_square(ir_expr *e, ir_expr **b)
+{
+    *b = e->arg[0];
+    return (e->op == EX_POW && is_const(e->arg[1], 2)) ||
+           (e->op == EX_MUL && e->arg[0] == e->arg[1]);
+}
+
+/* Quotients of exps that overflow together, by the function they are, or
+   NULL: (exp(p) - exp(q)) / (exp(p) + exp(q)) as tanh((p - q) / 2) (tanh
+   written with exps was NaN beyond |x| = 709, inf / inf), exp(p) / (exp(p)
+   + exp(q)) as sigmoid(p - q), exp(t) / (1 + exp(t))^2 as sigmoid(t)
+   sigmoid(-t) (the logistic density), and u A / B as u (A / B) for these
+   (x exp(x) / (1 + exp(x)), swish, was inf / inf above 709). 1 for exp(0)
+   throughout: exp(t) / (1 + exp(t)) is sigmoid(t), (1 - exp(-2x)) / (1 +
+   exp(-2x)) is tanh(x). */
+static ir_expr *exp_quotient(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
 {
     ir_expr *p, *q, *r, *s;
+    for (int i = 0; a->op == EX_MUL && i < 2; i++) {
+        ir_expr *inner = exp_quotient(w, a->arg[i], b, at);
+        if (inner)
+            return node(w, EX_MUL, a->arg[1 - i], inner, NULL, at);
+    }
+    ir_expr *base, *t;
+    if (is_square(b, &base) && (t = ir_ex_one_plus(base)) && t->op == EX_EXP && a == t) {
+        ir_expr *up = unary(w, EX_SIGMOID, t->arg[0], at);
+        return node(w, EX_MUL, up, unary(w, EX_SIGMOID, unary(w, EX_NEG, t->arg[0], at), at), NULL,
+                    at);
+    }
     if (!exp_sum(w, b, &r, &s))
         return NULL;
     if (exp_difference_of(w, a, &p, &q) && ((p == r && q == s) || (p == s && q == r))) {
@@ -273,6 +350,17 @@ static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *
     }
     if ((p = exponent(w, a)) && (p == r || p == s))
         return unary(w, EX_SIGMOID, minus(w, p, p == r ? s : r, at), at);
+    return NULL;
+}
+
+/* The quotients above, and a / (1 + exp(t)) as a sigmoid(-t) for other a
+   (x / (1 + exp(-x)), swish, is inf / inf in its derivative below x =
+   -709, a sigmoid's derivative is not). */
+static ir_expr *quotient_of(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
+{
+    ir_expr *r = exp_quotient(w, a, b, at);
+    if (r)
+        return r;
     ir_expr *t = ir_ex_one_plus(b);
     if (!t || t->op != EX_EXP)
         return NULL;

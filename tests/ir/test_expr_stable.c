@@ -87,6 +87,22 @@ static const struct {
     {"(1 - exp(-2 * x)) / (1 + exp(-2 * x))", "tanh(0.5 * -(-2 * x))", "tanh(0.5 * -(-2 * x))"},
     {"(exp(a * x) - 1) / (exp(a * x) + 1)", "tanh(0.5 * (a * x))", "tanh(0.5 * (a * x))"},
     {"exp(x) / (exp(x) + exp(-x))", "sigmoid(x - -x)", "sigmoid(x - -x)"},
+    {"x * exp(x) / (1 + exp(x))", "x * sigmoid(x)", "x * sigmoid(x)"},
+    {"x * (exp(x) - exp(-x)) / (exp(x) + exp(-x))", "x * tanh(0.5 * (x - -x))",
+     "x * tanh(0.5 * (x - -x))"},
+    {"exp(-x) / (1 + exp(-x))^2", "sigmoid(-x) * sigmoid(x)", "sigmoid(-x) * sigmoid(x)"},
+    {"exp(x) / ((1 + exp(x)) * (1 + exp(x)))", "sigmoid(x) * sigmoid(-x)",
+     "sigmoid(x) * sigmoid(-x)"},
+    {"0.5 + 0.5 * tanh(0.5 * x)", "0.5 * (2 * sigmoid(2 * (0.5 * x)))",
+     "0.5 * (2 * sigmoid(2 * (0.5 * x)))"},
+    {"0.5 * tanh(0.5 * x) + 0.5", "0.5 * (2 * sigmoid(2 * (0.5 * x)))",
+     "0.5 * (2 * sigmoid(2 * (0.5 * x)))"},
+    {"a * x - a * x * erf(x)", "a * x * erfc(x)", "a * x * erfc(x)"},
+    {"log(1 - sigmoid(x))", "-log1p(exp(x))", "-(max(x, 0) + log1p(exp(-abs(x))))"},
+    {"x + log(1 + exp(-x))", "log1p(exp(x))", "max(x, 0) + log1p(exp(-abs(x)))"},
+    {"log(1 + exp(-x)) + x", "log1p(exp(x))", "max(x, 0) + log1p(exp(-abs(x)))"},
+    {"x - log(1 + exp(x))", "-log1p(exp(-x))", "-(max(-x, 0) + log1p(exp(-abs(-x))))"},
+    {"log(1 + exp(x)) - x", "log1p(exp(-x))", "max(-x, 0) + log1p(exp(-abs(-x)))"},
     {"exp(-x) / (exp(2 * x) + exp(-x))", "sigmoid(-x - 2 * x)", "sigmoid(-x - 2 * x)"},
     {"(exp(x) - exp(-x)) / (exp(x) + exp(2 * x))", "(exp(x) - exp(-x)) / (exp(x) + exp(2 * x))",
      "where(x == -x, exp(x) - exp(-x), where(x > -x, -(exp(x) * expm1(-x - x)),"
@@ -115,6 +131,8 @@ static const struct {
     {"x + sqrt(a*a + 1)", "x + sqrt(a*a + 1)", "x + sqrt(a*a + 1)"},
     {"1 + sigmoid(x)", "1 + sigmoid(x)", "1 + sigmoid(x)"},
     {"2 - tanh(x)", "2 - tanh(x)", "2 - tanh(x)"},
+    {"x + log(1 + exp(x))", "x + log1p(exp(x))", "x + (max(x, 0) + log1p(exp(-abs(x))))"},
+    {"a + x * tanh(x)", "a + x * tanh(x)", "a + x * tanh(x)"},
 };
 
 static void test_formulas_are_rewritten_into_their_stable_forms(void **state)

@@ -107,6 +107,10 @@ static const struct {
     {"(exp(x) - exp(-x)) / (exp(x) + exp(2 * x))", "(exp(x) - exp(-x)) / (exp(x) + exp(2 * x))",
      "where(x == -x, exp(x) - exp(-x), where(x > -x, -(exp(x) * expm1(-x - x)),"
      " exp(-x) * expm1(x - -x))) / (exp(x) + exp(2 * x))"},
+    {"sigmoid(x) - sigmoid(x - 1)", "sigmoid(x) - sigmoid(x - 1)",
+     "where(min(x, x - 1) > 0, sigmoid(-(x - 1)) - sigmoid(-x), sigmoid(x) - sigmoid(x - 1))"},
+    {"a * sigmoid(x) + -(a * sigmoid(2 * x))", "a * sigmoid(x) + -(a * sigmoid(2 * x))",
+     "where(min(x, 2 * x) > 0, sigmoid(-(2 * x)) - sigmoid(-x), sigmoid(x) - sigmoid(2 * x)) * a"},
     {"exp(x) - exp(2 * x)", "exp(x) - exp(2 * x)",
      "where(x == 2 * x, exp(x) - exp(2 * x), where(x > 2 * x, -(exp(x) * expm1(2 * x - x)),"
      " exp(2 * x) * expm1(x - 2 * x)))"},
@@ -200,6 +204,8 @@ static void test_rewrites_keep_the_text_at_its_edges(void **state)
         {"x / (1 + exp(-x))", -720, -1.46320617774547e-310, -1.46117394694305e-310},
         {"exp(x) / (1 + exp(x))", 700, NAN, 9.8596765437597708e-305},
         {"x / exp(x)", 800, NAN, 0},
+        {"log((1 + exp(x)) / (1 + exp(x - 1)))", 30, NAN, 1.607903350492346e-13},
+        {"log((1 + exp(x)) / (1 + exp(x - 1)))", 40, 1.0, 7.299869917724197e-18},
         {"(exp(x) - exp(-x)) / (exp(x) + exp(-x))", 710, 1, 0},
         {"(exp(x) - exp(-x)) / (exp(x) + exp(-x))", -1e4, -1, 0},
         {"(1 - exp(-2 * x)) / (1 + exp(-2 * x))", -400, -1, 0},

@@ -280,6 +280,23 @@ ir_expr *ir_ex_one_plus(const ir_expr *e)
     return NULL;
 }
 
+ir_expr *ir_ex_exponent(ir_expr_pool *p, ir_expr *e, bool *failed)
+{
+    if (e->op == EX_EXP)
+        return e->arg[0];
+    if (e->op != EX_CONST || e->value != 1)
+        return NULL;
+    ir_expr *zero = ir_ex_const(p, 0);
+    *failed |= !zero;
+    return zero;
+}
+
+bool ir_ex_exp_sum(ir_expr_pool *p, ir_expr *e, ir_expr **a, ir_expr **b, bool *failed)
+{
+    return e->op == EX_ADD && (*a = ir_ex_exponent(p, e->arg[0], failed)) &&
+           (*b = ir_ex_exponent(p, e->arg[1], failed));
+}
+
 ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args)
 {
     bool changed = false;

@@ -75,16 +75,34 @@ static ir_expr *diff_pow(differ *d, ir_expr *self)
     return mul(d, self, node(d, EX_ADD, log_term, base_term, NULL));
 }
 
-/* b'/b, the derivative of log b: t' for exp(t) and sigmoid(t) t' for 1 +
-   exp(t), where the quotient of the derivative by b is inf / inf once
-   exp(t) overflows (the derivative of 1 / (1 + exp(-x)) was inf or NaN
-   below x = -709, where it is e^x). */
-static ir_expr *dlog(differ *d, ir_expr *b, ir_expr *db)
+/* b'/b, the derivative of log b, where the quotient of the derivative by
+   b is inf / inf once an exp in b overflows (the derivative of 1 / (1 +
+   exp(-x)) was inf or NaN below x = -709, where it is e^x; of log cosh
+   written with exps NaN beyond 710): t' for exp(t); p' sigmoid(p - q) + q'
+   sigmoid(q - p) for exp(p) + exp(q), 1 as exp(0); the sum or difference
+   of the factors' for a product or quotient, n times the base's for a
+   constant power n. */
+static ir_expr *dlog(differ *d, ir_expr *b)
 {
-    ir_expr *e = ir_ex_one_plus(b);
-    if (e && e->op == EX_EXP)
-        return mul(d, node(d, EX_SIGMOID, e->arg[0], NULL, NULL), diff(d, e->arg[0]));
-    return b->op == EX_EXP ? diff(d, b->arg[0]) : divide(d, db, b);
+    ir_expr *p, *q;
+    bool failed = false;
+    if (b->op == EX_EXP)
+        return diff(d, b->arg[0]);
+    if (ir_ex_exp_sum(d->pool, b, &p, &q, &failed)) {
+        ir_expr *dp = diff(d, p), *dq = diff(d, q);
+        ir_expr *up = mul(d, dp, node(d, EX_SIGMOID, sub(d, p, q), NULL, NULL));
+        ir_expr *down = mul(d, dq, node(d, EX_SIGMOID, sub(d, q, p), NULL, NULL));
+        return up && down ? node(d, EX_ADD, up, down, NULL) : NULL;
+    }
+    if (failed)
+        return NULL;
+    if (b->op == EX_MUL || b->op == EX_DIV) {
+        ir_expr *l = dlog(d, b->arg[0]), *r = dlog(d, b->arg[1]);
+        return l && r ? node(d, b->op == EX_MUL ? EX_ADD : EX_SUB, l, r, NULL) : NULL;
+    }
+    if (b->op == EX_POW && b->arg[1]->op == EX_CONST)
+        return mul(d, b->arg[1], dlog(d, b->arg[0]));
+    return divide(d, diff(d, b), b);
 }
 
 /* a/b: da/b - a (db/b) / b, not a db / b^2, whose b^2 overflows (and a db
@@ -99,7 +117,7 @@ static ir_expr *diff_div(differ *d, ir_expr *self)
     ir_expr *first = divide(d, da, b);
     if (is_zero(db))
         return first;
-    return sub(d, first, divide(d, mul(d, a, dlog(d, b, db)), b));
+    return sub(d, first, divide(d, mul(d, a, dlog(d, b)), b));
 }
 
 /* clamp(v, lo, hi) = min(max(v, lo), hi), differentiated as written, so ties
@@ -218,6 +236,8 @@ static ir_expr *diff_node(differ *d, ir_expr *self)
         return diff_clamp(d, self);
     case EX_CALL:
         return diff_call(d, self);
+    case EX_LOG:
+        return dlog(d, a);
     case EX_LOG1P:
         /* softplus: sigmoid(t) t', where exp(t) / (1 + exp(t)) is inf / inf
            for t > 709 */

@@ -123,6 +123,9 @@ static bool has_better_log(const ir_expr *e)
     case EX_MUL:
     case EX_DIV:
         return has_better_log(e->arg[0]) && has_better_log(e->arg[1]);
+    case EX_ADD: /* exp(p) + exp(q): its log is a log-sum-exp (ir_expr_expand) */
+        return (e->arg[0]->op == EX_EXP || is_const(e->arg[0], 1)) &&
+               (e->arg[1]->op == EX_EXP || is_const(e->arg[1], 1) || (t && is_nonneg(t)));
     default:
         return t && is_nonneg(t);
     }
@@ -280,16 +283,14 @@ static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const
     return NULL;
 }
 
-/* The exponent of e as exp(t), or 0 for the constant 1; else NULL. */
 static ir_expr *exponent(rewriter *w, ir_expr *e)
 {
-    return e->op == EX_EXP ? e->arg[0] : is_const(e, 1) ? num(w, 0) : NULL;
+    return ir_ex_exponent(w->p, e, &w->failed);
 }
 
-/* Whether e is exp(p) + exp(q) (1 for exp(0)): *p, *q. */
 static bool exp_sum(rewriter *w, ir_expr *e, ir_expr **p, ir_expr **q)
 {
-    return e->op == EX_ADD && (*p = exponent(w, e->arg[0])) && (*q = exponent(w, e->arg[1]));
+    return ir_ex_exp_sum(w->p, e, p, q, &w->failed);
 }
 
 /* Whether e is exp(p) - exp(q), also as expm1(p) (q = 0) or -expm1(q)
@@ -471,9 +472,25 @@ static ir_expr *sigmoid_difference(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_
     return c ? node(w, EX_MUL, r, c, NULL, at) : r;
 }
 
+/* log(exp(p) + exp(q)) as max(p, q) + log1p(exp(-abs(p - q))): log cosh
+   written with exps was inf beyond |x| = 710. After the derivative,
+   which is taken from the text (p' sigmoid(p - q) + q' sigmoid(q - p)) and
+   has no tie where p = q. */
+static ir_expr *log_sum_exp(rewriter *w, ir_expr *s, const ir_expr *at)
+{
+    ir_expr *p, *q;
+    if (!exp_sum(w, s, &p, &q) || !may_repeat(p) || !may_repeat(q))
+        return NULL;
+    ir_expr *apart = unary(w, EX_NEG, unary(w, EX_ABS, node(w, EX_SUB, p, q, NULL, at), at), at);
+    ir_expr *rest = unary(w, EX_LOG1P, unary(w, EX_EXP, apart, at), at);
+    return node(w, EX_ADD, node(w, EX_MAX, p, q, NULL, at), rest, NULL, at);
+}
+
 static ir_expr *expand_rule(rewriter *w, ir_expr *e, ir_expr **args)
 {
     ir_expr *u = args[0];
+    if (e->op == EX_LOG && u->op == EX_ADD)
+        return log_sum_exp(w, u, e);
     if (e->op == EX_LOG1P && u->op == EX_EXP && !is_nonpos(u->arg[0]) && may_repeat(u))
         return softplus(w, u->arg[0], e);
     if (e->op == EX_SUB && is_const(u, 1) && args[1]->op == EX_SIGMOID)

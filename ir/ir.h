@@ -210,6 +210,11 @@ ir_expr *ir_ex_call(ir_expr_pool *p, const ir_native *fn, ir_expr **args, int na
 ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args);
 /* The operand t of 1 + t or t + 1, else NULL. */
 ir_expr *ir_ex_one_plus(const ir_expr *e);
+/* The exponent of e as exp(t): t, or the constant 0 for the constant 1;
+   else NULL (and NULL when out of memory: *failed is set). */
+ir_expr *ir_ex_exponent(ir_expr_pool *p, ir_expr *e, bool *failed);
+/* Whether e is exp(a) + exp(b), 1 counting as exp(0): *a, *b. */
+bool ir_ex_exp_sum(ir_expr_pool *p, ir_expr *e, ir_expr **a, ir_expr **b, bool *failed);
 /* Gives e the position pos unless it already has one (a shared node keeps
    its first); returns e. */
 ir_expr *ir_ex_pos(ir_expr *e, ir_pos pos);

@@ -139,6 +139,8 @@ static ir_expr *log_of(rewriter *w, ir_expr *e, const ir_expr *at)
         return unary(w, EX_LOG1P, t, at);
     if (e->op == EX_EXP)
         return e->arg[0];
+    if (e->op == EX_SUB && is_const(e->arg[0], 1) && e->arg[1]->op != EX_SIGMOID)
+        return unary(w, EX_LOG1P, unary(w, EX_NEG, e->arg[1], at), at); /* log(1 - t) */
     if (e->op == EX_SUB && is_const(e->arg[0], 1) && e->arg[1]->op == EX_SIGMOID) {
         /* log(1 - sigmoid(t)) = log(sigmoid(-t)) = -log1p(exp(t)): 1 - sigmoid(t)
            is 0 from t = 37 (the rewrite to sigmoid(-t) comes after the
@@ -260,9 +262,56 @@ static ir_expr *common_factor(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op
     return NULL;
 }
 
+/* Whether e is b^2 or b * b: *b. */
+static bool is_square(ir_expr *e, ir_expr **b)
+{
+    *b = e->arg[0];
+    return (e->op == EX_POW && is_const(e->arg[1], 2)) ||
+           (e->op == EX_MUL && e->arg[0] == e->arg[1]);
+}
+
+/* Whether e is c sigmoid(t) (or sigmoid(t) c) for the constant c: *t. */
+static bool times_sigmoid(const ir_expr *e, double c, ir_expr **t)
+{
+    for (int i = 0; e->op == EX_MUL && i < 2; i++)
+        if (is_const(e->arg[i], c) && e->arg[1 - i]->op == EX_SIGMOID)
+            return (*t = e->arg[1 - i]->arg[0]) != NULL;
+    if (c == 1 && e->op == EX_SIGMOID)
+        return (*t = e->arg[0]) != NULL;
+    return false;
+}
+
+/* Sigmoids and tanh centred on 0, where the terms are near +-1 or 1/2 and
+   cancel: 2 sigmoid(t) - 1 and 1 - 2 sigmoid(-t) as tanh(t / 2), sigmoid(t)
+   - 0.5 as tanh(t / 2) / 2 (tanh written with sigmoids was 0 at 1e-30), and
+   1 - tanh(t)^2 as 4 sigmoid(2t) sigmoid(-2t) (tanh's derivative written by
+   hand, 0 from t = 19); else NULL. */
+static ir_expr *centred(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
+{
+    ir_expr *t, *half;
+    if (op != EX_SUB && !(op == EX_ADD && (is_const(b, -1) || is_const(b, -0.5))))
+        return NULL;
+    double k = op == EX_SUB ? 1 : -1; /* b is k for a - 1 (a - 1 or a + -1) */
+    if ((is_const(b, k) && times_sigmoid(a, 2, &t)) ||
+        (is_const(b, 0.5 * k) && times_sigmoid(a, 1, &t))) {
+        half = unary(w, EX_TANH, node(w, EX_MUL, num(w, 0.5), t, NULL, at), at);
+        return is_const(b, k) ? half : node(w, EX_MUL, num(w, 0.5), half, NULL, at);
+    }
+    if (op == EX_SUB && is_const(a, 1) && times_sigmoid(b, 2, &t))
+        return unary(w, EX_TANH, node(w, EX_MUL, num(w, -0.5), t, NULL, at), at);
+    ir_expr *base;
+    if (op == EX_SUB && is_const(a, 1) && is_square(b, &base) && base->op == EX_TANH) {
+        ir_expr *twice = node(w, EX_MUL, num(w, 2), base->arg[0], NULL, at);
+        ir_expr *s = unary(w, EX_SIGMOID, twice, at);
+        ir_expr *r = unary(w, EX_SIGMOID, unary(w, EX_NEG, twice, at), at);
+        return node(w, EX_MUL, num(w, 4), node(w, EX_MUL, s, r, NULL, at), NULL, at);
+    }
+    return NULL;
+}
+
 /* a + b or a - b in a form without cancellation, or NULL: the conjugates
-   above, 1 +- f(t), a +- a f(t), a softplus shifted by its argument,
-   exp(t) - 1 and -1 + exp(t) as expm1(t). */
+   above, 1 +- f(t), a +- a f(t), a softplus shifted by its argument, the
+   centred forms above, exp(t) - 1 and -1 + exp(t) as expm1(t). */
 static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const ir_expr *at)
 {
     double sign = op == EX_SUB ? -1 : 1;
@@ -270,7 +319,7 @@ static ir_expr *sum_of(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op, const
     if (conj)
         return conj;
     ir_expr *r = common_factor(w, a, b, op, at);
-    if (r || (r = softplus_shift(w, a, b, op, at)))
+    if (r || (r = softplus_shift(w, a, b, op, at)) || (r = centred(w, a, b, op, at)))
         return r;
     if (is_const(a, 1) && b->nargs == 1)
         return one_plus_f(w, sign, b, at);
@@ -311,14 +360,6 @@ static ir_expr *minus(rewriter *w, ir_expr *p, ir_expr *q, const ir_expr *at)
     if (is_const(q, 0))
         return p;
     return is_const(p, 0) ? unary(w, EX_NEG, q, at) : node(w, EX_SUB, p, q, NULL, at);
-}
-
-/* Whether e is b^2 or b * b: *b. */
-static bool is_square(ir_expr *e, ir_expr **b)
-{
-    *b = e->arg[0];
-    return (e->op == EX_POW && is_const(e->arg[1], 2)) ||
-           (e->op == EX_MUL && e->arg[0] == e->arg[1]);
 }
 
 /* Quotients of exps that overflow together, by the function they are, or
@@ -395,6 +436,8 @@ static ir_expr *stable_rule(rewriter *w, ir_expr *e, ir_expr **args)
         return sum_of(w, args[0], args[1], e->op, e);
     if (e->op == EX_DIV && !is_const(args[0], 1)) /* 1 / ...: in expand_rule() */
         return quotient_of(w, args[0], args[1], e);
+    if (e->op == EX_POW && is_const(args[1], -1)) /* u^-1 as 1/u: its derivative's u^-2 */
+        return node(w, EX_DIV, num(w, 1), args[0], NULL, e); /* overflowed with u */
     return NULL;
 }
 

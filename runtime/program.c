@@ -209,10 +209,10 @@ int act_set_output_grad(act_program *p, const char *output, const float *data, c
         return rc;
     if (!data && rt_count(shape, rank))
         return act_error_set(err, NULL, ACT_ERR_ARG, "expected data for '%s', found NULL", output);
-    rt_tensor t = {0};
+    rt_tensor t = p->seed_shape[j]; /* a gradient of the same size goes into the same memory */
+    t.f32 = p->seed[j];
     if ((rc = store(&t, ACT_ENGINE_JIT, data, shape, rank, err)))
         return rc;
-    free(p->seed[j]);
     p->seed[j] = t.f32; /* checked against the output's shape when the program runs */
     p->seed_shape[j] = t;
     p->seed_shape[j].f32 = NULL;

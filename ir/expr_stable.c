@@ -434,8 +434,15 @@ static ir_expr *stable_rule(rewriter *w, ir_expr *e, ir_expr **args)
         return log_of(w, args[0], e);
     if (e->op == EX_ADD || e->op == EX_SUB)
         return sum_of(w, args[0], args[1], e->op, e);
-    if (e->op == EX_DIV && !is_const(args[0], 1)) /* 1 / ...: in expand_rule() */
-        return quotient_of(w, args[0], args[1], e);
+    ir_expr *a = args[0], *b = args[1];
+    if (e->op == EX_DIV && a->op == EX_DIV && b->op == EX_DIV && a->arg[1] == b->arg[1] &&
+        a->arg[1]->op == EX_CONST) { /* (A / c) / (B / c): sinh / cosh written with their halves */
+        ir_expr *r = quotient_of(w, a->arg[0], b->arg[0], e);
+        if (r)
+            return r;
+    }
+    if (e->op == EX_DIV && !is_const(a, 1)) /* 1 / ...: in expand_rule() */
+        return quotient_of(w, a, b, e);
     if (e->op == EX_POW && is_const(args[1], -1)) /* u^-1 as 1/u: its derivative's u^-2 */
         return node(w, EX_DIV, num(w, 1), args[0], NULL, e); /* overflowed with u */
     return NULL;

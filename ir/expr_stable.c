@@ -107,6 +107,12 @@ static bool is_nonneg(const ir_expr *e)
     }
 }
 
+/* Whether e is exp(t) or 1 (exp(0)). */
+static bool is_exp_term(const ir_expr *e)
+{
+    return e->op == EX_EXP || is_const(e, 1);
+}
+
 /* Whether log(e) has a better form than a log of the rounded e: e is a
    positive constant, exp(t), sigmoid(t), 1 + t with t >= 0, or a product or
    quotient of such terms (then positive, so that log(a/b) = log(a) -
@@ -123,9 +129,8 @@ static bool has_better_log(const ir_expr *e)
     case EX_MUL:
     case EX_DIV:
         return has_better_log(e->arg[0]) && has_better_log(e->arg[1]);
-    case EX_ADD: /* exp(p) + exp(q): its log is a log-sum-exp (ir_expr_expand) */
-        return (e->arg[0]->op == EX_EXP || is_const(e->arg[0], 1)) &&
-               (e->arg[1]->op == EX_EXP || is_const(e->arg[1], 1) || (t && is_nonneg(t)));
+    case EX_ADD: /* and exp(p) + exp(q): its log is a log-sum-exp (ir_expr_expand) */
+        return (t && is_nonneg(t)) || (is_exp_term(e->arg[0]) && is_exp_term(e->arg[1]));
     default:
         return t && is_nonneg(t);
     }
@@ -270,15 +275,25 @@ static bool is_square(ir_expr *e, ir_expr **b)
            (e->op == EX_MUL && e->arg[0] == e->arg[1]);
 }
 
-/* Whether e is c sigmoid(t) (or sigmoid(t) c) for the constant c: *t. */
-static bool times_sigmoid(const ir_expr *e, double c, ir_expr **t)
+/* Whether e is sigmoid(p) times c (c NULL: e is the sigmoid): *p, *c. */
+static bool sigmoid_term(ir_expr *e, ir_expr **p, ir_expr **c)
 {
+    *c = NULL;
     for (int i = 0; e->op == EX_MUL && i < 2; i++)
-        if (is_const(e->arg[i], c) && e->arg[1 - i]->op == EX_SIGMOID)
-            return (*t = e->arg[1 - i]->arg[0]) != NULL;
-    if (c == 1 && e->op == EX_SIGMOID)
-        return (*t = e->arg[0]) != NULL;
-    return false;
+        if (e->arg[i]->op == EX_SIGMOID) {
+            *c = e->arg[1 - i];
+            e = e->arg[i];
+            break;
+        }
+    *p = e->op == EX_SIGMOID ? e->arg[0] : NULL;
+    return *p != NULL;
+}
+
+/* Whether e is c sigmoid(t) (or sigmoid(t) c) for the constant c: *t. */
+static bool times_sigmoid(ir_expr *e, double c, ir_expr **t)
+{
+    ir_expr *f;
+    return sigmoid_term(e, t, &f) && (f ? is_const(f, c) : c == 1);
 }
 
 /* Sigmoids and tanh centred on 0, where the terms are near +-1 or 1/2 and
@@ -483,20 +498,6 @@ static ir_expr *exp_difference(rewriter *w, ir_expr *text, const ir_expr *at)
     ir_expr *apart =
         node(w, EX_WHERE, node(w, EX_GT, a, b, NULL, at), unary(w, EX_NEG, down, at), up, at);
     return node(w, EX_WHERE, node(w, EX_EQ, a, b, NULL, at), text, apart, at);
-}
-
-/* Whether e is sigmoid(p) times c (c NULL: e is the sigmoid): *p, *c. */
-static bool sigmoid_term(ir_expr *e, ir_expr **p, ir_expr **c)
-{
-    *c = NULL;
-    for (int i = 0; e->op == EX_MUL && i < 2; i++)
-        if (e->arg[i]->op == EX_SIGMOID) {
-            *c = e->arg[1 - i];
-            e = e->arg[i];
-            break;
-        }
-    *p = e->op == EX_SIGMOID ? e->arg[0] : NULL;
-    return *p != NULL;
 }
 
 /* c sigmoid(p) - c sigmoid(q) (also as a sum with the second negated), the

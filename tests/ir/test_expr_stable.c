@@ -71,6 +71,7 @@ static const struct {
      "1)))))) / a"},
     {"log((1 + x^2) * exp(x))", "log1p(x^2) + x", "log1p(x^2) + x"},
     {"log((1 + x*x) * exp(x))", "log1p(x*x) + x", "log1p(x*x) + x"},
+    {"log((x^2 + 1) * exp(x))", "log1p(x^2) + x", "log1p(x^2) + x"},
     {"x / 2 * (1 + erf(x / sqrt(2)))", "x / 2 * erfc(-(x / sqrt(2)))",
      "x / 2 * erfc(-(x / sqrt(2)))"},
     {"1 - erf(x)", "erfc(x)", "erfc(x)"},

@@ -7,13 +7,25 @@
 #include "ir.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+/* A node and its derivative, in a table by node address: pool nodes are
+   shared (hash-consed), and a shared node is differentiated once however
+   many times the tree reaches it (the quotient rule reads b' in b'/b and
+   again through dlog; nested quotients doubled the work at each level). */
+typedef struct {
+    const ir_expr *e;
+    ir_expr *de;
+} memo;
 
 typedef struct {
     ir_expr_pool *pool;
     act_error *err;
     ir_pos pos;  /* of the node being differentiated: derived nodes get it */
     bool failed; /* err is filled with a reason other than memory */
+    memo *seen;  /* open addressing, cap a power of 2, at most half full; NULL: none */
+    size_t cap, n;
 } differ;
 
 static bool is_zero(const ir_expr *e)
@@ -251,21 +263,56 @@ static ir_expr *diff_node(differ *d, ir_expr *self)
     }
 }
 
+static memo *slot(differ *d, const ir_expr *e)
+{
+    size_t i = ((uintptr_t)e >> 4) * 0x9E3779B97F4A7C15u;
+    for (i &= d->cap - 1; d->seen[i].e && d->seen[i].e != e; i = (i + 1) & (d->cap - 1))
+        ;
+    return &d->seen[i];
+}
+
+/* Keeps e' = de; without memory for the table, nothing (only time is lost). */
+static void remember(differ *d, const ir_expr *e, ir_expr *de)
+{
+    if (2 * (d->n + 1) > d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 64;
+        memo *old = d->seen, *grown = calloc(cap, sizeof *grown);
+        if (!grown)
+            return;
+        size_t oldcap = d->cap;
+        d->seen = grown;
+        d->cap = cap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].e)
+                *slot(d, old[i].e) = old[i];
+        free(old);
+    }
+    memo *m = slot(d, e);
+    d->n += !m->e;
+    *m = (memo){e, de};
+}
+
 static ir_expr *diff(differ *d, const ir_expr *e)
 {
     if (d->failed)
         return NULL;
+    memo *m = d->cap ? slot(d, e) : NULL;
+    if (m && m->e)
+        return m->de;
     ir_pos saved = d->pos;
     d->pos = e->pos;
     ir_expr *r = diff_node(d, (ir_expr *)e); /* pool nodes are shared, never changed */
     d->pos = saved;
+    if (r)
+        remember(d, e, r);
     return r;
 }
 
 ir_expr *ir_expr_diff(ir_expr_pool *p, const ir_expr *e, act_error *err)
 {
-    differ d = {p, err, e->pos, false};
+    differ d = {p, err, e->pos, false, NULL, 0, 0};
     ir_expr *r = diff(&d, e);
+    free(d.seen);
     if (!r && !d.failed)
         act_error_at(err, e->pos, ACT_ERR_NOMEM, "out of memory");
     return r;

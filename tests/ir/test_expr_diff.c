@@ -298,6 +298,35 @@ static void test_diff_of_a_power_with_exponent_zero_is_zero(void **state)
     ir_arena_free(c.arena);
 }
 
+/* A continued fraction 60 deep: each quotient's denominator is read in b'
+   and again in b'/b, so without shared derivatives the work doubles at
+   every level (2^60: the test times out); its value against the recurrence
+   f' = -g' / (1 + g)^2 of each level. */
+static void test_diff_of_nested_quotients_is_linear(void **state)
+{
+    (void)state;
+    enum { DEPTH = 60 };
+    static char src[DEPTH * 7 + 2]; /* "1/(1+" ... ")" around x */
+    size_t n = 0;
+    for (int k = 0; k < DEPTH; k++)
+        n += (size_t)sprintf(src + n, "1/(1+");
+    n += (size_t)sprintf(src + n, "x");
+    for (int k = 0; k < DEPTH; k++)
+        src[n++] = ')';
+    src[n] = 0;
+    ctx c = ctx_new();
+    ir_expr *d = diff(&c, src);
+    double f = 0.5, df = 1;
+    for (int k = 0; k < DEPTH; k++) {
+        df = -df / ((1 + f) * (1 + f));
+        f = 1 / (1 + f);
+    }
+    double got = ir_expr_eval(d, 0.5, 0, c.values);
+    if (fabs(got - df) > 1e-12 * fabs(df))
+        fail_msg("d/dx at 0.5: %.17g, want %.17g", got, df);
+    ir_arena_free(c.arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_diff_follows_the_kink_conventions),
         cmocka_unit_test(test_diff_drops_zero_terms),
         cmocka_unit_test(test_diff_of_a_power_with_exponent_zero_is_zero),
+        cmocka_unit_test(test_diff_of_nested_quotients_is_linear),
         cmocka_unit_test(test_diff_gives_derived_nodes_their_origin_position),
         cmocka_unit_test(test_subst_y_puts_y_where_f_is_a_factor),
         cmocka_unit_test(test_diff_rejects_y),

@@ -36,12 +36,13 @@ typedef struct {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    unsigned width;    /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
-    bool fma;          /* the target has fused multiply-add */
-    bool jit;          /* for the JIT (memory from its pool), not ahead of time */
-    bool gradients;    /* the module computes derivatives: share exp between sigmoids */
-    const char *gemm;  /* the library's GEMM the module calls (cc_gemm_library), or NULL */
-    bool scalar_loops; /* it holds loops of scalars, left to LLVM to vectorise */
+    unsigned width;       /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
+    bool fma;             /* the target has fused multiply-add */
+    bool jit;             /* for the JIT (memory from its pool), not ahead of time */
+    bool gradients;       /* the module computes derivatives: share exp between sigmoids */
+    const char *gemm;     /* the library's GEMM the module calls (cc_gemm_library), or NULL */
+    bool scalar_loops;    /* it holds loops of scalars, left to LLVM to vectorise */
+    struct cc_once *once; /* the body of cc_vector_loop_once being built, or NULL */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
     LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
 } cc_ctx;
@@ -253,6 +254,19 @@ LLVMValueRef cc_lanes(cc_ctx *c);
    multiple of the width. */
 typedef void (*cc_lanes_fn)(void *arg, LLVMValueRef i, LLVMValueRef mask);
 void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
+/* The same loop with the body built once: the last, partial vector runs
+   through it too, on copies of its lanes in vectors on the stack. body
+   gets the lanes below n as its mask (all of them but in that last pass);
+   cc_load and cc_store with that mask at that i are whole vectors, read
+   from and written to the copies in the last pass. A body of vector math
+   is then built and compiled once instead of twice (code generation is
+   most of a first compile). For elementwise kernels and losses: bodies
+   whose arrays are read and written only at i, and set up before the
+   loop; other accesses stay masked. */
+void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
+/* Whether loads and stores with mask are of whole vectors: mask is NULL,
+   or that of a cc_vector_loop_once body (cc_store_nt is then allowed). */
+bool cc_whole_lanes(cc_ctx *c, LLVMValueRef mask);
 /* op over the lanes of v, pairwise (halves combined until one lane is
    left), as a scalar. */
 typedef LLVMValueRef (*cc_combine_fn)(cc_ctx *c, LLVMValueRef a, LLVMValueRef b);

@@ -76,9 +76,152 @@ static LLVMValueRef vector_ptr(cc_ctx *c, LLVMValueRef base, LLVMValueRef i)
     return LLVMBuildBitCast(c->b, p, LLVMPointerType(c->vf32, 0), "");
 }
 
+/* ---- one body for whole vectors and the last, partial one --------------- */
+
+enum { ONCE_ARRAYS = 64 }; /* arrays beyond these are read and written masked */
+
+/* The loop of cc_vector_loop_once being built. Each array the body reads
+   or writes at i is reached through a phi: the array itself in the passes
+   over whole vectors, and in the last pass a vector on the stack less i
+   floats, so that phi + i is that vector. It is filled with the array's
+   last lanes before that pass (when read) and copied back to them after it
+   (when written). */
+struct cc_once {
+    LLVMBasicBlockRef head;
+    LLVMValueRef i, last, lanes; /* index, in the last pass, the lanes below n */
+    int n;
+    struct {
+        LLVMValueRef base, at, copy; /* the array, its phi, the stack vector */
+        bool read, written;
+    } a[ONCE_ARRAYS];
+};
+
+/* Whether v is defined before the loop of o: an argument, a constant, or an
+   instruction of a block appended before the loop's own. */
+static bool before_loop(const struct cc_once *o, LLVMValueRef v)
+{
+    if (!LLVMIsAInstruction(v))
+        return true;
+    LLVMBasicBlockRef in = LLVMGetInstructionParent(v);
+    for (LLVMBasicBlockRef b = o->head; b; b = LLVMGetNextBasicBlock(b))
+        if (b == in)
+            return false;
+    return true;
+}
+
+/* The pointer to the lanes of base at the loop's i, or NULL when the
+   access is not one the loop redirects (then masked as usual). */
+static LLVMValueRef once_ptr(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask,
+                             bool write)
+{
+    struct cc_once *o = c->once;
+    if (!o || mask != o->lanes || i != o->i)
+        return NULL;
+    int k = 0;
+    while (k < o->n && o->a[k].base != base)
+        k++;
+    if (k == o->n) {
+        if (k == ONCE_ARRAYS || !before_loop(o, base))
+            return NULL;
+        LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+        LLVMPositionBuilderBefore(c->b, LLVMGetFirstInstruction(o->head));
+        o->a[k].at = LLVMBuildPhi(c->b, c->ptr, "at");
+        LLVMPositionBuilderAtEnd(c->b, here);
+        o->a[k].copy = cc_entry_alloca(c, c->vf32);
+        LLVMSetAlignment(o->a[k].copy, 4 * c->width);
+        o->a[k].base = base;
+        o->n++;
+    }
+    o->a[k].read |= !write;
+    o->a[k].written |= write;
+    return vector_ptr(c, o->a[k].at, i);
+}
+
+bool cc_whole_lanes(cc_ctx *c, LLVMValueRef mask)
+{
+    return !mask || (c->once && mask == c->once->lanes);
+}
+
+/* The phis of the body's first block from the block `from`: the vector's
+   index, whether it is the last pass, its lanes, and the arrays' bases. */
+static void once_incoming(cc_ctx *c, struct cc_once *o, LLVMBasicBlockRef from, LLVMValueRef i,
+                          bool last, LLVMValueRef lanes)
+{
+    LLVMValueRef flag = LLVMConstInt(c->i1, last, false);
+    LLVMAddIncoming(o->i, &i, &from, 1);
+    LLVMAddIncoming(o->last, &flag, &from, 1);
+    LLVMAddIncoming(o->lanes, &lanes, &from, 1);
+    LLVMValueRef less = last ? LLVMBuildNeg(c->b, i, "") : NULL;
+    for (int k = 0; k < o->n; k++) {
+        LLVMValueRef at = o->a[k].base;
+        if (last) /* not inbounds: only at + i is an address */
+            at = LLVMBuildGEP2(c->b, c->f32, LLVMBuildBitCast(c->b, o->a[k].copy, c->ptr, ""),
+                               &less, 1, "");
+        LLVMAddIncoming(o->a[k].at, &at, &from, 1);
+    }
+}
+
+/* step: i = 0, i + width, ...; to the body while i < whole, then to tail
+   when lanes are left: their copies filled, the body's last pass, and
+   back, which copies its results to the arrays. The loop's one header is
+   step, so that LLVM's loop passes see a loop. */
+void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
+{
+    LLVMValueRef w = cc_i64(c, c->width);
+    LLVMValueRef whole = LLVMBuildSub(c->b, n, LLVMBuildSRem(c->b, n, w, ""), "");
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
+    LLVMValueRef all = LLVMConstAllOnes(c->vi1), zero = cc_i64(c, 0);
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
+    LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(c->ctx, fn, "step");
+    struct cc_once o = {.head = LLVMAppendBasicBlockInContext(c->ctx, fn, "body")},
+                   *outer = c->once;
+    LLVMBuildBr(c->b, step);
+    LLVMPositionBuilderAtEnd(c->b, step);
+    LLVMValueRef i = LLVMBuildPhi(c->b, c->i64, "i");
+    LLVMAddIncoming(i, &zero, &pre, 1);
+    LLVMPositionBuilderAtEnd(c->b, o.head);
+    o.i = LLVMBuildPhi(c->b, c->i64, "at_i");
+    o.last = LLVMBuildPhi(c->b, c->i1, "last");
+    o.lanes = LLVMBuildPhi(c->b, c->vi1, "lanes");
+    c->once = &o;
+    body(arg, o.i, o.lanes);
+    c->once = outer;
+    LLVMBasicBlockRef ends = LLVMAppendBasicBlockInContext(c->ctx, fn, "ends");
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->ctx, fn, "tail");
+    LLVMBasicBlockRef back = LLVMAppendBasicBlockInContext(c->ctx, fn, "back");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "done");
+    LLVMValueRef next = LLVMBuildAdd(c->b, o.i, w, "");
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+    LLVMAddIncoming(i, &next, &from, 1);
+    LLVMBuildCondBr(c->b, o.last, back, step);
+    LLVMPositionBuilderAtEnd(c->b, step);
+    once_incoming(c, &o, step, i, false, all);
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i, whole, ""), o.head, ends);
+    LLVMPositionBuilderAtEnd(c->b, ends);
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, whole, n, ""), tail, done);
+    LLVMPositionBuilderAtEnd(c->b, tail);
+    LLVMValueRef lanes = cc_mask(c, whole, n);
+    for (int k = 0; k < o.n; k++)
+        if (o.a[k].read)
+            LLVMBuildStore(c->b, cc_load(c, o.a[k].base, whole, lanes), o.a[k].copy);
+    once_incoming(c, &o, tail, whole, true, lanes);
+    LLVMBuildBr(c->b, o.head);
+    LLVMPositionBuilderAtEnd(c->b, back);
+    for (int k = 0; k < o.n; k++)
+        if (o.a[k].written)
+            cc_store(c, LLVMBuildLoad2(c->b, c->vf32, o.a[k].copy, ""), o.a[k].base, whole,
+                     cc_mask(c, whole, n));
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+}
+
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
 {
-    LLVMValueRef p = vector_ptr(c, base, i);
+    LLVMValueRef p = once_ptr(c, base, i, mask, false);
+    if (p)
+        mask = NULL;
+    else
+        p = vector_ptr(c, base, i);
     if (!mask) {
         LLVMValueRef v = LLVMBuildLoad2(c->b, c->vf32, p, "");
         LLVMSetAlignment(v, 4);
@@ -93,7 +236,12 @@ LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef 
 
 void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
 {
-    LLVMValueRef st = LLVMBuildStore(c->b, v, vector_ptr(c, base, i));
+    LLVMValueRef p = c->once ? once_ptr(c, base, i, c->once->lanes, true) : vector_ptr(c, base, i);
+    if (!p) {
+        cc_store(c, v, base, i, c->once->lanes); /* the last pass would overrun base */
+        return;
+    }
+    LLVMValueRef st = LLVMBuildStore(c->b, v, p);
     LLVMSetAlignment(st, 4 * c->width);
     LLVMValueRef one = LLVMConstInt(c->i32, 1, false);
     unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "nontemporal", 11);
@@ -102,7 +250,11 @@ void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
 
 void cc_store(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask)
 {
-    LLVMValueRef p = vector_ptr(c, base, i);
+    LLVMValueRef p = once_ptr(c, base, i, mask, true);
+    if (p)
+        mask = NULL;
+    else
+        p = vector_ptr(c, base, i);
     if (!mask) {
         LLVMSetAlignment(LLVMBuildStore(c->b, v, p), 4);
         return;

@@ -1,6 +1,6 @@
-/* lower_ew.c -- elementwise kernels: a vector loop over whole vectors and one
-   masked tail, unary chains fused into the kernel that produces their input
-   (so a chain stores once), and the pointwise backward ops. Activations are
+/* lower_ew.c -- elementwise kernels: a vector loop whose last, partial vector
+   runs through the same body (cc_vector_loop_once), unary chains fused into the kernel that
+   produces their input (so a chain stores once), and the pointwise backward ops. Activations are
    evaluated in double lanes and rounded to float once. */
 #include "cc.h"
 
@@ -21,7 +21,7 @@ static void ew_lanes(void *arg, LLVMValueRef i, LLVMValueRef mask)
 }
 
 /* An elementwise kernel bound by memory (at most NT_COST in arithmetic()
-   for its loop and tail: relu's 0, its gradient's 2, relu(3 (x + b))'s 4)
+   for its loop: relu's 0, its gradient's 1, relu(3 (x + b))'s 2)
    that stores NT_BYTES or more of results the entry returns, past what a
    core's caches hold, stores whole vectors past the caches: 8 bytes of
    traffic an element for y = f(x) instead of 12, the write no longer
@@ -31,7 +31,7 @@ static void ew_lanes(void *arg, LLVMValueRef i, LLVMValueRef mask)
    -> 5.5) and keep normal stores, as do intermediates, which the entry
    reads again. The choice is a branch at each store, not a second loop
    (which more than doubled the compile time of graphs of short kernels). */
-enum { NT_BYTES = 1 << 24, NT_COST = 8 };
+enum { NT_BYTES = 1 << 24, NT_COST = 4 };
 
 /* The arithmetic in the blocks of fn from `from` on: an add, multiply or
    call (masked loads and stores aside) 1, a conversion between float and
@@ -101,7 +101,7 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
     }
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef last = LLVMGetLastBasicBlock(fn);
-    cc_vector_loop(c, n, ew_lanes, &e);
+    cc_vector_loop_once(c, n, ew_lanes, &e);
     if (l->nt && arithmetic(LLVMGetNextBasicBlock(last)) > NT_COST) { /* compute-bound */
         LLVMReplaceAllUsesWith(l->nt, LLVMConstInt(c->i1, 0, false));
         LLVMInstructionEraseFromParent(l->nt);
@@ -171,7 +171,7 @@ static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef 
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
                     LLVMValueRef mask)
 {
-    if (l->stored[v->id] && l->nt && !mask) {
+    if (l->stored[v->id] && l->nt && cc_whole_lanes(l->c, mask)) {
         cc_ctx *c = l->c;
         LLVMBasicBlockRef cached = cc_if_then(c, l->nt); /* the else branch */
         cc_store_nt(c, val, l->buf[v->id], i);
@@ -179,7 +179,7 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
             LLVMAppendBasicBlockInContext(c->ctx, LLVMGetBasicBlockParent(cached), "stored");
         cc_end_if(c, after);
         LLVMPositionBuilderAtEnd(c->b, cached);
-        cc_store(c, val, l->buf[v->id], i, NULL);
+        cc_store(c, val, l->buf[v->id], i, mask);
         cc_end_if(c, after);
     } else if (l->stored[v->id]) {
         cc_store(l->c, val, l->buf[v->id], i, mask);

@@ -82,7 +82,7 @@ void cc_lower_loss(cc_lower *l, const ir_value *v)
     loss_lanes g = {l, v, NULL, cc_splat(c, nf), loss ? cc_acc(l, 0) : NULL};
     if (!loss)
         g.dl = cc_splat(c, cc_ld(l, v->args[2], cc_i64(c, 0)));
-    cc_vector_loop(c, n, loss_body, &g);
+    cc_vector_loop_once(c, n, loss_body, &g);
     if (loss)
         cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, g.total), nf, ""));
 }

@@ -32,7 +32,7 @@ static void emit_and_check(const char *dir, const char *name, const char *graph,
     ts_write_text(path, main_c);
     snprintf(cmd, sizeof cmd,
              "cc -std=c11 -O1 -ffp-contract=off -Wall -Wextra -Werror %s -I'%s' '%s' '%s/%s.o' "
-             "-o '%s/app' && '%s/app'",
+             "-lm -o '%s/app' && '%s/app'",
              ACT_SANITIZE_FLAGS, dir, path, dir, name, dir, dir);
     int rc = ts_run(cmd, &out, &err);
     if (rc)
@@ -157,6 +157,60 @@ static void test_aot_big_results_at_any_alignment(void **state)
     free(dir);
 }
 
+/* The last, partial vector of every kernel reads no float past its arrays
+   and writes none past its results, nor any into its inputs: each array
+   ends where a page no one may touch begins, and the inputs are read-only,
+   for every length from 0 to 40 and a longer one. The elementwise kernel,
+   the loss's sum and its two gradients, on the caller's arrays. */
+static void test_aot_last_lanes_stay_in_their_arrays(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir();
+    emit_and_check(
+        dir, "r",
+        "graph r {\n input z : f32[N]\n input t : f32[N]\n y = sigmoid(z)\n output y\n"
+        " loss L = sigmoid_cross_entropy(z, t)\n}\n",
+        "#define _DEFAULT_SOURCE\n#include \"r.h\"\n#include <math.h>\n#include <stdio.h>\n"
+        "#include <sys/mman.h>\n"
+        "enum { PAGE = 1 << 16 }; /* a multiple of any page size */\n"
+        "/* n floats ending where an inaccessible page begins */\n"
+        "static float *fenced(char **map, int n)\n{\n"
+        "    *map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, "
+        "0);\n"
+        "    if (*map == MAP_FAILED || mprotect(*map + PAGE, PAGE, PROT_NONE)) return NULL;\n"
+        "    return (float *)(*map + PAGE) - n;\n}\n"
+        "static int off(double got, double want)\n{\n"
+        "    return !(fabs(got - want) <= 1e-6 * fabs(want) + 1e-30);\n}\n"
+        "int main(void)\n{\n"
+        "    int bad = 0;\n"
+        "    for (int n = 0; n <= 41; n++) {\n"
+        "        int len = n == 41 ? 1013 : n;\n"
+        "        char *m[5];\n"
+        "        float *z = fenced(&m[0], len), *t = fenced(&m[1], len), *y = fenced(&m[2], len);\n"
+        "        float *dz = fenced(&m[3], len), *dt = fenced(&m[4], len), L = -1;\n"
+        "        if (!z || !t || !y || !dz || !dt) return 2;\n"
+        "        for (int i = 0; i < len; i++) {\n"
+        "            z[i] = (float)(i % 23 - 11) / 3;\n"
+        "            t[i] = (float)(i % 3) / 2;\n"
+        "        }\n"
+        "        if (mprotect(m[0], PAGE, PROT_READ) || mprotect(m[1], PAGE, PROT_READ)) return "
+        "2;\n"
+        "        r_backward(z, t, y, &L, dz, dt, len);\n"
+        "        double sum = 0;\n"
+        "        for (int i = 0; i < len; i++) {\n"
+        "            double x = z[i], s = 1 / (1 + exp(-x));\n"
+        "            sum += (x > 0 ? x : 0) - x * t[i] + log1p(exp(-fabs(x)));\n"
+        "            bad += off(y[i], s) + off(dz[i], (s - t[i]) / len) + off(dt[i], -x / len);\n"
+        "        }\n"
+        "        bad += len ? off(L, sum / len) : 0;\n"
+        "        for (int k = 0; k < 5; k++) munmap(m[k], 2 * PAGE);\n"
+        "    }\n"
+        "    printf(\"%d wrong\\n\", bad);\n"
+        "    return bad != 0;\n}\n");
+    ts_rmtree(dir);
+    free(dir);
+}
+
 static void test_aot_llvm_and_asm_and_other_targets(void **state)
 {
     (void)state;
@@ -238,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_aot_object_links_without_llvm),
         cmocka_unit_test(test_aot_dense_has_its_own_gemm),
         cmocka_unit_test(test_aot_big_results_at_any_alignment),
+        cmocka_unit_test(test_aot_last_lanes_stay_in_their_arrays),
         cmocka_unit_test(test_aot_llvm_and_asm_and_other_targets),
         cmocka_unit_test(test_aot_header_names_never_clash),
         cmocka_unit_test(test_aot_errors_leave_nothing),

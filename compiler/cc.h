@@ -262,7 +262,8 @@ void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
    is then built and compiled once instead of twice (code generation is
    most of a first compile). For elementwise kernels and losses: bodies
    whose arrays are read and written only at i, and set up before the
-   loop; other accesses stay masked. */
+   loop; other accesses stay masked. A length known to be one vector at
+   most is one pass of the body, masked when short, and no loop. */
 void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
 /* Whether loads and stores with mask are of whole vectors: mask is NULL,
    or that of a cc_vector_loop_once body (cc_store_nt is then allowed). */

@@ -168,6 +168,12 @@ static void once_incoming(cc_ctx *c, struct cc_once *o, LLVMBasicBlockRef from, 
 void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
 {
     LLVMValueRef w = cc_i64(c, c->width);
+    if (LLVMIsAConstantInt(n) && LLVMConstIntGetSExtValue(n) <= (long long)c->width) {
+        long long k = LLVMConstIntGetSExtValue(n); /* one vector at most: no loop */
+        if (k > 0)
+            body(arg, cc_i64(c, 0), k < (long long)c->width ? cc_mask(c, cc_i64(c, 0), n) : NULL);
+        return;
+    }
     LLVMValueRef whole = LLVMBuildSub(c->b, n, LLVMBuildSRem(c->b, n, w, ""), "");
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMValueRef all = LLVMConstAllOnes(c->vi1), zero = cc_i64(c, 0);

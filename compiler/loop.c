@@ -87,7 +87,7 @@ enum { ONCE_ARRAYS = 64 }; /* arrays beyond these are read and written masked */
    last lanes before that pass (when read) and copied back to them after it
    (when written). */
 struct cc_once {
-    LLVMBasicBlockRef head;
+    LLVMBasicBlockRef pre, head; /* the block the loop starts from, the body's first */
     LLVMValueRef i, last, lanes; /* index, in the last pass, the lanes below n */
     int n;
     struct {
@@ -96,17 +96,15 @@ struct cc_once {
     } a[ONCE_ARRAYS];
 };
 
-/* Whether v is defined before the loop of o: an argument, a constant, or an
-   instruction of a block appended before the loop's own. */
+/* Whether v dominates the loop of o: an argument, a constant, or an
+   instruction of the function's entry block or of the block the loop
+   starts from (other bases stay masked). */
 static bool before_loop(const struct cc_once *o, LLVMValueRef v)
 {
     if (!LLVMIsAInstruction(v))
         return true;
     LLVMBasicBlockRef in = LLVMGetInstructionParent(v);
-    for (LLVMBasicBlockRef b = o->head; b; b = LLVMGetNextBasicBlock(b))
-        if (b == in)
-            return false;
-    return true;
+    return in == o->pre || in == LLVMGetEntryBasicBlock(LLVMGetBasicBlockParent(in));
 }
 
 /* The pointer to the lanes of base at the loop's i, or NULL when the
@@ -179,8 +177,8 @@ void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
     LLVMValueRef all = LLVMConstAllOnes(c->vi1), zero = cc_i64(c, 0);
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b);
     LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(c->ctx, fn, "step");
-    struct cc_once o = {.head = LLVMAppendBasicBlockInContext(c->ctx, fn, "body")},
-                   *outer = c->once;
+    struct cc_once o = {.pre = pre, .head = LLVMAppendBasicBlockInContext(c->ctx, fn, "body")};
+    struct cc_once *outer = c->once;
     LLVMBuildBr(c->b, step);
     LLVMPositionBuilderAtEnd(c->b, step);
     LLVMValueRef i = LLVMBuildPhi(c->b, c->i64, "i");
@@ -242,11 +240,13 @@ LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef 
 
 void cc_store_nt(cc_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
 {
-    LLVMValueRef p = c->once ? once_ptr(c, base, i, c->once->lanes, true) : vector_ptr(c, base, i);
-    if (!p) {
-        cc_store(c, v, base, i, c->once->lanes); /* the last pass would overrun base */
+    LLVMValueRef p = c->once ? once_ptr(c, base, i, c->once->lanes, true) : NULL;
+    if (!p && c->once && i == c->once->i) {      /* an array the loop does not redirect: */
+        cc_store(c, v, base, i, c->once->lanes); /* its last pass would overrun base */
         return;
     }
+    if (!p)
+        p = vector_ptr(c, base, i);
     LLVMValueRef st = LLVMBuildStore(c->b, v, p);
     LLVMSetAlignment(st, 4 * c->width);
     LLVMValueRef one = LLVMConstInt(c->i32, 1, false);

@@ -211,6 +211,58 @@ static void test_aot_last_lanes_stay_in_their_arrays(void **state)
     free(dir);
 }
 
+/* The same past the caches: results of 16 MB and more from short kernels
+   go out through non-temporal stores, and x's and b's gradients are one
+   value stored twice. Every array starts vector-aligned (as those stores
+   need), inputs are read-only, and the 16 floats after each result must be
+   left as they were. */
+static void test_aot_last_lanes_of_results_past_the_caches(void **state)
+{
+    (void)state;
+    char *dir = ts_tmpdir();
+    emit_and_check(
+        dir, "q",
+        "graph q {\n input x : f32[N]\n input b : f32[N]\n input t : f32[N]\n"
+        " y = relu(scale(add(x, b), s = 3))\n output y\n loss L = mse(y, t)\n}\n",
+        "#define _DEFAULT_SOURCE\n#include \"q.h\"\n#include <math.h>\n#include <stdio.h>\n"
+        "#include <sys/mman.h>\n"
+        "enum { N = (1 << 22) + 13, BYTES = 4 * (N + 16) };\n"
+        "static const float mark = -7.25f;\n"
+        "static float *array(void)\n{\n"
+        "    float *a = mmap(NULL, BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, "
+        "0);\n"
+        "    if (a == MAP_FAILED) return NULL;\n"
+        "    for (int i = N; i < N + 16; i++) a[i] = mark;\n"
+        "    return a;\n}\n"
+        "static int off(double got, double want)\n{\n"
+        "    return !(fabs(got - want) <= 1e-6 * fabs(want) + 1e-30);\n}\n"
+        "int main(void)\n{\n"
+        "    float *x = array(), *b = array(), *t = array(), *y = array(), *dx = array();\n"
+        "    float *db = array(), *dt = array(), L = 0;\n"
+        "    if (!x || !b || !t || !y || !dx || !db || !dt) return 2;\n"
+        "    for (int i = 0; i < N; i++) {\n"
+        "        x[i] = (float)(i % 2001 - 1000) / 7;\n"
+        "        b[i] = (float)(i % 37 - 18) / 3;\n"
+        "        t[i] = (float)(i % 11) / 5;\n"
+        "    }\n"
+        "    if (mprotect(x, BYTES, PROT_READ) || mprotect(b, BYTES, PROT_READ) ||\n"
+        "        mprotect(t, BYTES, PROT_READ)) return 2;\n"
+        "    q_backward(x, b, t, y, &L, dx, db, dt, N);\n"
+        "    int bad = 0;\n"
+        "    for (int i = 0; i < N; i++) {\n"
+        "        float z = (x[i] + b[i]) * 3, r = z > 0 ? z : 0;\n"
+        "        double dy = 2 * ((double)r - t[i]) / N, g = z > 0 ? 3 * dy : 0;\n"
+        "        bad += y[i] != r;\n"
+        "        bad += off(dx[i], g) + off(db[i], g) + off(dt[i], -dy) + (dx[i] != db[i]);\n"
+        "    }\n"
+        "    for (int i = N; i < N + 16; i++)\n"
+        "        bad += (y[i] != mark) + (dx[i] != mark) + (db[i] != mark) + (dt[i] != mark);\n"
+        "    printf(\"%d wrong\\n\", bad);\n"
+        "    return bad != 0;\n}\n");
+    ts_rmtree(dir);
+    free(dir);
+}
+
 static void test_aot_llvm_and_asm_and_other_targets(void **state)
 {
     (void)state;
@@ -293,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_aot_dense_has_its_own_gemm),
         cmocka_unit_test(test_aot_big_results_at_any_alignment),
         cmocka_unit_test(test_aot_last_lanes_stay_in_their_arrays),
+        cmocka_unit_test(test_aot_last_lanes_of_results_past_the_caches),
         cmocka_unit_test(test_aot_llvm_and_asm_and_other_targets),
         cmocka_unit_test(test_aot_header_names_never_clash),
         cmocka_unit_test(test_aot_errors_leave_nothing),

@@ -1,7 +1,7 @@
 /* expr.c -- the hash-consed pool of scalar expression nodes and its smart
-   constructors, which fold constants and neutral elements only where IEEE
-   arithmetic gives the same result; also the small tree walks (uses_x,
-   subst_y). */
+   constructors, which fold constants, neutral elements and t * -1 (as -t)
+   only where IEEE arithmetic gives the same result; also the small tree
+   walks (uses_x, subst_y). */
 #include "ir.h"
 
 #include <assert.h>
@@ -194,6 +194,8 @@ static ir_expr *fold(ir_expr_pool *p, ir_expr_op op, ir_expr *const *args, int n
     case EX_MUL:
         if (is_const(args[1], 1) || is_const(args[0], 1))
             return is_const(args[1], 1) ? args[0] : args[1];
+        if (is_const(args[1], -1) || is_const(args[0], -1)) /* the chain rule's t' of -t */
+            return ir_ex_node(p, EX_NEG, is_const(args[1], -1) ? args[0] : args[1], NULL, NULL);
         break;
     case EX_NEG:
         if (args[0]->op == EX_NEG)
@@ -315,7 +317,9 @@ ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args)
 static bool passes_factor(const ir_expr *d, int i)
 {
     switch (d->op) {
-    case EX_MUL:
+    case EX_MUL: /* but e^a e^b, which ir_expr_expand joins into e^(a + b): the
+                    derivative of exp(-exp(-x)) was y e^-x, 0 inf below -709 */
+        return d->arg[0]->op != EX_EXP || d->arg[1]->op != EX_EXP;
     case EX_DIV:
     case EX_NEG:
     case EX_CALL:

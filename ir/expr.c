@@ -311,15 +311,24 @@ ir_expr *ir_ex_with_args(ir_expr_pool *p, ir_expr *e, ir_expr **args)
     return ir_ex_pos(r, e->pos);
 }
 
+ir_expr *ir_ex_exp_factor(ir_expr *e, bool *negated)
+{
+    *negated = e->op == EX_NEG;
+    e = *negated ? e->arg[0] : e;
+    return e->op == EX_EXP ? e->arg[0] : NULL;
+}
+
 /* Whether f in operand i of d enters d as a factor of it: through a
    product, a quotient, a negation, a where's branch, or a native call's
    operands (the derivative of a plugin's function receives its value). */
 static bool passes_factor(const ir_expr *d, int i)
 {
     switch (d->op) {
-    case EX_MUL: /* but e^a e^b, which ir_expr_expand joins into e^(a + b): the
-                    derivative of exp(-exp(-x)) was y e^-x, 0 inf below -709 */
-        return d->arg[0]->op != EX_EXP || d->arg[1]->op != EX_EXP;
+    case EX_MUL: { /* but (+-e^a) (+-e^b), which ir_expr_expand joins into one exp:
+                      the derivative of exp(-exp(-x)) was y e^-x, 0 inf below -709 */
+        bool negated;
+        return !ir_ex_exp_factor(d->arg[0], &negated) || !ir_ex_exp_factor(d->arg[1], &negated);
+    }
     case EX_DIV:
     case EX_NEG:
     case EX_CALL:

@@ -19,7 +19,8 @@
  * log1p(exp(-abs(t))) (its derivative was taken as sigmoid(t) t'), exp(a)
  * - exp(b) through expm1(a - b) (its derivative, a' e^a - b' e^b, from the
  * text: the expm1 form's is inf * 0 where e^a overflows), exp(a) exp(b) ->
- * exp(a + b) (the chain rule's product, 0 * inf where one overflows), and 1 -
+ * exp(a + b), either negated or both (the chain rule's product, 0 * inf
+ * where one overflows), and 1 -
  * sigmoid(t) -> sigmoid(-t), 1 / (1 + exp(t)) -> sigmoid(-t): as f, a bare
  * sigmoid would have the derivative y (1 - y) in the output y, which
  * cancels on the JIT's float y where the text's derivative does not.
@@ -538,6 +539,18 @@ static ir_expr *log_sum_exp(rewriter *w, ir_expr *s, const ir_expr *at)
     return node(w, EX_ADD, node(w, EX_MAX, p, q, NULL, at), rest, NULL, at);
 }
 
+/* (+-exp(p)) (+-exp(q)) as +-exp(p + q), the chain rule's product: the
+   derivative of exp(-exp(-x)) is e^(-e^-x) e^-x, 0 * inf below -709. */
+static ir_expr *exp_product(rewriter *w, ir_expr *a, ir_expr *b, const ir_expr *at)
+{
+    bool na, nb;
+    ir_expr *p = ir_ex_exp_factor(a, &na), *q = ir_ex_exp_factor(b, &nb);
+    if (!p || !q)
+        return NULL;
+    ir_expr *r = unary(w, EX_EXP, node(w, EX_ADD, p, q, NULL, at), at);
+    return na != nb ? unary(w, EX_NEG, r, at) : r;
+}
+
 static ir_expr *expand_rule(rewriter *w, ir_expr *e, ir_expr **args)
 {
     ir_expr *u = args[0];
@@ -553,8 +566,8 @@ static ir_expr *expand_rule(rewriter *w, ir_expr *e, ir_expr **args)
         return r;
     if (e->op == EX_DIV)
         return quotient_of(w, u, args[1], e);
-    if (e->op == EX_MUL && u->op == EX_EXP && args[1]->op == EX_EXP) /* e^a e^b: the chain */
-        return unary(w, EX_EXP, node(w, EX_ADD, u->arg[0], args[1]->arg[0], NULL, e), e);
+    if (e->op == EX_MUL)
+        return exp_product(w, u, args[1], e);
     if (e->op == EX_SUB && u->op == EX_EXP && args[1]->op == EX_EXP && may_repeat(u) &&
         may_repeat(args[1])) {
         ir_expr *text = ir_ex_with_args(w->p, e, args);

@@ -213,6 +213,8 @@ ir_expr *ir_ex_one_plus(const ir_expr *e);
 /* The exponent of e as exp(t): t, or the constant 0 for the constant 1;
    else NULL (and NULL when out of memory: *failed is set). */
 ir_expr *ir_ex_exponent(ir_expr_pool *p, ir_expr *e, bool *failed);
+/* The exponent t of e = exp(t) or -exp(t) (*negated says which), else NULL. */
+ir_expr *ir_ex_exp_factor(ir_expr *e, bool *negated);
 /* Whether e is exp(a) + exp(b), 1 counting as exp(0): *a, *b. */
 bool ir_ex_exp_sum(ir_expr_pool *p, ir_expr *e, ir_expr **a, ir_expr **b, bool *failed);
 /* Gives e the position pos unless it already has one (a shared node keeps

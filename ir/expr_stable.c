@@ -228,6 +228,13 @@ static ir_expr *softplus_arg(const ir_expr *e)
     return e->op == EX_LOG1P && e->arg[0]->op == EX_EXP ? e->arg[0]->arg[0] : NULL;
 }
 
+/* Whether s is -t as the pool would build it (a check that makes no node). */
+static bool negates(const ir_expr *s, const ir_expr *t)
+{
+    return (s->op == EX_NEG && s->arg[0] == t) || (t->op == EX_NEG && t->arg[0] == s) ||
+           (s->op == EX_CONST && t->op == EX_CONST && s->value == -t->value);
+}
+
 /* t + log1p(exp(-t)) as log1p(exp(t)), and t - log1p(exp(t)) as
    -log1p(exp(-t)), log1p(exp(t)) - t as log1p(exp(-t)): the sum cancels
    where log1p(exp(-t)) is about -t (softplus written x + log(1 + exp(-x))
@@ -238,7 +245,7 @@ static ir_expr *softplus_shift(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op o
     ir_expr *u = softplus_arg(b), *v = softplus_arg(a);
     if (op == EX_ADD && (u || v)) {
         ir_expr *t = u ? a : b, *s = u ? u : v;
-        if (s != unary(w, EX_NEG, t, at))
+        if (!negates(s, t))
             return NULL;
         return unary(w, EX_LOG1P, unary(w, EX_EXP, t, at), at);
     }

@@ -287,6 +287,8 @@ typedef struct {
     int *uses;            /* per value id: readers among needed values, +1 if a target */
     bool *fused;          /* per value id: computed in its argument's kernel */
     bool *with_forward;   /* per IR_ACT_GRAD: computed in the kernel of its y */
+    int *lead;            /* per value id: the value whose kernel computes it (a loss and its
+                             gradients share one: cc_loss_members), its own id otherwise */
     LLVMValueRef *lanes;  /* per value id: its float lanes in the vector being made, or NULL */
     bool *stored;         /* per value id: written to memory */
     LLVMValueRef *twin;   /* per value id: a second argument it is the result of (x's and b's
@@ -314,6 +316,10 @@ void cc_declare_pool(cc_lower *l, const char *take_name, const char *give_name);
    x's kernel for an activation, dy's for f'·dy, or y's when the gradient
    is made with its forward. */
 bool cc_is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v);
+/* The loss and gradients of one loss computed in v's kernel: the loss
+   (m[0]), the gradients of its first (m[1]) and second (m[2]) argument, each
+   NULL when another kernel or none computes it. */
+void cc_loss_members(const cc_lower *l, const ir_value *v, const ir_value *m[3]);
 /* Dims and element count of a value, as i64 values of this function. */
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK]);
 LLVMValueRef cc_numel(cc_lower *l, const ir_value *v);
@@ -394,22 +400,23 @@ enum { CC_SUM_E, CC_SUM_TOP, CC_SUM_T, CC_SUM_TD, CC_NSUMS };
 typedef struct cc_rows {
     cc_lower *l;
     ir_op op;
-    bool along;        /* lanes along the axis: sums reduced across them */
-    bool nt;           /* along: results stored past the caches */
-    bool f32;          /* softmax along a row in float lanes (cc_vm_expf_pair) */
-    LLVMValueRef a, b; /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
-    LLVMValueRef out;  /* float*: the result, NULL for the loss */
+    bool along;         /* lanes along the axis: sums reduced across them */
+    bool nt;            /* along: results stored past the caches */
+    bool f32;           /* softmax along a row in float lanes (cc_vm_expf_pair) */
+    LLVMValueRef a, b;  /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
+    LLVMValueRef out;   /* float*: the result (the loss's: the logits' gradient), or NULL */
+    LLVMValueRef out_t; /* float*: the loss's target gradient, or NULL */
     LLVMValueRef len, step, start; /* element j of lane 0: base + j*step, base = start + lane */
     LLVMValueRef base, lane_mask;  /* of the lanes at hand; lane_mask NULL when all are used */
     LLVMValueRef m, mf;            /* the max: a slot of vf32, then its value as vf64, vf32 */
     LLVMValueRef acc[CC_NSUMS];    /* slots of vf64: the sums of the second pass */
-    LLVMValueRef k;                /* vf64: what the results need of the sums */
+    LLVMValueRef k, k_t;           /* vf64: what the results (out, out_t) need of the sums */
     LLVMValueRef k_hi, k_lo;       /* vf32 with k_hi + k_lo = k (2^64 k for softmax in f32) */
     LLVMValueRef sum_f[2];         /* f32: slots of vf32: the sum, and of the small parts */
-    LLVMValueRef scale;            /* vf64: dL / rows (negated for the target) */
+    LLVMValueRef scale, scale_t;   /* vf64: dL / rows for out, -dL / rows for out_t */
     LLVMValueRef scratch;          /* exp(x - max) of the row (double, float if f32), or NULL */
     LLVMValueRef lo_at;            /* f32: where the low parts start in the scratch (i64) */
-    LLVMValueRef total;            /* double slot: the loss summed over rows */
+    LLVMValueRef total;            /* double slot: the loss summed over rows, or NULL */
 } cc_rows;
 
 /* The passes over n sets of lanes (each with its own slots and scratch),

@@ -39,6 +39,98 @@ static bool reads(const ir_value *v, int i)
     return !(v->op == IR_ACT_GRAD && i == 0 && !ir_expr_uses_x(v->act->df));
 }
 
+/* Which member of its loss op is (cc_loss_members: 0 the loss, 1 and 2
+   the gradients of its arguments), or -1 for another op. */
+static int loss_slot(ir_op op)
+{
+    switch (op) {
+    case IR_SCE:
+    case IR_BCE:
+    case IR_MSE:
+        return 0;
+    case IR_SCE_GRAD_LOGITS:
+    case IR_BCE_GRAD_X:
+    case IR_MSE_GRAD_Y:
+        return 1;
+    case IR_SCE_GRAD_TARGET:
+    case IR_BCE_GRAD_T:
+    case IR_MSE_GRAD_T:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
+/* The loss op v belongs to: v's own, or the one it is a gradient of. */
+static ir_op loss_op(const ir_value *v)
+{
+    switch (v->op) {
+    case IR_SCE_GRAD_LOGITS:
+    case IR_SCE_GRAD_TARGET:
+        return IR_SCE;
+    case IR_BCE_GRAD_X:
+    case IR_BCE_GRAD_T:
+        return IR_BCE;
+    case IR_MSE_GRAD_Y:
+    case IR_MSE_GRAD_T:
+        return IR_MSE;
+    default:
+        return v->op;
+    }
+}
+
+static bool same_loss(const ir_value *u, const ir_value *v)
+{
+    return loss_op(u) == loss_op(v) && u->args[0] == v->args[0] && u->args[1] == v->args[1];
+}
+
+/* Whether a value the entry computes after `from`, up to `to`, reads it. */
+static bool read_before(const cc_lower *l, int from, int to)
+{
+    for (int i = from + 1; i <= to; i++) {
+        const ir_value *u = l->g->values.items[i];
+        for (int k = 0; l->need[i] && k < u->nargs; k++)
+            if (u->args[k] == l->g->values.items[from] && reads(u, k))
+                return true;
+    }
+    return false;
+}
+
+/* A loss and its gradients read the same z and t: the last of them the
+   entry computes makes the others in its kernel, when nothing in between
+   reads them. One pass over z and t instead of three, and for
+   softmax_cross_entropy a row's max, exps and sums once: a quarter of the
+   machine code of bench/mlp784.act's backward entry. */
+static void join_losses(cc_lower *l)
+{
+    int n = l->g->values.n;
+    for (int i = 0; i < n; i++)
+        l->lead[i] = i;
+    for (int w = n - 1; w >= 0; w--) {
+        const ir_value *last = l->g->values.items[w];
+        if (!l->need[w] || l->lead[w] != w || loss_slot(last->op) < 0)
+            continue;
+        bool taken[3] = {false};
+        taken[loss_slot(last->op)] = true;
+        for (int q = w - 1; q >= 0; q--) {
+            const ir_value *u = l->g->values.items[q];
+            if (!l->need[q] || loss_slot(u->op) < 0 || !same_loss(u, last) ||
+                taken[loss_slot(u->op)] || read_before(l, q, w))
+                continue;
+            taken[loss_slot(u->op)] = true;
+            l->lead[q] = w;
+        }
+    }
+}
+
+void cc_loss_members(const cc_lower *l, const ir_value *v, const ir_value *m[3])
+{
+    m[0] = m[1] = m[2] = NULL;
+    for (int i = 0; i <= v->id; i++)
+        if (l->lead[i] == v->id)
+            m[loss_slot(((const ir_value *)l->g->values.items[i])->op)] = l->g->values.items[i];
+}
+
 /* kept, need, uses, fused, stored of every value for the targets of the
    entry. A value read from a kept output is computed in a kernel of its
    own: the output's kernel does not run. */
@@ -91,6 +183,7 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
             y->op == IR_ACT && y->args[0] == u->args[0])
             l->fused[i] = l->with_forward[i] = true;
     }
+    join_losses(l);
     /* stored: read from memory by someone that is not fused into it */
     for (int i = 0; i < g->values.n; i++) {
         const ir_value *v = g->values.items[i];
@@ -239,6 +332,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.uses = calloc((size_t)n, sizeof *l.uses);
     l.fused = calloc((size_t)n, sizeof *l.fused);
     l.with_forward = calloc((size_t)n, sizeof *l.with_forward);
+    l.lead = calloc((size_t)n, sizeof *l.lead);
     l.lanes = calloc((size_t)n, sizeof *l.lanes);
     l.stored = calloc((size_t)n, sizeof *l.stored);
     l.twin = calloc((size_t)n, sizeof *l.twin);
@@ -248,8 +342,8 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
     if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.packed || !l.uses || !l.fused ||
-        !l.with_forward || !l.lanes || !l.stored || !l.twin || !l.twin_stored || !l.sizes ||
-        !l.size_v || !types) {
+        !l.with_forward || !l.lead || !l.lanes || !l.stored || !l.twin || !l.twin_stored ||
+        !l.sizes || !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -291,7 +385,8 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.owned = owned;
     for (int i = 0; i < n && !rc; i++) {
         const ir_value *v = g->values.items[i];
-        if (l.need[i] && !l.fused[i] && v->op != IR_INPUT && v->op != IR_PARAM && v->op != IR_SEED)
+        if (l.need[i] && !l.fused[i] && l.lead[i] == i && v->op != IR_INPUT && v->op != IR_PARAM &&
+            v->op != IR_SEED)
             rc = cc_lower_value(&l, v, err);
     }
     for (int a = 0; a < nargs && !rc; a++) {
@@ -317,6 +412,7 @@ done:
     free(l.uses);
     free(l.fused);
     free(l.with_forward);
+    free(l.lead);
     free(l.lanes);
     free(l.stored);
     free(l.twin);

@@ -89,12 +89,35 @@ static void rows_along_nt(cc_rows *s, LLVMValueRef rows, int per)
     LLVMPositionBuilderAtEnd(c->b, after);
 }
 
-/* Pointers and constants of the kernel of v. */
+/* Pointers of the kernel of v. */
 static void lanes_init(cc_rows *s, cc_lower *l, const ir_value *v)
 {
     *s = (cc_rows){.l = l, .op = v->op, .a = l->buf[v->args[0]->id]};
     s->b = v->nargs > 1 ? l->buf[v->args[1]->id] : NULL;
-    s->out = v->op == IR_SCE ? NULL : l->buf[v->id];
+    s->out = l->buf[v->id];
+}
+
+/* softmax_cross_entropy's kernel computes the members m of its loss
+   (cc_loss_members): the loss's total, the logits' and the target's
+   gradients, each with dL / rows of its own. */
+static void loss_init(cc_rows *s, const ir_value *const m[3], LLVMValueRef rows)
+{
+    cc_lower *l = s->l;
+    cc_ctx *c = l->c;
+    s->op = IR_SCE;
+    s->total = m[0] ? cc_acc(l, 0) : NULL;
+    s->out = m[1] ? l->buf[m[1]->id] : NULL;
+    s->out_t = m[2] ? l->buf[m[2]->id] : NULL;
+    if (!m[0] && !m[1]) /* the target's gradient alone does not read t */
+        s->b = NULL;
+    for (int k = 1; k < 3; k++) {
+        if (!m[k])
+            continue;
+        LLVMValueRef dl = cc_ld(l, m[k]->args[2], cc_i64(c, 0));
+        if (k == 2)
+            dl = LLVMBuildFNeg(c->b, dl, "");
+        *(k == 1 ? &s->scale : &s->scale_t) = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
+    }
 }
 
 /* Rows known to fit in a vector are each a short chain of dependent steps
@@ -137,20 +160,17 @@ static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMV
     s[0].step = inner;
     s[0].along = along;
     LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
-    if (v->op == IR_SCE) {
-        s[0].total = cc_acc(l, 0);
-    } else if (is_loss(v->op)) {
-        LLVMValueRef dl = cc_ld(l, v->args[2], cc_i64(c, 0));
-        if (v->op == IR_SCE_GRAD_TARGET)
-            dl = LLVMBuildFNeg(c->b, dl, "");
-        s[0].scale = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
+    const ir_value *m[3] = {NULL};
+    if (is_loss(v->op)) {
+        cc_loss_members(l, v, m);
+        loss_init(&s[0], m, rows);
     }
     int per = rows_at_once(&s[0]);
     /* short rows gain nothing in float lanes: their chains grow longer */
     s[0].f32 = along && per == 1 && v->op == IR_SOFTMAX && cc_vm_has_expf_pair(c);
     LLVMValueRef raw = NULL, each = LLVMBuildAdd(c->b, s[0].len, cc_i64(c, c->width), "");
     s[0].lo_at = each; /* floats: a row of doubles holds both parts */
-    if (s[0].along && (v->op == IR_SOFTMAX || v->op == IR_SCE_GRAD_LOGITS)) {
+    if (s[0].along && (v->op == IR_SOFTMAX || (s[0].op == IR_SCE && s[0].out))) {
         LLVMValueRef bytes = LLVMBuildMul(c->b, each, cc_i64(c, 8 * per), "");
         raw = cc_mem_take(l, bytes);
         s[0].scratch = LLVMBuildBitCast(c->b, raw, LLVMPointerType(c->f64, 0), "");
@@ -173,8 +193,8 @@ static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMV
     }
     if (raw)
         cc_mem_give(l, raw);
-    if (v->op == IR_SCE)
-        cc_st(l, v, cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s[0].total), rows, ""));
+    if (s[0].total)
+        cc_st(l, m[0], cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s[0].total), rows, ""));
 }
 
 void cc_lower_rows(cc_lower *l, const ir_value *v)

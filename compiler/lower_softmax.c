@@ -1,14 +1,16 @@
 /* lower_softmax.c -- the passes of the row kernels (compiler/lower_rows.c
    runs them over the rows): softmax and log_softmax, their gradients, and
-   softmax_cross_entropy with its gradients, on one set of lanes. Along the
-   last axis the lanes are consecutive elements of a row (a vector loop with
-   a masked tail), and a row's max and sums are reduced across the lanes
-   after each pass; along another axis the lanes are neighbouring rows, each
-   keeping its own. At most three passes: the max; exp(x - max) and the
-   sums; the results. Loads are widened to double, sums and formulas stay in
-   double and each result is rounded to float once, as the interpreter
-   computes them (exp is cc_vm_exp_f32), but for softmax in float lanes on
-   AVX-512 and the softmax gradient's results (compensated, see there). */
+   softmax_cross_entropy with its gradients (one kernel for the loss and
+   both gradients when an entry computes them: compiler/lower.c), on one
+   set of lanes. Along the last axis the lanes are consecutive elements of
+   a row (a vector loop with a masked tail), and a row's max and sums are
+   reduced across the lanes after each pass; along another axis the lanes
+   are neighbouring rows, each keeping its own. At most three passes: the
+   max; exp(x - max) and the sums; the results. Loads are widened to
+   double, sums and formulas stay in double and each result is rounded to
+   float once, as the interpreter computes them (exp is cc_vm_exp_f32), but
+   for softmax in float lanes on AVX-512 and the softmax gradient's results
+   (compensated, see there). */
 #include "cc.h"
 
 #include <math.h>
@@ -119,9 +121,9 @@ static void max_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef
     LLVMBuildStore(c->b, fmax_of(c, x, LLVMBuildLoad2(c->b, c->vf32, s->m, "")), s->m);
 }
 
-static bool takes_log(ir_op op)
+static bool takes_log(const cc_rows *s)
 {
-    return op == IR_LOG_SOFTMAX || op == IR_SCE || op == IR_SCE_GRAD_TARGET;
+    return s->op == IR_LOG_SOFTMAX || (s->op == IR_SCE && (s->total || s->out_t));
 }
 
 /* The sums: exp(x - max) (kept in scratch when the results read it again),
@@ -139,11 +141,13 @@ static void prefetch(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, bool results
         return;
     if (!results && s->out && !s->nt)
         cc_prefetch(c, s->out, i, true);
+    if (!results && s->out_t)
+        cc_prefetch(c, s->out_t, i, true);
     if (results == is_forward(s->op))
         return;
     LLVMValueRef next = LLVMBuildAdd(c->b, i, s->len, "");
     cc_prefetch(c, s->a, next, false);
-    if (s->b && s->op != IR_SCE_GRAD_TARGET)
+    if (s->b)
         cc_prefetch(c, s->b, next, false);
 }
 
@@ -195,7 +199,7 @@ static void sum_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef
     if (s->scratch)
         scratch_store(s, j, e); /* the scratch has a vector of slack */
     LLVMValueRef zero = cc_const(c, c->vf64, 0), in = mask;
-    if (takes_log(s->op)) {
+    if (takes_log(s)) {
         LLVMValueRef top = LLVMBuildFCmp(c->b, LLVMRealOEQ, d, zero, "");
         LLVMValueRef counted = mask ? LLVMBuildAnd(c->b, top, mask, "") : top;
         add_to(s, CC_SUM_TOP, cc_select(c, counted, cc_const(c, c->vf64, 1), zero));
@@ -203,10 +207,10 @@ static void sum_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef
         in = mask ? LLVMBuildAnd(c->b, rest, mask, "") : rest;
     }
     add_to(s, CC_SUM_E, in ? cc_select(c, in, e, zero) : e);
-    if (s->op == IR_SCE || s->op == IR_SCE_GRAD_LOGITS) {
+    if (s->op == IR_SCE && s->b) {
         LLVMValueRef t = load(s, s->b, i, mask);
         add_to(s, CC_SUM_T, t);
-        if (s->op == IR_SCE)
+        if (s->total)
             add_to(s, CC_SUM_TD, LLVMBuildFMul(c->b, t, d, ""));
     }
 }
@@ -231,7 +235,27 @@ static LLVMValueRef log_sum(cc_ctx *c, LLVMValueRef top, LLVMValueRef others)
     return cc_vm_log1p(c, LLVMBuildFAdd(c->b, rest, others, ""));
 }
 
-/* k from the sums; the loss of the row is added to the total. */
+/* The loss of the row, -sum(t log_softmax(z)) = log(sum) sum(t) -
+   sum(t (z - max)), added to the total; k = sum(t) / sum for the logits'
+   gradient, k_t = log(sum) for the target's. */
+static void sce_after_sums(cc_rows *s, LLVMValueRef sum[CC_NSUMS])
+{
+    cc_ctx *c = s->l->c;
+    LLVMValueRef all = sum[CC_SUM_E], ls = NULL;
+    if (takes_log(s)) { /* the max's lanes were counted apart */
+        ls = log_sum(c, sum[CC_SUM_TOP], sum[CC_SUM_E]);
+        all = LLVMBuildFAdd(c->b, sum[CC_SUM_TOP], sum[CC_SUM_E], "");
+    }
+    if (s->total) {
+        LLVMValueRef row =
+            LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ls, sum[CC_SUM_T], ""), sum[CC_SUM_TD], "");
+        cc_set(s->l, s->total, LLVMBuildFAdd(c->b, cc_get(s->l, s->total), row, ""));
+    }
+    s->k = s->out ? LLVMBuildFDiv(c->b, sum[CC_SUM_T], all, "") : NULL;
+    s->k_t = s->out_t ? ls : NULL;
+}
+
+/* k (and k_t) from the sums; the loss of the row is added to the total. */
 static void after_sums(cc_rows *s)
 {
     cc_ctx *c = s->l->c;
@@ -257,28 +281,22 @@ static void after_sums(cc_rows *s)
         if (s->f32) /* 2^64 k, k_hi in [1/n, 1] */
             split(s, LLVMBuildFMul(c->b, s->k, cc_const(c, t, 0x1p64), ""));
         break;
-    case IR_SCE_GRAD_LOGITS: /* results are dL (e sum(t) / sum - t) / rows */
-        s->k = LLVMBuildFDiv(c->b, sum[CC_SUM_T], sum[CC_SUM_E], "");
-        break;
-    case IR_LOG_SOFTMAX:
-    case IR_SCE_GRAD_TARGET: /* log_softmax = (x - max) - log(sum) */
+    case IR_LOG_SOFTMAX: /* log_softmax = (x - max) - log(sum) */
         s->k = log_sum(c, sum[CC_SUM_TOP], sum[CC_SUM_E]);
         break;
-    case IR_SCE: { /* -sum(t log_softmax(z)) = log(sum) sum(t) - sum(t (z - max)) */
-        LLVMValueRef ls = log_sum(c, sum[CC_SUM_TOP], sum[CC_SUM_E]);
-        LLVMValueRef row =
-            LLVMBuildFSub(c->b, LLVMBuildFMul(c->b, ls, sum[CC_SUM_T], ""), sum[CC_SUM_TD], "");
-        cc_set(s->l, s->total, LLVMBuildFAdd(c->b, cc_get(s->l, s->total), row, ""));
-        return;
-    }
+    case IR_SCE:
+        sce_after_sums(s, sum);
+        break;
     default: /* the gradients' sums */
         s->k = sum[CC_SUM_E];
         if (s->op == IR_SOFTMAX_GRAD && c->fma)
             split(s, s->k);
         break;
     }
-    if (s->along)
+    if (s->along && s->k)
         s->k = cc_splat(c, s->k);
+    if (s->along && s->k_t)
+        s->k_t = cc_splat(c, s->k_t);
 }
 
 /* Stores r (vf32), past the caches where that was chosen. */
@@ -288,6 +306,24 @@ static void store_result(cc_rows *s, LLVMValueRef r, LLVMValueRef i, LLVMValueRe
         cc_store_nt(s->l->c, r, s->out, i);
     else
         cc_store(s->l->c, r, s->out, i, mask);
+}
+
+/* softmax_cross_entropy's gradients: dL (e k - t) / rows for the logits,
+   -dL log_softmax(z) / rows for the target (only the logits' are stored
+   past the caches). */
+static void sce_results(cc_rows *s, LLVMValueRef d, LLVMValueRef e, LLVMValueRef i,
+                        LLVMValueRef mask)
+{
+    cc_ctx *c = s->l->c;
+    if (s->out) {
+        LLVMValueRef r = cc_fma(c, e, s->k, LLVMBuildFNeg(c->b, load(s, s->b, i, mask), ""));
+        r = LLVMBuildFMul(c->b, s->scale, r, "");
+        store_result(s, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), i, mask);
+    }
+    if (s->out_t) {
+        LLVMValueRef r = LLVMBuildFMul(c->b, s->scale_t, LLVMBuildFSub(c->b, d, s->k_t, ""), "");
+        cc_store(c, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), s->out_t, i, mask);
+    }
 }
 
 static void result_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValueRef j)
@@ -323,8 +359,12 @@ static void result_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValue
     LLVMValueRef x = load(s, s->a, i, mask), r;
     LLVMValueRef d = is_forward(s->op) ? LLVMBuildFSub(c->b, x, s->m, "") : NULL;
     LLVMValueRef e = NULL;
-    if (s->op == IR_SOFTMAX || s->op == IR_SCE_GRAD_LOGITS)
+    if (s->op == IR_SOFTMAX || (s->op == IR_SCE && s->out))
         e = s->scratch ? scratch_load(s, j) : cc_vm_exp_f32(c, d);
+    if (s->op == IR_SCE) {
+        sce_results(s, d, e, i, mask);
+        return;
+    }
     switch (s->op) {
     case IR_SOFTMAX:
         r = LLVMBuildFMul(c->b, e, s->k, "");
@@ -335,16 +375,9 @@ static void result_pass(cc_rows *s, LLVMValueRef i, LLVMValueRef mask, LLVMValue
     case IR_SOFTMAX_GRAD: /* y (dy - sum(dy y)) */
         r = LLVMBuildFMul(c->b, x, LLVMBuildFSub(c->b, load(s, s->b, i, mask), s->k, ""), "");
         break;
-    case IR_LOG_SOFTMAX_GRAD: /* dy - exp(y) sum(dy) */
+    default: /* IR_LOG_SOFTMAX_GRAD: dy - exp(y) sum(dy) */
         r = LLVMBuildFSub(c->b, load(s, s->b, i, mask),
                           LLVMBuildFMul(c->b, cc_vm_exp_f32(c, x), s->k, ""), "");
-        break;
-    case IR_SCE_GRAD_LOGITS:
-        r = cc_fma(c, e, s->k, LLVMBuildFNeg(c->b, load(s, s->b, i, mask), ""));
-        r = LLVMBuildFMul(c->b, s->scale, r, "");
-        break;
-    default: /* IR_SCE_GRAD_TARGET: -dL log_softmax(z) / rows */
-        r = LLVMBuildFMul(c->b, s->scale, LLVMBuildFSub(c->b, d, s->k, ""), "");
         break;
     }
     store_result(s, LLVMBuildFPTrunc(c->b, r, c->vf32, ""), i, mask);
@@ -395,7 +428,7 @@ void cc_rows_compute(cc_rows *s, int n)
     }
     for (int k = 0; k < n; k++)
         after_sums(&s[k]);
-    for (int k = 0; k < n && s->out; k++)
+    for (int k = 0; k < n && (s->out || s->out_t); k++)
         results(&s[k]);
 }
 
@@ -406,10 +439,10 @@ void cc_rows_slots(cc_rows *s)
         s->sum_f[a] = cc_entry_alloca(c, c->vf32);
     s->m = cc_entry_alloca(c, c->vf32);
     s->acc[CC_SUM_E] = cc_entry_alloca(c, c->vf64);
-    if (takes_log(s->op))
+    if (takes_log(s))
         s->acc[CC_SUM_TOP] = cc_entry_alloca(c, c->vf64);
-    if (s->op == IR_SCE || s->op == IR_SCE_GRAD_LOGITS)
+    if (s->op == IR_SCE && s->b)
         s->acc[CC_SUM_T] = cc_entry_alloca(c, c->vf64);
-    if (s->op == IR_SCE)
+    if (s->total)
         s->acc[CC_SUM_TD] = cc_entry_alloca(c, c->vf64);
 }

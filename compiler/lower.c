@@ -228,8 +228,10 @@ LLVMValueRef cc_numel(cc_lower *l, const ir_value *v)
 {
     LLVMValueRef dims[IR_MAX_RANK], n = cc_i64(l->c, 1);
     cc_dims(l, v, dims);
+    /* a count of elements in memory never overflows: nsw lets instcombine
+       fold the rows of a dense layer, (N K) / K, back to N */
     for (int d = 0; d < v->shape.rank; d++)
-        n = LLVMBuildMul(l->c->b, n, dims[d], "");
+        n = LLVMBuildNSWMul(l->c->b, n, dims[d], "");
     return n;
 }
 

@@ -1,7 +1,8 @@
 /* test_jit.c -- the JIT against the reference interpreter: every activation
    forward and backward (default and other parameters, lengths that hit every
    vector tail, special values), every op and loss, the examples, 200 random
-   graphs from a seeded generator, and the compile cache. */
+   graphs from a seeded generator, the compile cache, and act_sgd_step
+   through either side of a loss. */
 #include "support.h"
 
 #include <math.h>
@@ -417,6 +418,49 @@ static void test_jit_compile_cache_hits(void **state)
     act_context_free(ctx);
 }
 
+/* act_sgd_step needs a loss's gradient only along the side a param feeds:
+   the logits (z = dense(x, W)) or the target (t = dense(x, W)). One kernel
+   computes the loss and the gradients an entry needs (compiler/lower.c);
+   W's gradient, its step and the loss against the interpreter, for rows
+   of 5 and 21 (more than a vector) and 1 to 37 rows. */
+static void test_jit_sgd_step_through_either_side_of_a_loss(void **state)
+{
+    (void)state;
+    static const char *const losses[] = {"softmax_cross_entropy", "sigmoid_cross_entropy", "mse"};
+    act_context *ctx = act_context_new();
+    rng_state = 17;
+    for (size_t k = 0; k < sizeof losses / sizeof *losses; k++)
+        for (int side = 0; side < 2; side++)
+            for (int64_t cols = 5; cols <= 21; cols += 16) {
+                char src[512];
+                snprintf(src, sizeof src,
+                         "graph t {\n input x : f32[N, 3]\n input u : f32[N, %lld]\n"
+                         " param W : f32[3, %lld] = glorot(seed = 5)\n v = dense(x, W)\n"
+                         " loss L = %s(%s)\n}\n",
+                         (long long)cols, (long long)cols, losses[k], side ? "u, v" : "v, u");
+                pair p = compile_both(ctx, src);
+                for (int64_t rows = 1; rows <= 37; rows += 12) {
+                    float x[37 * 3], u[37 * 21];
+                    for (int i = 0; i < rows * 3; i++)
+                        x[i] = (float)uniform(-3, 3);
+                    for (int i = 0; i < rows * cols; i++)
+                        u[i] = (float)uniform(-2, 2);
+                    int64_t sx[2] = {rows, 3}, su[2] = {rows, cols};
+                    set_both(&p, "x", x, sx, 2);
+                    set_both(&p, "u", u, su, 2);
+                    act_error err = {0};
+                    assert_int_equal(act_sgd_step(p.interp, 0.5f, &err), 0);
+                    assert_int_equal(act_sgd_step(p.jit, 0.5f, &err), 0);
+                    compare(&p, "d_W", 0, 1e-5, src);
+                    compare(&p, "W", 0, 1e-5, src);
+                    run_both(&p, false); /* the loss at the new W */
+                    compare(&p, "L", 0, 1e-5, src);
+                }
+                free_both(&p);
+            }
+    act_context_free(ctx);
+}
+
 static void test_jit_runs_the_examples(void **state)
 {
     (void)state;
@@ -460,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_jit_matches_interp_on_ops_and_losses),
         cmocka_unit_test(test_jit_matches_interp_on_random_graphs),
         cmocka_unit_test(test_jit_compile_cache_hits),
+        cmocka_unit_test(test_jit_sgd_step_through_either_side_of_a_loss),
         cmocka_unit_test(test_jit_runs_the_examples),
     };
     if (getenv("ACT_TEST_FILTER")) /* e.g. "*random*" to run one test */

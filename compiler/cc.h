@@ -59,7 +59,8 @@ typedef struct {
     LLVMTargetMachineRef tm;
 } cc_target;
 
-/* The host, or cpu/features when not NULL (AOT for another machine). */
+/* The host, or cpu/features when not NULL (AOT for another machine; a cpu
+   without features: no feature beyond the baseline decides the kernels). */
 int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err);
 void cc_target_fini(cc_target *t);
 /* The float lanes and FMA of a feature list ("+avx512f,+fma,..."). */

@@ -99,13 +99,18 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
     call_once(&llvm_once, init_llvm);
     memset(t, 0, sizeof *t);
     t->cpu = cpu ? copy(cpu) : host(host_cpu, LLVMGetHostCPUName);
-    t->features = features ? copy(features) : host(host_features, LLVMGetHostCPUFeatures);
+    /* Another CPU named without features gets none of the host's (code for
+       a Haswell must not use this host's AVX-512): LLVM tunes for it, and
+       the kernels take the baseline's 4 lanes, which it runs. */
+    t->features = features ? copy(features)
+                  : cpu    ? copy("")
+                           : host(host_features, LLVMGetHostCPUFeatures);
     t->triple = host(host_triple, LLVMGetDefaultTargetTriple);
     if (!t->cpu || !t->features || !t->triple) {
         cc_target_fini(t);
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     }
-    int rc = features ? 0 : cap_features(t->features, err);
+    int rc = features || cpu ? 0 : cap_features(t->features, err);
     if (rc) {
         cc_target_fini(t);
         return rc;

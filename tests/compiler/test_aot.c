@@ -287,6 +287,18 @@ static void test_aot_llvm_and_asm_and_other_targets(void **state)
     assert_non_null(strstr(text, "xor_forward:"));
     assert_null(strstr(text, "zmm")); /* no AVX-512 for a plain x86-64 */
     free(text);
+    /* another CPU without features: none of the host's (a Haswell has no
+       AVX-512, whatever this machine has) */
+    snprintf(cmd, sizeof cmd, "emit %s/examples/mlp.act --kind asm -o %s/h.s --target-cpu haswell",
+             ACT_SOURCE_DIR, dir);
+    if (actc(cmd, &err))
+        fail_msg("%s", err);
+    free(err);
+    snprintf(path, sizeof path, "%s/h.s", dir);
+    text = ts_read_text(path);
+    assert_non_null(strstr(text, "mlp_backward:"));
+    assert_null(strstr(text, "zmm"));
+    free(text);
     ts_rmtree(dir);
     free(dir);
 }

@@ -41,6 +41,7 @@ typedef struct {
     bool jit;             /* for the JIT (memory from its pool), not ahead of time */
     bool gradients;       /* the module computes derivatives: share exp between sigmoids */
     const char *gemm;     /* the library's GEMM the module calls (cc_gemm_library), or NULL */
+    const char *loss;     /* the library's loss kernels it calls (the same variant's), or NULL */
     bool scalar_loops;    /* it holds loops of scalars, left to LLVM to vectorise */
     struct cc_once *once; /* the body of cc_vector_loop_once being built, or NULL */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
@@ -317,6 +318,9 @@ void cc_declare_pool(cc_lower *l, const char *take_name, const char *give_name);
    x's kernel for an activation, dy's for f'·dy, or y's when the gradient
    is made with its forward. */
 bool cc_is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v);
+/* The loss op v belongs to (IR_SCE, IR_BCE, IR_MSE): v's own, or the one
+   it is a gradient of. */
+ir_op cc_loss_op(const ir_value *v);
 /* The loss and gradients of one loss computed in v's kernel: the loss
    (m[0]), the gradients of its first (m[1]) and second (m[2]) argument, each
    NULL when another kernel or none computes it. */
@@ -377,11 +381,13 @@ void cc_gemm_define(cc_ctx *c, const char *name);
    The build compiles the GEMM ahead of time once per x86-64 ISA level
    (compiler/prebuilt/gemm_gen.c); the JIT's modules call the one their
    target runs instead of compiling their own, which took about 45 ms of
-   LLVM per module. */
+   LLVM per module. The loss kernels are compiled so too (cc_loss_define). */
 typedef struct {
-    const char *name;     /* its symbol */
-    const char *features; /* what it was compiled for, all required of a target */
-    void (*fn)(void);     /* its address (NULL in the generator) */
+    const char *name;      /* its symbol */
+    const char *features;  /* what it was compiled for, all required of a target */
+    void (*fn)(void);      /* its address (NULL in the generator) */
+    const char *loss;      /* the symbol of the loss kernels' dispatcher (cc_loss_define) */
+    void (*loss_fn)(void); /* its address (NULL in the generator) */
 } cc_gemm_variant;
 extern const cc_gemm_variant cc_gemm_variants[]; /* ends with a NULL name */
 enum { CC_GEMM_VARIANTS_MAX = 4 };               /* before the NULL name */
@@ -442,7 +448,24 @@ void cc_zero(cc_lower *l, const ir_value *v);
 /* outer x len x inner around axis of value v. */
 void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *outer,
                    LLVMValueRef *len, LLVMValueRef *inner);
+/* A loss and the gradients computed with it (cc_loss_members), on arrays:
+   what its kernel reads and writes, in a module's function or in the
+   library's (compiler/lower_loss.c). */
+typedef struct {
+    ir_op op;               /* IR_SCE, IR_BCE or IR_MSE */
+    LLVMValueRef x, t;      /* float*: its arguments */
+    LLVMValueRef out[3];    /* float*: the loss (one float), x's and t's gradients, or NULL */
+    LLVMValueRef dl[3];     /* double: the dL of out[1] and out[2] */
+    LLVMValueRef rows, len; /* i64: rows of len (sigmoid_cross_entropy, mse: len 1) */
+} cc_loss_job;
+/* The kernel of v's loss and its members: a call of the library's where
+   c->loss names it, else built in the module. */
 void cc_lower_loss(cc_lower *l, const ir_value *v);
+/* softmax_cross_entropy's row kernel (compiler/lower_rows.c). */
+void cc_lower_sce(cc_lower *l, const cc_loss_job *j);
+/* Defines the library's loss kernels, reached through the external
+   function name (compiler/prebuilt/gemm_gen.c). */
+void cc_loss_define(cc_ctx *c, const char *name);
 void cc_lower_indexed(cc_lower *l, const ir_value *v);
 
 #endif

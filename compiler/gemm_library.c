@@ -1,8 +1,8 @@
-/* gemm_library.c -- the GEMMs the build compiled into the library
-   (compiler/prebuilt/gemm_gen.c writes them, one per x86-64 ISA level) and
-   which one a JIT target runs. The generator itself is built from this file
-   with ACT_GEMM_GENERATOR, before the GEMMs exist: it knows their names and
-   features, not their addresses. */
+/* gemm_library.c -- the GEMMs and loss kernels the build compiled into the
+   library (compiler/prebuilt/gemm_gen.c writes them, one set per x86-64 ISA
+   level) and which set a JIT target runs. The generator itself is built
+   from this file with ACT_GEMM_GENERATOR, before the kernels exist: it
+   knows their names and features, not their addresses. */
 #include "cc.h"
 
 #include <string.h>
@@ -17,6 +17,9 @@
 void act_gemm_avx512(void);
 void act_gemm_avx2(void);
 void act_gemm_sse2(void);
+void act_loss_avx512(void);
+void act_loss_avx2(void);
+void act_loss_sse2(void);
 #define AT(f) f
 #else
 #define AT(f) NULL
@@ -24,13 +27,13 @@ void act_gemm_sse2(void);
 
 #if defined(__x86_64__)
 const cc_gemm_variant cc_gemm_variants[] = {
-    {"act_gemm_avx512", AVX512, AT(act_gemm_avx512)},
-    {"act_gemm_avx2", AVX2, AT(act_gemm_avx2)},
-    {"act_gemm_sse2", SSE2, AT(act_gemm_sse2)},
-    {NULL, NULL, NULL},
+    {"act_gemm_avx512", AVX512, AT(act_gemm_avx512), "act_loss_avx512", AT(act_loss_avx512)},
+    {"act_gemm_avx2", AVX2, AT(act_gemm_avx2), "act_loss_avx2", AT(act_loss_avx2)},
+    {"act_gemm_sse2", SSE2, AT(act_gemm_sse2), "act_loss_sse2", AT(act_loss_sse2)},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 #else
-const cc_gemm_variant cc_gemm_variants[] = {{NULL, NULL, NULL}};
+const cc_gemm_variant cc_gemm_variants[] = {{NULL, NULL, NULL, NULL, NULL}};
 #endif
 
 _Static_assert(sizeof cc_gemm_variants / sizeof *cc_gemm_variants <= CC_GEMM_VARIANTS_MAX + 1,

@@ -61,8 +61,7 @@ static int loss_slot(ir_op op)
     }
 }
 
-/* The loss op v belongs to: v's own, or the one it is a gradient of. */
-static ir_op loss_op(const ir_value *v)
+ir_op cc_loss_op(const ir_value *v)
 {
     switch (v->op) {
     case IR_SCE_GRAD_LOGITS:
@@ -81,7 +80,7 @@ static ir_op loss_op(const ir_value *v)
 
 static bool same_loss(const ir_value *u, const ir_value *v)
 {
-    return loss_op(u) == loss_op(v) && u->args[0] == v->args[0] && u->args[1] == v->args[1];
+    return cc_loss_op(u) == cc_loss_op(v) && u->args[0] == v->args[0] && u->args[1] == v->args[1];
 }
 
 /* Whether a value the entry computes after `from`, up to `to`, reads it. */
@@ -472,11 +471,11 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
     case IR_LOG_SOFTMAX:
     case IR_SOFTMAX_GRAD:
     case IR_LOG_SOFTMAX_GRAD:
+        cc_lower_rows(l, v);
+        break;
     case IR_SCE:
     case IR_SCE_GRAD_LOGITS:
     case IR_SCE_GRAD_TARGET:
-        cc_lower_rows(l, v);
-        break;
     case IR_BCE:
     case IR_MSE:
     case IR_BCE_GRAD_X:

@@ -7,11 +7,6 @@
 
 enum { MAX_AT_ONCE = 4 }; /* rows computed side by side when short */
 
-static bool is_loss(ir_op op)
-{
-    return op == IR_SCE || op == IR_SCE_GRAD_LOGITS || op == IR_SCE_GRAD_TARGET;
-}
-
 /* Across the axis: the lanes in [in, in + width) of an outer index. */
 static void across_lanes(void *arg, LLVMValueRef in, LLVMValueRef mask)
 {
@@ -97,25 +92,20 @@ static void lanes_init(cc_rows *s, cc_lower *l, const ir_value *v)
     s->out = l->buf[v->id];
 }
 
-/* softmax_cross_entropy's kernel computes the members m of its loss
-   (cc_loss_members): the loss's total, the logits' and the target's
-   gradients, each with dL / rows of its own. */
-static void loss_init(cc_rows *s, const ir_value *const m[3], LLVMValueRef rows)
+/* softmax_cross_entropy's kernel computes the members of job j: the
+   loss's total, the logits' and the target's gradients, each with dL /
+   rows of its own. */
+static void loss_init(cc_rows *s, cc_lower *l, const cc_loss_job *j, LLVMValueRef rows)
 {
-    cc_lower *l = s->l;
     cc_ctx *c = l->c;
-    s->op = IR_SCE;
-    s->total = m[0] ? cc_acc(l, 0) : NULL;
-    s->out = m[1] ? l->buf[m[1]->id] : NULL;
-    s->out_t = m[2] ? l->buf[m[2]->id] : NULL;
-    if (!m[0] && !m[1]) /* the target's gradient alone does not read t */
-        s->b = NULL;
+    *s = (cc_rows){.l = l, .op = IR_SCE, .a = j->x, .out = j->out[1], .out_t = j->out[2]};
+    /* the target's gradient alone does not read t */
+    s->b = j->out[0] || j->out[1] ? j->t : NULL;
+    s->total = j->out[0] ? cc_acc(l, 0) : NULL;
     for (int k = 1; k < 3; k++) {
-        if (!m[k])
+        if (!j->out[k])
             continue;
-        LLVMValueRef dl = cc_ld(l, m[k]->args[2], cc_i64(c, 0));
-        if (k == 2)
-            dl = LLVMBuildFNeg(c->b, dl, "");
+        LLVMValueRef dl = k == 2 ? LLVMBuildFNeg(c->b, j->dl[k], "") : j->dl[k];
         *(k == 1 ? &s->scale : &s->scale_t) = cc_splat(c, LLVMBuildFDiv(c->b, dl, rows, ""));
     }
 }
@@ -130,7 +120,7 @@ static void loss_init(cc_rows *s, const ir_value *const m[3], LLVMValueRef rows)
 static int rows_at_once(const cc_rows *s)
 {
     cc_ctx *c = s->l->c;
-    if (is_loss(s->op))
+    if (s->op == IR_SCE)
         return 1;
     bool short_rows = s->along && LLVMIsConstant(s->len) &&
                       LLVMConstIntGetSExtValue(s->len) <= (long long)c->width;
@@ -149,28 +139,27 @@ static unsigned lanes_for(const cc_ctx *c, LLVMValueRef len)
     return w;
 }
 
-/* The kernel of v in l's lanes, outer x len x inner around its axis. */
-static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMValueRef len,
-                       LLVMValueRef inner, bool along)
+/* The kernel of v (or of loss job j) in l's lanes, outer x len x inner
+   around its axis. */
+static void lower_rows(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLVMValueRef outer,
+                       LLVMValueRef len, LLVMValueRef inner, bool along)
 {
     cc_ctx *c = l->c;
     cc_rows s[MAX_AT_ONCE];
-    lanes_init(&s[0], l, v);
+    LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
+    if (j)
+        loss_init(&s[0], l, j, rows);
+    else
+        lanes_init(&s[0], l, v);
     s[0].len = len;
     s[0].step = inner;
     s[0].along = along;
-    LLVMValueRef rows = LLVMBuildSIToFP(c->b, outer, c->f64, "");
-    const ir_value *m[3] = {NULL};
-    if (is_loss(v->op)) {
-        cc_loss_members(l, v, m);
-        loss_init(&s[0], m, rows);
-    }
     int per = rows_at_once(&s[0]);
     /* short rows gain nothing in float lanes: their chains grow longer */
-    s[0].f32 = along && per == 1 && v->op == IR_SOFTMAX && cc_vm_has_expf_pair(c);
+    s[0].f32 = along && per == 1 && s[0].op == IR_SOFTMAX && cc_vm_has_expf_pair(c);
     LLVMValueRef raw = NULL, each = LLVMBuildAdd(c->b, s[0].len, cc_i64(c, c->width), "");
     s[0].lo_at = each; /* floats: a row of doubles holds both parts */
-    if (s[0].along && (v->op == IR_SOFTMAX || (s[0].op == IR_SCE && s[0].out))) {
+    if (s[0].along && (s[0].op == IR_SOFTMAX || (s[0].op == IR_SCE && s[0].out))) {
         LLVMValueRef bytes = LLVMBuildMul(c->b, each, cc_i64(c, 8 * per), "");
         raw = cc_mem_take(l, bytes);
         s[0].scratch = LLVMBuildBitCast(c->b, raw, LLVMPointerType(c->f64, 0), "");
@@ -193,23 +182,37 @@ static void lower_rows(cc_lower *l, const ir_value *v, LLVMValueRef outer, LLVMV
     }
     if (raw)
         cc_mem_give(l, raw);
-    if (s[0].total)
-        cc_st(l, m[0], cc_i64(c, 0), LLVMBuildFDiv(c->b, cc_get(l, s[0].total), rows, ""));
+    if (s[0].total) {
+        LLVMValueRef mean = LLVMBuildFDiv(c->b, cc_get(l, s[0].total), rows, "");
+        cc_store1(c, LLVMBuildFPTrunc(c->b, mean, c->f32, ""), j->out[0], cc_i64(c, 0));
+    }
 }
 
-void cc_lower_rows(cc_lower *l, const ir_value *v)
+/* v's kernel, or job j's (rows along the last axis), in lanes as few as its
+   rows need. */
+static void lower_in_lanes(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLVMValueRef outer,
+                           LLVMValueRef len, LLVMValueRef inner, bool along)
 {
-    double axis = is_loss(v->op) ? -1 : v->attr[0];
-    const ir_value *x = v->args[0];
-    bool along = (int)axis == -1 || (int)axis == x->shape.rank - 1;
-    LLVMValueRef outer, len, inner;
-    cc_axis_split(l, x, axis, &outer, &len, &inner);
     cc_ctx narrow = *l->c;
     cc_lower nl = *l;
     if (along && lanes_for(l->c, len) < l->c->width) {
         cc_ctx_set_width(&narrow, lanes_for(l->c, len));
         nl.c = &narrow;
     }
-    lower_rows(&nl, v, outer, len, inner, along);
+    lower_rows(&nl, v, j, outer, len, inner, along);
     l->c->scalar_loops |= narrow.scalar_loops;
+}
+
+void cc_lower_rows(cc_lower *l, const ir_value *v)
+{
+    const ir_value *x = v->args[0];
+    bool along = (int)v->attr[0] == -1 || (int)v->attr[0] == x->shape.rank - 1;
+    LLVMValueRef outer, len, inner;
+    cc_axis_split(l, x, v->attr[0], &outer, &len, &inner);
+    lower_in_lanes(l, v, NULL, outer, len, inner, along);
+}
+
+void cc_lower_sce(cc_lower *l, const cc_loss_job *j)
+{
+    lower_in_lanes(l, NULL, j, j->rows, j->len, cc_i64(l->c, 1), true);
 }

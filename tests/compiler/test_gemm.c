@@ -195,6 +195,8 @@ static void test_library_gemm_for_each_target(void **state)
 #endif
     for (const cc_gemm_variant *v = cc_gemm_variants; v->name; v++) {
         assert_non_null(v->fn);
+        assert_non_null(v->loss);
+        assert_non_null(v->loss_fn);
         act_error err = {0};
         cc_target t;
         assert_int_equal(cc_target_init(&t, "x86-64", v->features, &err), 0);
@@ -219,16 +221,24 @@ static void test_library_gemm_for_each_target(void **state)
 /* The host's JIT code calls the library's GEMM by name and has none of its
    own: the object code it keeps on disk names the variant and no
    act.gemm. */
-static void test_jit_code_calls_the_library_gemm(void **state)
+/* The variant of the host, or NULL: its modules build their own kernels. */
+static const cc_gemm_variant *host_variant(void)
 {
-    (void)state;
     act_error err = {0};
     cc_target host;
     assert_int_equal(cc_target_init(&host, NULL, NULL, &err), 0);
     const cc_gemm_variant *v = cc_gemm_library(&host);
     cc_target_fini(&host);
+    return v;
+}
+
+static void test_jit_code_calls_the_library_gemm(void **state)
+{
+    (void)state;
+    act_error err = {0};
+    const cc_gemm_variant *v = host_variant();
     if (!v)
-        skip(); /* a host without a variant builds the GEMM into each module */
+        skip();
     char *dir = ts_tmpdir();
     setenv("ACT_CACHE_DIR", dir, 1);
     act_context *ctx = act_context_new();
@@ -248,6 +258,45 @@ static void test_jit_code_calls_the_library_gemm(void **state)
     act_context_free(ctx);
     ts_rmtree(dir);
     free(dir);
+}
+
+/* A loss too: its kernel is the library's, which the JIT's object code
+   calls by name (the values are checked against the interpreter by
+   tests/compiler/test_jit.c). */
+static void test_jit_code_calls_the_library_losses(void **state)
+{
+    (void)state;
+    act_error err = {0};
+    const cc_gemm_variant *v = host_variant();
+    if (!v)
+        skip();
+    static const char *const losses[] = {"softmax_cross_entropy", "sigmoid_cross_entropy", "mse"};
+    for (size_t k = 0; k < sizeof losses / sizeof *losses; k++) {
+        char *dir = ts_tmpdir(), src[256];
+        snprintf(src, sizeof src,
+                 "graph g {\n input z : f32[N, 3]\n input t : f32[N, 3]\n"
+                 " loss L = %s(z, t)\n}\n",
+                 losses[k]);
+        setenv("ACT_CACHE_DIR", dir, 1);
+        act_context *ctx = act_context_new();
+        act_program *p = act_compile_string(ctx, src, "g.act", NULL, ACT_ENGINE_JIT, &err);
+        assert_non_null(p);
+        static const float z[6] = {1, 2, 3, -1, 0, 1}, t[6] = {0, 0, 1, 1, 0, 0};
+        int64_t dims[2] = {2, 3};
+        assert_int_equal(act_set(p, "z", z, dims, 2, &err), 0);
+        assert_int_equal(act_set(p, "t", t, dims, 2, &err), 0);
+        assert_int_equal(act_backward(p, &err), 0);
+        unsetenv("ACT_CACHE_DIR");
+        char cmd[1200], *out = NULL;
+        snprintf(cmd, sizeof cmd, "cat '%s'/* | grep -c -a '%s'", dir, v->loss);
+        assert_int_equal(ts_run(cmd, &out, NULL), 0);
+        assert_string_equal(out, "1\n"); /* the backward entry's object */
+        free(out);
+        act_program_free(p);
+        act_context_free(ctx);
+        ts_rmtree(dir);
+        free(dir);
+    }
 }
 
 /* relu(dense(x, W, b)) seeded with dy: relu'·dy is made with y, in the
@@ -413,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_each_isa_level_across_block_edges),
         cmocka_unit_test(test_library_gemm_for_each_target),
         cmocka_unit_test(test_jit_code_calls_the_library_gemm),
+        cmocka_unit_test(test_jit_code_calls_the_library_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -420,13 +420,16 @@ static void test_jit_compile_cache_hits(void **state)
 
 /* act_sgd_step needs a loss's gradient only along the side a param feeds:
    the logits (z = dense(x, W)) or the target (t = dense(x, W)). One kernel
-   computes the loss and the gradients an entry needs (compiler/lower.c);
-   W's gradient, its step and the loss against the interpreter, for rows
-   of 5 and 21 (more than a vector) and 1 to 37 rows. */
-static void test_jit_sgd_step_through_either_side_of_a_loss(void **state)
+   computes the loss and the gradients an entry needs (compiler/lower.c),
+   the library's for this machine (compiler/gemm_library.c: with the ISA
+   capped, its AVX2 and SSE2 variants too); the loss, W's gradient and its
+   step against the interpreter, for rows of 5 and 21 (more than a vector)
+   and 1 to 37 rows. */
+static void sgd_step_through_either_side(const char *isa)
 {
-    (void)state;
     static const char *const losses[] = {"softmax_cross_entropy", "sigmoid_cross_entropy", "mse"};
+    if (isa)
+        setenv("ACT_MAX_ISA", isa, 1);
     act_context *ctx = act_context_new();
     rng_state = 17;
     for (size_t k = 0; k < sizeof losses / sizeof *losses; k++)
@@ -448,17 +451,26 @@ static void test_jit_sgd_step_through_either_side_of_a_loss(void **state)
                     int64_t sx[2] = {rows, 3}, su[2] = {rows, cols};
                     set_both(&p, "x", x, sx, 2);
                     set_both(&p, "u", u, su, 2);
+                    run_both(&p, false); /* the loss alone */
+                    compare(&p, "L", 0, 1e-5, src);
                     act_error err = {0};
                     assert_int_equal(act_sgd_step(p.interp, 0.5f, &err), 0);
                     assert_int_equal(act_sgd_step(p.jit, 0.5f, &err), 0);
                     compare(&p, "d_W", 0, 1e-5, src);
                     compare(&p, "W", 0, 1e-5, src);
-                    run_both(&p, false); /* the loss at the new W */
-                    compare(&p, "L", 0, 1e-5, src);
                 }
                 free_both(&p);
             }
     act_context_free(ctx);
+    unsetenv("ACT_MAX_ISA");
+}
+
+static void test_jit_sgd_step_through_either_side_of_a_loss(void **state)
+{
+    (void)state;
+    sgd_step_through_either_side(NULL);
+    sgd_step_through_either_side("avx2");
+    sgd_step_through_either_side("sse");
 }
 
 static void test_jit_runs_the_examples(void **state)

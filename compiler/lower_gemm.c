@@ -8,7 +8,9 @@
    as a chain applied in registers, for one more load and store a float. */
 #include "cc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The first value of v's chain that is stored, in cc_lower_chain's order:
    its buffer takes the raw product, which the epilogue then reads (the
@@ -47,9 +49,10 @@ static bool mark_chain(const cc_lower *l, const ir_value *v, bool *used)
 
 /* epi(bufs, row0, rows, col0, cols, ldc): v's chain on that strip of the
    product, which is in cv's buffer; bufs holds the buffers marked used,
-   indexed by value id. */
+   value id i at slot[i] (in the order of the ids, so that the same chain
+   on other values is the same function). */
 static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_value *cv,
-                                   const bool *used, LLVMValueRef *buf)
+                                   const int *slot, LLVMValueRef *buf)
 {
     cc_ctx *c = l->c;
     cc_lower e = *l;
@@ -64,11 +67,10 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
         p[i] = LLVMGetParam(e.fn, i);
     LLVMValueRef bufs = LLVMBuildBitCast(c->b, p[0], LLVMPointerType(c->ptr, 0), "");
     for (int i = 0; i < l->g->values.n; i++) {
-        LLVMValueRef at = cc_i64(c, i);
-        buf[i] =
-            used[i] && l->buf[i]
-                ? LLVMBuildLoad2(c->b, c->ptr, LLVMBuildGEP2(c->b, c->ptr, bufs, &at, 1, ""), "")
-                : NULL;
+        LLVMValueRef at = cc_i64(c, slot[i]);
+        buf[i] = slot[i] >= 0 ? LLVMBuildLoad2(c->b, c->ptr,
+                                               LLVMBuildGEP2(c->b, c->ptr, bufs, &at, 1, ""), "")
+                              : NULL;
     }
     /* whole rows are one run of rows x cols floats */
     LLVMValueRef flat = LLVMBuildICmp(c->b, LLVMIntEQ, p[4], p[5], "");
@@ -88,6 +90,44 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     return e.fn;
 }
 
+/* The opcodes and types of fn's instructions, hashed. */
+static uint64_t signature(LLVMValueRef fn)
+{
+    uint64_t h = 0;
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(fn); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i))
+            h = (h * 31 + (uint64_t)LLVMGetInstructionOpcode(i)) * 31 +
+                (uint64_t)(uintptr_t)LLVMTypeOf(i);
+    return h;
+}
+
+/* An epilogue the module already has that is fn but for its name: a
+   network's layers repeat their chains (bench/mlp784.act's backward entry
+   has two of each of its two chains, examples/xor.act's forward entry two
+   of one), and each function LLVM is spared is 50 to 140 machine
+   instructions of a first compile. */
+static LLVMValueRef same_epilogue(cc_ctx *c, LLVMValueRef fn)
+{
+    uint64_t sig = signature(fn);
+    char *mine = NULL;
+    LLVMValueRef found = NULL;
+    for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f && !found; f = LLVMGetNextFunction(f)) {
+        size_t n;
+        /* printing walks the whole module: only functions of the same
+           instructions are printed and compared */
+        if (f == fn || strncmp(LLVMGetValueName2(f, &n), "act.epilogue", 12) || signature(f) != sig)
+            continue;
+        mine = mine ? mine : LLVMPrintValueToString(fn);
+        char *theirs = LLVMPrintValueToString(f);
+        /* from the parameters on: the name comes before them */
+        if (!strcmp(strchr(theirs, '('), strchr(mine, '(')))
+            found = f;
+        LLVMDisposeMessage(theirs);
+    }
+    LLVMDisposeMessage(mine);
+    return found;
+}
+
 /* gemm(args[0..5], C, args[7..10], epi, ctx, args[13], pool) for v: C is the buffer of the
    first stored value of v's chain; the epilogue is built when the chain is
    more than v itself. */
@@ -97,9 +137,11 @@ static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[15], act_
     int n = l->g->values.n;
     const ir_value *cv = first_stored(l, v);
     bool *used = calloc((size_t)n, sizeof *used);
+    int *slot = calloc((size_t)n, sizeof *slot);
     LLVMValueRef *buf = calloc((size_t)n, sizeof *buf);
-    if (!used || !buf || !cv) {
+    if (!used || !slot || !buf || !cv) {
         free(used);
+        free(slot);
         free(buf);
         return act_error_set(err, NULL, cv ? ACT_ERR_NOMEM : ACT_ERR_UNSUPPORTED,
                              cv ? "out of memory" : "expected a stored product (a bug in act)");
@@ -112,18 +154,25 @@ static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[15], act_
                         : LLVMConstNull(i8p); /* no packed weights to keep */
     args[14] = c->jit ? l->pool : LLVMConstNull(i8p);
     if (mark_chain(l, v, used) || cv != v) {
-        args[11] = build_epilogue(l, v, cv, used, buf);
-        LLVMValueRef bufs = cc_entry_alloca(c, LLVMArrayType(c->ptr, (unsigned)n));
+        int slots = 0;
+        for (int i = 0; i < n; i++)
+            slot[i] = used[i] && l->buf[i] ? slots++ : -1;
+        LLVMValueRef epi = build_epilogue(l, v, cv, slot, buf), same = same_epilogue(c, epi);
+        if (same)
+            LLVMDeleteFunction(epi);
+        args[11] = same ? same : epi;
+        LLVMValueRef bufs = cc_entry_alloca(c, LLVMArrayType(c->ptr, (unsigned)slots));
         LLVMValueRef first = LLVMBuildBitCast(c->b, bufs, LLVMPointerType(c->ptr, 0), "");
         for (int i = 0; i < n; i++) {
-            LLVMValueRef at = cc_i64(c, i);
-            if (buf[i])
+            LLVMValueRef at = cc_i64(c, slot[i]);
+            if (slot[i] >= 0)
                 LLVMBuildStore(c->b, l->buf[i], LLVMBuildGEP2(c->b, c->ptr, first, &at, 1, ""));
         }
         args[12] = LLVMBuildBitCast(c->b, bufs, i8p, "");
     }
     LLVMBuildCall2(c->b, cc_gemm_type(c), cc_gemm_fn(l), args, 15, "");
     free(used);
+    free(slot);
     free(buf);
     return 0;
 }

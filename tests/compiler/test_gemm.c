@@ -339,6 +339,47 @@ static void test_fused_activation_gradient_across_block_edges(void **state)
     act_context_free(ctx);
 }
 
+/* Three layers, the first and last with the same chain (leaky_relu, alpha
+   1/8) and the middle one's alpha 1/4: a module keeps one epilogue for the
+   first and last (compiler/lower_gemm.c), two in all, and every value and
+   gradient is the interpreter's. */
+static void test_layers_of_one_chain_share_an_epilogue(void **state)
+{
+    (void)state;
+    static const shape layers[] = {{5, 130, 17}, {67, 257, 65}};
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
+        char body[512], *dir = ts_tmpdir();
+        snprintf(body, sizeof body,
+                 " param V : f32[%lld, %lld] = fill(0.125)\n param c : f32[%lld] = fill(0.25)\n"
+                 " h = leaky_relu(dense(x, W, b), alpha = 0.125)\n"
+                 " g = leaky_relu(dense(h, V, c), alpha = 0.25)\n"
+                 " y = leaky_relu(dense(g, V, c), alpha = 0.125)\n output y\n",
+                 (long long)layers[i].n, (long long)layers[i].n, (long long)layers[i].n);
+        setenv("ACT_CACHE_DIR", dir, 1);
+        act_context *ctx = act_context_new();
+        act_program *p[2];
+        build(ctx, body, &layers[i], p);
+        unsetenv("ACT_CACHE_DIR");
+        char cmd[1200], *out = NULL;
+        snprintf(cmd, sizeof cmd, "strings -a '%s'/* | grep -c '^act[.]epilogue'", dir);
+        assert_int_equal(ts_run(cmd, &out, NULL), 0);
+        assert_string_equal(out, "2\n"); /* the forward entry's, compiled with the program */
+        free(out);
+        act_error err = {0};
+        for (int e = 0; e < 2; e++)
+            assert_int_equal(act_forward(p[e], &err), 0);
+        same(p[0], p[1], "y", &layers[i]);
+        backward_same(p, &layers[i], "y", layers[i].n, 9);
+        same(p[0], p[1], "d_V", &layers[i]);
+        same(p[0], p[1], "d_c", &layers[i]);
+        act_program_free(p[0]);
+        act_program_free(p[1]);
+        act_context_free(ctx);
+        ts_rmtree(dir);
+        free(dir);
+    }
+}
+
 /* Sums in k order from the bias, a float FMA chain (mul and add without
    FMA): with inputs that round, the JIT's dense equals that chain bit for
    bit, whatever its blocking. */
@@ -457,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_dense_backward_across_block_edges),
         cmocka_unit_test(test_seeded_activation_across_block_edges),
         cmocka_unit_test(test_fused_activation_gradient_across_block_edges),
+        cmocka_unit_test(test_layers_of_one_chain_share_an_epilogue),
         cmocka_unit_test(test_dense_sums_in_k_order),
         cmocka_unit_test(test_packed_weights_follow_w),
         cmocka_unit_test(test_each_isa_level_across_block_edges),

@@ -473,6 +473,41 @@ static void test_jit_sgd_step_through_either_side_of_a_loss(void **state)
     sgd_step_through_either_side("sse");
 }
 
+/* softmax_cross_entropy's gradients of 16 MB and more: the logits' are
+   stored past the caches, each row's first lanes masked up to an aligned
+   address, the target's plainly at the same indices (compiler/
+   lower_softmax.c); rows of 1025 floats, so that the rows start at every
+   offset from a 64-byte line, and 16 MB of them and a few more. */
+static void test_jit_loss_gradients_past_the_caches(void **state)
+{
+    (void)state;
+    enum { ROWS = 4093, COLS = 1025 };
+    float *z = malloc((size_t)ROWS * COLS * sizeof *z),
+          *t = malloc((size_t)ROWS * COLS * sizeof *t);
+    assert_non_null(z);
+    assert_non_null(t);
+    rng_state = 23;
+    for (long i = 0; i < (long)ROWS * COLS; i++) {
+        z[i] = (float)uniform(-8, 8);
+        t[i] = (float)uniform(0, 1);
+    }
+    act_context *ctx = act_context_new();
+    pair p = compile_both(ctx, "graph t {\n input z : f32[N, 1025]\n input t : f32[N, 1025]\n"
+                               " loss L = softmax_cross_entropy(z, t)\n}\n");
+    act_set_threads(p.jit, 1); /* one run over all rows: halves would stay in the caches */
+    int64_t shape[2] = {ROWS, COLS};
+    set_both(&p, "z", z, shape, 2);
+    set_both(&p, "t", t, shape, 2);
+    run_both(&p, true);
+    compare(&p, "L", 0, 1e-5, "loss past the caches");
+    compare(&p, "d_z", 0, 1e-5, "loss past the caches");
+    compare(&p, "d_t", 0, 1e-5, "loss past the caches");
+    free_both(&p);
+    act_context_free(ctx);
+    free(z);
+    free(t);
+}
+
 static void test_jit_runs_the_examples(void **state)
 {
     (void)state;
@@ -517,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_jit_matches_interp_on_random_graphs),
         cmocka_unit_test(test_jit_compile_cache_hits),
         cmocka_unit_test(test_jit_sgd_step_through_either_side_of_a_loss),
+        cmocka_unit_test(test_jit_loss_gradients_past_the_caches),
         cmocka_unit_test(test_jit_runs_the_examples),
     };
     if (getenv("ACT_TEST_FILTER")) /* e.g. "*random*" to run one test */

@@ -41,7 +41,7 @@ typedef struct {
     bool jit;             /* for the JIT (memory from its pool), not ahead of time */
     bool gradients;       /* the module computes derivatives: share exp between sigmoids */
     const char *gemm;     /* the library's GEMM the module calls (cc_gemm_library), or NULL */
-    const char *loss;     /* the library's loss kernels it calls (the same variant's), or NULL */
+    const char *kernels;  /* the library's other kernels it calls (the same variant's), or NULL */
     bool scalar_loops;    /* it holds loops of scalars, left to LLVM to vectorise */
     struct cc_once *once; /* the body of cc_vector_loop_once being built, or NULL */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
@@ -381,13 +381,14 @@ void cc_gemm_define(cc_ctx *c, const char *name);
    The build compiles the GEMM ahead of time once per x86-64 ISA level
    (compiler/prebuilt/gemm_gen.c); the JIT's modules call the one their
    target runs instead of compiling their own, which took about 45 ms of
-   LLVM per module. The loss kernels are compiled so too (cc_loss_define). */
+   LLVM per module. Loss kernels and column sums are compiled so too
+   (cc_kernels_define). */
 typedef struct {
-    const char *name;      /* its symbol */
-    const char *features;  /* what it was compiled for, all required of a target */
-    void (*fn)(void);      /* its address (NULL in the generator) */
-    const char *loss;      /* the symbol of the loss kernels' dispatcher (cc_loss_define) */
-    void (*loss_fn)(void); /* its address (NULL in the generator) */
+    const char *name;         /* its symbol */
+    const char *features;     /* what it was compiled for, all required of a target */
+    void (*fn)(void);         /* its address (NULL in the generator) */
+    const char *kernels;      /* the symbol of the other kernels' dispatcher (cc_kernels_define) */
+    void (*kernels_fn)(void); /* its address (NULL in the generator) */
 } cc_gemm_variant;
 extern const cc_gemm_variant cc_gemm_variants[]; /* ends with a NULL name */
 enum { CC_GEMM_VARIANTS_MAX = 4 };               /* before the NULL name */
@@ -459,13 +460,20 @@ typedef struct {
     LLVMValueRef rows, len; /* i64: rows of len (sigmoid_cross_entropy, mse: len 1) */
 } cc_loss_job;
 /* The kernel of v's loss and its members: a call of the library's where
-   c->loss names it, else built in the module. */
+   c->kernels names it, else built in the module. */
 void cc_lower_loss(cc_lower *l, const ir_value *v);
 /* softmax_cross_entropy's row kernel (compiler/lower_rows.c). */
 void cc_lower_sce(cc_lower *l, const cc_loss_job *j);
-/* Defines the library's loss kernels, reached through the external
-   function name (compiler/prebuilt/gemm_gen.c). */
-void cc_loss_define(cc_ctx *c, const char *name);
+/* Defines the library's loss kernels and column sums, reached through the
+   external function name (compiler/prebuilt/gemm_gen.c). */
+void cc_kernels_define(cc_ctx *c, const char *name);
+/* out[j] = the sum of g[rows, cols]'s column j, row by row in double, a
+   vector of columns at a time (compiler/lower_indexed.c). */
+void cc_col_sums(cc_ctx *c, LLVMValueRef g, LLVMValueRef rows, LLVMValueRef cols, LLVMValueRef out);
+/* The library's column sums where c->kernels names them, else
+   cc_col_sums. */
+void cc_lower_col_sums(cc_lower *l, LLVMValueRef g, LLVMValueRef rows, LLVMValueRef cols,
+                       LLVMValueRef out);
 void cc_lower_indexed(cc_lower *l, const ir_value *v);
 
 #endif

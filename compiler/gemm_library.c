@@ -17,9 +17,9 @@
 void act_gemm_avx512(void);
 void act_gemm_avx2(void);
 void act_gemm_sse2(void);
-void act_loss_avx512(void);
-void act_loss_avx2(void);
-void act_loss_sse2(void);
+void act_kernels_avx512(void);
+void act_kernels_avx2(void);
+void act_kernels_sse2(void);
 #define AT(f) f
 #else
 #define AT(f) NULL
@@ -27,9 +27,9 @@ void act_loss_sse2(void);
 
 #if defined(__x86_64__)
 const cc_gemm_variant cc_gemm_variants[] = {
-    {"act_gemm_avx512", AVX512, AT(act_gemm_avx512), "act_loss_avx512", AT(act_loss_avx512)},
-    {"act_gemm_avx2", AVX2, AT(act_gemm_avx2), "act_loss_avx2", AT(act_loss_avx2)},
-    {"act_gemm_sse2", SSE2, AT(act_gemm_sse2), "act_loss_sse2", AT(act_loss_sse2)},
+    {"act_gemm_avx512", AVX512, AT(act_gemm_avx512), "act_kernels_avx512", AT(act_kernels_avx512)},
+    {"act_gemm_avx2", AVX2, AT(act_gemm_avx2), "act_kernels_avx2", AT(act_kernels_avx2)},
+    {"act_gemm_sse2", SSE2, AT(act_gemm_sse2), "act_kernels_sse2", AT(act_kernels_sse2)},
     {NULL, NULL, NULL, NULL, NULL},
 };
 #else

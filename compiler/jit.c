@@ -25,11 +25,11 @@ static int llvm_error(LLVMErrorRef e, const char *what, act_error *err)
 
 /* The symbols generated code finds by name, so that object code kept on
    disk works in any process: its memory (cc_mem_take), this JIT's pool and
-   the two functions taking it, and the library's GEMMs and loss kernels
+   the two functions taking it, and the library's GEMMs and other kernels
    (gemm_library.c). */
 static int define_symbols(cc_jit *j, act_error *err)
 {
-    enum { MAX = 3 + 2 * CC_GEMM_VARIANTS_MAX }; /* the pool's three, GEMMs and losses */
+    enum { MAX = 3 + 2 * CC_GEMM_VARIANTS_MAX }; /* the pool's three, GEMMs and kernels */
     const char *names[MAX] = {"act_jit_pool", "act_jit_take", "act_jit_give"};
     const void *where[MAX] = {j->pool, (const void *)cc_pool_take, (const void *)cc_pool_give};
     int n = 3;
@@ -37,8 +37,8 @@ static int define_symbols(cc_jit *j, act_error *err)
         if (v->fn) {
             names[n] = v->name;
             where[n++] = (const void *)v->fn;
-            names[n] = v->loss;
-            where[n++] = (const void *)v->loss_fn;
+            names[n] = v->kernels;
+            where[n++] = (const void *)v->kernels_fn;
         }
     LLVMJITCSymbolMapPair sym[MAX];
     for (int i = 0; i < n; i++) {
@@ -50,7 +50,7 @@ static int define_symbols(cc_jit *j, act_error *err)
     }
     LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(sym, (size_t)n);
     LLVMErrorRef e = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j->jit), mu);
-    return e ? llvm_error(e, "the JIT to define its memory pool, GEMMs and losses", err) : 0;
+    return e ? llvm_error(e, "the JIT to define its memory pool and kernels", err) : 0;
 }
 
 cc_jit *cc_jit_new(act_error *err)

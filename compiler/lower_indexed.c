@@ -62,29 +62,32 @@ static void broadcast(cc_lower *l, const ir_value *v)
 }
 
 typedef struct {
-    cc_lower *l;
-    const ir_value *v, *g;
-    LLVMValueRef rows, acc; /* acc: a <width x double> slot */
+    cc_ctx *c;
+    LLVMValueRef g, out, rows, cols, acc; /* acc: a <width x double> slot */
 } col_sums;
 
-/* v[j ..] = the sums over the rows of g[rows, numel v] at columns j ..,
-   row by row in double, a vector of columns at a time. */
+/* out[j ..] = the sums over the rows of g[rows, cols] at columns j .. */
 static void col_sum_lanes(void *arg, LLVMValueRef j, LLVMValueRef mask)
 {
     col_sums *s = arg;
-    cc_ctx *c = s->l->c;
-    LLVMValueRef n = cc_numel(s->l, s->v);
+    cc_ctx *c = s->c;
     LLVMBuildStore(c->b, LLVMConstNull(c->vf64), s->acc);
     cc_loop r;
     cc_loop_begin(c, &r, cc_i64(c, 0), s->rows, cc_i64(c, 1));
-    LLVMValueRef x = cc_load(c, s->l->buf[s->g->id],
-                             LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, n, ""), j, ""), mask);
+    LLVMValueRef x =
+        cc_load(c, s->g, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, r.i, s->cols, ""), j, ""), mask);
     LLVMValueRef sum = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->vf64, s->acc, ""),
                                      LLVMBuildFPExt(c->b, x, c->vf64, ""), "");
     LLVMBuildStore(c->b, sum, s->acc);
     cc_loop_end(c, &r);
     LLVMValueRef y = LLVMBuildFPTrunc(c->b, LLVMBuildLoad2(c->b, c->vf64, s->acc, ""), c->vf32, "");
-    cc_store(c, y, s->l->buf[s->v->id], j, mask);
+    cc_store(c, y, s->out, j, mask);
+}
+
+void cc_col_sums(cc_ctx *c, LLVMValueRef g, LLVMValueRef rows, LLVMValueRef cols, LLVMValueRef out)
+{
+    col_sums s = {c, g, out, rows, cols, cc_entry_alloca(c, c->vf64)};
+    cc_vector_loop(c, cols, col_sum_lanes, &s);
 }
 
 /* The gradient g summed over the dims along which v's argument was
@@ -104,10 +107,9 @@ static void sum_to(cc_lower *l, const ir_value *v)
         leading = leading && !(kept && is_one(v, k) && !is_one(g, k));
         kept = kept || !is_one(v, k);
     }
-    if (leading) {
-        col_sums s = {l, v, g, cc_div0(c, cc_numel(l, g), cc_numel(l, v), false),
-                      cc_entry_alloca(c, c->vf64)};
-        cc_vector_loop(c, cc_numel(l, v), col_sum_lanes, &s);
+    if (leading) { /* in the library where the JIT has it, as the losses */
+        LLVMValueRef cols = cc_numel(l, v), rows = cc_div0(c, cc_numel(l, g), cols, false);
+        cc_lower_col_sums(l, l->buf[g->id], rows, cols, l->buf[v->id]);
         return;
     }
     c->scalar_loops = true;

@@ -4,7 +4,8 @@
    computes them (softmax_cross_entropy is a row kernel, lower_rows.c). The
    loss's terms are added to one sum lane by lane, in the interpreter's
    order (a backward entry with sigmoid_cross_entropy on 1M elements: 18 ms
-   in scalar loops, 4.5 so). */
+   in scalar loops, 4.5 so). Also the library's dispatcher of these
+   kernels and of column sums (a bias's gradient), and the calls of it. */
 #include "cc.h"
 
 #include <stdio.h>
@@ -126,9 +127,10 @@ static void lower_job(cc_lower *l, const cc_loss_job *j)
 /* The library's loss kernels: one function for every loss and set of
    members, reached through one dispatcher, whose `what` is the loss's
    index in `losses` times 8 plus a bit per member (1 the loss, 2 x's
-   gradient, 4 t's). */
+   gradient, 4 t's); COL_SUMS is cc_col_sums of x into the loss's array
+   (rows x len). */
 static const ir_op losses[] = {IR_SCE, IR_BCE, IR_MSE};
-enum { NLOSSES = sizeof losses / sizeof *losses, LOSS_ARGS = 11 };
+enum { NLOSSES = sizeof losses / sizeof *losses, LOSS_ARGS = 11, COL_SUMS = 8 * NLOSSES };
 
 static int loss_index(ir_op op)
 {
@@ -172,7 +174,32 @@ static LLVMValueRef define_kernel(cc_ctx *c, ir_op op, int members)
     return fn;
 }
 
-void cc_loss_define(cc_ctx *c, const char *name)
+/* Column sums on the dispatcher's arguments. */
+static LLVMValueRef define_col_sums(cc_ctx *c)
+{
+    LLVMValueRef fn = LLVMAddFunction(c->mod, "act.col_sums", loss_type(c));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    cc_col_sums(c, LLVMGetParam(fn, 0), LLVMGetParam(fn, 7), LLVMGetParam(fn, 8),
+                LLVMGetParam(fn, 2));
+    LLVMBuildRetVoid(c->b);
+    return fn;
+}
+
+/* A case of the dispatcher's switch: a call of kernel. */
+static void add_case(cc_ctx *c, LLVMValueRef fn, LLVMValueRef sw, int what, LLVMValueRef kernel)
+{
+    LLVMValueRef args[LOSS_ARGS];
+    for (unsigned i = 0; i < LOSS_ARGS; i++)
+        args[i] = LLVMGetParam(fn, i);
+    LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "");
+    LLVMAddCase(sw, LLVMConstInt(c->i32, (unsigned long long)what, 0), at);
+    LLVMPositionBuilderAtEnd(c->b, at);
+    LLVMBuildCall2(c->b, loss_type(c), kernel, args, LOSS_ARGS, "");
+    LLVMBuildRetVoid(c->b);
+}
+
+void cc_kernels_define(cc_ctx *c, const char *name)
 {
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, loss_type(c));
     /* libact's own, as the GEMMs */
@@ -181,20 +208,42 @@ void cc_loss_define(cc_ctx *c, const char *name)
     LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, fn, "none");
     LLVMPositionBuilderAtEnd(c->b, none);
     LLVMBuildRetVoid(c->b);
-    LLVMValueRef args[LOSS_ARGS];
-    for (unsigned i = 0; i < LOSS_ARGS; i++)
-        args[i] = LLVMGetParam(fn, i);
     LLVMPositionBuilderAtEnd(c->b, entry);
-    LLVMValueRef sw = LLVMBuildSwitch(c->b, args[LOSS_ARGS - 1], none, NLOSSES * 7);
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, LLVMGetParam(fn, LOSS_ARGS - 1), none, NLOSSES * 7 + 1);
     for (int i = 0; i < NLOSSES; i++)
-        for (int members = 1; members < 8; members++) {
-            LLVMValueRef kernel = define_kernel(c, losses[i], members);
-            LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "");
-            LLVMAddCase(sw, LLVMConstInt(c->i32, (unsigned long long)(8 * i + members), 0), at);
-            LLVMPositionBuilderAtEnd(c->b, at);
-            LLVMBuildCall2(c->b, loss_type(c), kernel, args, LOSS_ARGS, "");
-            LLVMBuildRetVoid(c->b);
-        }
+        for (int members = 1; members < 8; members++)
+            add_case(c, fn, sw, 8 * i + members, define_kernel(c, losses[i], members));
+    add_case(c, fn, sw, COL_SUMS, define_col_sums(c));
+}
+
+/* A call of the library's dispatcher (c->kernels). */
+static void call_library(cc_lower *l, int what, const cc_loss_job *j)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, c->kernels);
+    if (!fn)
+        fn = LLVMAddFunction(c->mod, c->kernels, loss_type(c));
+    LLVMValueRef zero = LLVMConstReal(c->f64, 0), args[LOSS_ARGS] = {j->x, j->t ? j->t : j->x};
+    for (int k = 0; k < 3; k++)
+        args[2 + k] = j->out[k] ? j->out[k] : LLVMConstNull(c->ptr);
+    args[5] = j->dl[1] ? j->dl[1] : zero;
+    args[6] = j->dl[2] ? j->dl[2] : zero;
+    args[7] = j->rows;
+    args[8] = j->len;
+    args[9] = l->pool;
+    args[10] = LLVMConstInt(c->i32, (unsigned long long)what, 0);
+    LLVMBuildCall2(c->b, loss_type(c), fn, args, LOSS_ARGS, "");
+}
+
+void cc_lower_col_sums(cc_lower *l, LLVMValueRef g, LLVMValueRef rows, LLVMValueRef cols,
+                       LLVMValueRef out)
+{
+    if (!l->c->kernels) {
+        cc_col_sums(l->c, g, rows, cols, out);
+        return;
+    }
+    cc_loss_job j = {.x = g, .out = {out}, .rows = rows, .len = cols};
+    call_library(l, COL_SUMS, &j);
 }
 
 /* A loss and its members computed in v's kernel (cc_loss_members): a call
@@ -211,7 +260,7 @@ void cc_lower_loss(cc_lower *l, const ir_value *v)
     for (int k = 0; k < 3; k++) {
         j.out[k] = m[k] ? l->buf[m[k]->id] : NULL;
         members |= m[k] ? 1 << k : 0;
-        j.dl[k] = k && m[k] ? cc_ld(l, m[k]->args[2], cc_i64(c, 0)) : LLVMConstReal(c->f64, 0);
+        j.dl[k] = k && m[k] ? cc_ld(l, m[k]->args[2], cc_i64(c, 0)) : NULL;
     }
     LLVMValueRef inner;
     if (j.op == IR_SCE) {
@@ -220,21 +269,8 @@ void cc_lower_loss(cc_lower *l, const ir_value *v)
         j.rows = cc_numel(l, v->args[0]);
         j.len = cc_i64(c, 1);
     }
-    if (!c->loss) {
+    if (c->kernels)
+        call_library(l, 8 * loss_index(j.op) + members, &j);
+    else
         lower_job(l, &j);
-        return;
-    }
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, c->loss);
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, c->loss, loss_type(c));
-    LLVMValueRef args[LOSS_ARGS] = {j.x, j.t};
-    for (int k = 0; k < 3; k++)
-        args[2 + k] = j.out[k] ? j.out[k] : LLVMConstNull(c->ptr);
-    args[5] = j.dl[1];
-    args[6] = j.dl[2];
-    args[7] = j.rows;
-    args[8] = j.len;
-    args[9] = l->pool;
-    args[10] = LLVMConstInt(c->i32, (unsigned long long)(8 * loss_index(j.op) + members), 0);
-    LLVMBuildCall2(c->b, loss_type(c), fn, args, LOSS_ARGS, "");
 }

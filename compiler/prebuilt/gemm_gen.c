@@ -1,8 +1,8 @@
-/* gemm_gen.c -- the build's generator of the library's GEMMs and loss
-   kernels: one object file defining each variant of
+/* gemm_gen.c -- the build's generator of the library's GEMMs, loss
+   kernels and column sums: one object file defining each variant of
    compiler/gemm_library.c (the same code the JIT builds into a module,
-   gemm.c and lower_loss.c), compiled for its features with generic tuning.
-   On a host without variants the object is empty.
+   gemm.c, lower_loss.c and lower_indexed.c), compiled for its features
+   with generic tuning. On a host without variants the object is empty.
 
    usage: act_gemm_gen OUT.o */
 #include "../cc.h"
@@ -28,7 +28,7 @@ static int add_variant(LLVMModuleRef dest, const cc_gemm_variant *v)
     cc_ctx_init(&c, LLVMGetModuleContext(dest), &t, v->name);
     c.jit = true;
     cc_gemm_define(&c, v->name);
-    cc_loss_define(&c, v->loss);
+    cc_kernels_define(&c, v->kernels);
     cc_ctx_fini(&c);
     int rc = cc_optimize(c.mod, &t, CC_OPT_FULL, &err);
     cc_target_fini(&t);

@@ -195,8 +195,8 @@ static void test_library_gemm_for_each_target(void **state)
 #endif
     for (const cc_gemm_variant *v = cc_gemm_variants; v->name; v++) {
         assert_non_null(v->fn);
-        assert_non_null(v->loss);
-        assert_non_null(v->loss_fn);
+        assert_non_null(v->kernels);
+        assert_non_null(v->kernels_fn);
         act_error err = {0};
         cc_target t;
         assert_int_equal(cc_target_init(&t, "x86-64", v->features, &err), 0);
@@ -288,7 +288,7 @@ static void test_jit_code_calls_the_library_losses(void **state)
         assert_int_equal(act_backward(p, &err), 0);
         unsetenv("ACT_CACHE_DIR");
         char cmd[1200], *out = NULL;
-        snprintf(cmd, sizeof cmd, "cat '%s'/* | grep -c -a '%s'", dir, v->loss);
+        snprintf(cmd, sizeof cmd, "cat '%s'/* | grep -c -a '%s'", dir, v->kernels);
         assert_int_equal(ts_run(cmd, &out, NULL), 0);
         assert_string_equal(out, "1\n"); /* the backward entry's object */
         free(out);

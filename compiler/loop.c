@@ -211,10 +211,10 @@ void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
     once_incoming(c, &o, tail, whole, true, lanes);
     LLVMBuildBr(c->b, o.head);
     LLVMPositionBuilderAtEnd(c->b, back);
+    lanes = cc_mask(c, whole, n); /* tail's does not dominate back */
     for (int k = 0; k < o.n; k++)
         if (o.a[k].written)
-            cc_store(c, LLVMBuildLoad2(c->b, c->vf32, o.a[k].copy, ""), o.a[k].base, whole,
-                     cc_mask(c, whole, n));
+            cc_store(c, LLVMBuildLoad2(c->b, c->vf32, o.a[k].copy, ""), o.a[k].base, whole, lanes);
     LLVMBuildBr(c->b, done);
     LLVMPositionBuilderAtEnd(c->b, done);
 }

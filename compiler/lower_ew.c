@@ -1,7 +1,8 @@
-/* lower_ew.c -- elementwise kernels: a vector loop whose last, partial vector
-   runs through the same body (cc_vector_loop_once), unary chains fused into the kernel that
-   produces their input (so a chain stores once), and the pointwise backward ops. Activations are
-   evaluated in double lanes and rounded to float once. */
+/* lower_ew.c -- elementwise kernels: a vector loop whose last, partial
+   vector runs through the same body (cc_vector_loop_once), unary chains
+   fused into the kernel that produces their input (so a chain stores
+   once), and the pointwise backward ops. Activations are evaluated in
+   double lanes and rounded to float once. */
 #include "cc.h"
 
 #include <string.h>

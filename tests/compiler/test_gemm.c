@@ -232,6 +232,15 @@ static const cc_gemm_variant *host_variant(void)
     return v;
 }
 
+/* cmd's output (run by the shell) is want. */
+static void assert_output(const char *cmd, const char *want)
+{
+    char *out = NULL;
+    assert_int_equal(ts_run(cmd, &out, NULL), 0);
+    assert_string_equal(out, want);
+    free(out);
+}
+
 static void test_jit_code_calls_the_library_gemm(void **state)
 {
     (void)state;
@@ -246,13 +255,11 @@ static void test_jit_code_calls_the_library_gemm(void **state)
     build(ctx, " y = relu(dense(x, W, b))\n output y\n", &shapes[4], p);
     assert_int_equal(act_forward(p[0], &err), 0);
     unsetenv("ACT_CACHE_DIR");
-    char cmd[1200], *out = NULL;
+    char cmd[1200];
     snprintf(cmd, sizeof cmd,
              "cat '%s'/* | grep -c -a -e '%s' -e 'act[.]gemm'; cat '%s'/* | grep -c -a '%s'", dir,
              v->name, dir, v->name);
-    assert_int_equal(ts_run(cmd, &out, NULL), 0);
-    assert_string_equal(out, "1\n1\n"); /* one line with either, and it is the variant */
-    free(out);
+    assert_output(cmd, "1\n1\n"); /* one line with either, and it is the variant */
     act_program_free(p[0]);
     act_program_free(p[1]);
     act_context_free(ctx);
@@ -287,11 +294,9 @@ static void test_jit_code_calls_the_library_losses(void **state)
         assert_int_equal(act_set(p, "t", t, dims, 2, &err), 0);
         assert_int_equal(act_backward(p, &err), 0);
         unsetenv("ACT_CACHE_DIR");
-        char cmd[1200], *out = NULL;
+        char cmd[1200];
         snprintf(cmd, sizeof cmd, "cat '%s'/* | grep -c -a '%s'", dir, v->kernels);
-        assert_int_equal(ts_run(cmd, &out, NULL), 0);
-        assert_string_equal(out, "1\n"); /* the backward entry's object */
-        free(out);
+        assert_output(cmd, "1\n"); /* the backward entry's object */
         act_program_free(p);
         act_context_free(ctx);
         ts_rmtree(dir);
@@ -360,11 +365,9 @@ static void test_layers_of_one_chain_share_an_epilogue(void **state)
         act_program *p[2];
         build(ctx, body, &layers[i], p);
         unsetenv("ACT_CACHE_DIR");
-        char cmd[1200], *out = NULL;
+        char cmd[1200];
         snprintf(cmd, sizeof cmd, "strings -a '%s'/* | grep -c '^act[.]epilogue'", dir);
-        assert_int_equal(ts_run(cmd, &out, NULL), 0);
-        assert_string_equal(out, "2\n"); /* the forward entry's, compiled with the program */
-        free(out);
+        assert_output(cmd, "2\n"); /* the forward entry's, compiled with the program */
         act_error err = {0};
         for (int e = 0; e < 2; e++)
             assert_int_equal(act_forward(p[e], &err), 0);

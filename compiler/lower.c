@@ -13,11 +13,34 @@ static bool is_unary_elementwise(const ir_value *v)
     return (v->op == IR_ACT && !v->act->native) || v->op == IR_SCALE;
 }
 
+static bool same_shape(const ir_shape *a, const ir_shape *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dim[d] != b->dim[d] || !a->sym[d] != !b->sym[d] ||
+            (a->sym[d] && strcmp(a->sym[d], b->sym[d])))
+            return false;
+    return true;
+}
+
+/* add or mul of operands of its own shape: lane i of the result from lane
+   i of each (no broadcasting). */
+static bool is_pointwise_binary(const ir_value *v)
+{
+    return (v->op == IR_ADD || v->op == IR_MUL) && same_shape(&v->args[0]->shape, &v->shape) &&
+           same_shape(&v->args[1]->shape, &v->shape);
+}
+
 /* A kernel that produces its result lane by lane in registers, so the
-   elementwise ops after it can continue in the same kernel. */
+   elementwise ops after it can continue in the same kernel: a dense
+   layer's epilogue, an activation or scale, a pointwise add, mul or sum of
+   gradients, an activation's gradient (mish(2 (x + b)) and its gradient
+   are then one pass over x, b and dy, not four). */
 static bool is_continuable(const ir_value *v)
 {
-    return v->op == IR_DENSE || is_unary_elementwise(v);
+    return v->op == IR_DENSE || is_unary_elementwise(v) || is_pointwise_binary(v) ||
+           v->op == IR_ACCUM || (v->op == IR_ACT_GRAD && !v->act->native);
 }
 
 /* Marks v and what it reads, up to the kept outputs (read, not computed).
@@ -130,6 +153,67 @@ void cc_loss_members(const cc_lower *l, const ir_value *v, const ir_value *m[3])
             m[loss_slot(((const ir_value *)l->g->values.items[i])->op)] = l->g->values.items[i];
 }
 
+/* Whether w's lanes are in registers while p's kernel makes p: w is p,
+   or on the chain p continues, up to the value its kernel starts from. */
+static bool on_path(const cc_lower *l, const ir_value *w, const ir_value *p)
+{
+    for (;; p = p->args[l->from[p->id]]) {
+        if (p == w)
+            return true;
+        if (!l->fused[p->id])
+            return false;
+    }
+}
+
+/* Whether w is in memory when the kernel lowered at value id k runs:
+   given to the entry, or made by an earlier kernel (it is then stored). */
+static bool ready(const cc_lower *l, const ir_value *w, int k)
+{
+    return w->op == IR_INPUT || w->op == IR_PARAM || w->op == IR_SEED || l->kept[w->id] ||
+           (l->need[w->id] && l->at[w->id] < k);
+}
+
+/* Whether v can be made in the kernel of its argument k: that argument is
+   made lane by lane by this entry, and v's other operands are in registers
+   in that pass or in memory before it. */
+static bool continues(const cc_lower *l, const ir_value *v, int k)
+{
+    const ir_value *p = v->args[k];
+    if (!is_continuable(p) || !l->need[p->id] || p->op == IR_INPUT || p->op == IR_PARAM ||
+        l->kept[p->id])
+        return false;
+    for (int j = 0; j < v->nargs; j++)
+        if (j != k && reads(v, j) && !on_path(l, v->args[j], p) &&
+            !ready(l, v->args[j], l->at[p->id]))
+            return false;
+    return true;
+}
+
+/* The argument whose kernel makes v, or -1 when v is a kernel's start.
+   - an activation or scale continues its argument's kernel;
+   - f'(x, y)·dy, in the epilogue of the product that makes dy when that is
+     dy's only reader (dy is then never stored), else in dy's kernel, else
+     in y's (one pass makes y and the gradient, and the formula and its
+     derivative share their subexpressions: pure vector-math calls are
+     merged), else in x's (y kept from the last run);
+   - a pointwise add, mul or sum of gradients, in either operand's kernel
+     (the gradients of mul(x, b) in the pass that makes the gradient of
+     the product). */
+static int chain_arg(const cc_lower *l, const ir_value *v)
+{
+    if (is_unary_elementwise(v))
+        return continues(l, v, 0) ? 0 : -1;
+    if (v->op == IR_ACT_GRAD && !v->act->native) {
+        const ir_value *dy = v->args[2];
+        if (dy->op == IR_MATMUL_NT && l->uses[dy->id] == 1)
+            return 2;
+        return continues(l, v, 2) ? 2 : continues(l, v, 1) ? 1 : continues(l, v, 0) ? 0 : -1;
+    }
+    if (is_pointwise_binary(v) || v->op == IR_ACCUM)
+        return continues(l, v, 0) ? 0 : continues(l, v, 1) ? 1 : -1;
+    return -1;
+}
+
 /* kept, need, uses, fused, stored of every value for the targets of the
    entry. A value read from a kept output is computed in a kernel of its
    own: the output's kernel does not run. */
@@ -157,39 +241,21 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
             if (reads(v, k))
                 l->uses[v->args[k]->id]++;
     }
-    for (int i = 0; i < g->values.n; i++) {
-        const ir_value *v = g->values.items[i];
-        if (!l->need[i])
-            continue;
-        l->fused[i] = is_unary_elementwise(v) && is_continuable(v->args[0]) &&
-                      v->args[0]->op != IR_INPUT && v->args[0]->op != IR_PARAM &&
-                      !l->kept[v->args[0]->id];
-    }
-    /* f'(z) * dy in the epilogue of the product that makes dy, when that is
-       dy's only reader: dy is then never stored */
-    for (int i = 0; i < g->values.n; i++) {
-        const ir_value *v = g->values.items[i], *dy = v->op == IR_ACT_GRAD ? v->args[2] : NULL;
-        if (l->need[i] && dy && dy->op == IR_MATMUL_NT && l->uses[dy->id] == 1 && !v->act->native)
-            l->fused[i] = true;
-    }
-    /* f'(x, y) * dy in the kernel computing y, when dy is given (a seed):
-       one pass makes y and the gradient, and the formula and its derivative
-       share their subexpressions (pure vector-math calls are merged) */
-    for (int i = 0; i < g->values.n; i++) {
-        const ir_value *u = g->values.items[i], *y = u->args[1];
-        if (l->need[i] && !l->fused[i] && u->op == IR_ACT_GRAD && !u->act->native &&
-            u->args[2]->op == IR_SEED && l->need[y->id] && is_unary_elementwise(y) &&
-            y->op == IR_ACT && y->args[0] == u->args[0])
-            l->fused[i] = l->with_forward[i] = true;
-    }
     join_losses(l);
-    /* stored: read from memory by someone that is not fused into it */
     for (int i = 0; i < g->values.n; i++) {
-        const ir_value *v = g->values.items[i];
+        l->from[i] = l->need[i] ? chain_arg(l, g->values.items[i]) : -1;
+        l->fused[i] = l->from[i] >= 0;
+        l->at[i] = l->fused[i] ? l->at[((const ir_value *)g->values.items[i])->args[l->from[i]]->id]
+                               : l->lead[i];
+    }
+    /* stored: read from memory by someone, not from the lanes of its pass */
+    for (int i = 0; i < g->values.n; i++) {
         int in_kernel = 0;
         for (int j = i + 1; j < g->values.n; j++) {
             const ir_value *u = g->values.items[j];
-            in_kernel += cc_is_fused_into(l, u, v);
+            for (int k = 0; l->fused[j] && k < u->nargs; k++)
+                in_kernel += u->args[k]->id == i && reads(u, k) &&
+                             on_path(l, u->args[k], u->args[l->from[j]]);
         }
         l->stored[i] = l->need[i] && l->uses[i] > in_kernel;
     }
@@ -197,11 +263,7 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
 
 bool cc_is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v)
 {
-    if (!l->need[u->id] || !l->fused[u->id])
-        return false;
-    if (l->with_forward[u->id]) /* f'·dy where y is made */
-        return u->args[1] == v;
-    return u->op == IR_ACT_GRAD ? u->args[2] == v : u->args[0] == v; /* in dy's, or x's */
+    return l->need[u->id] && l->fused[u->id] && u->args[l->from[u->id]] == v;
 }
 
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK])
@@ -332,7 +394,8 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.packed = calloc((size_t)n, sizeof *l.packed);
     l.uses = calloc((size_t)n, sizeof *l.uses);
     l.fused = calloc((size_t)n, sizeof *l.fused);
-    l.with_forward = calloc((size_t)n, sizeof *l.with_forward);
+    l.from = calloc((size_t)n, sizeof *l.from);
+    l.at = calloc((size_t)n, sizeof *l.at);
     l.lead = calloc((size_t)n, sizeof *l.lead);
     l.lanes = calloc((size_t)n, sizeof *l.lanes);
     l.stored = calloc((size_t)n, sizeof *l.stored);
@@ -343,7 +406,7 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
     if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.packed || !l.uses || !l.fused ||
-        !l.with_forward || !l.lead || !l.lanes || !l.stored || !l.twin || !l.twin_stored ||
+        !l.from || !l.at || !l.lead || !l.lanes || !l.stored || !l.twin || !l.twin_stored ||
         !l.sizes || !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
@@ -412,7 +475,8 @@ done:
     free(l.packed);
     free(l.uses);
     free(l.fused);
-    free(l.with_forward);
+    free(l.from);
+    free(l.at);
     free(l.lead);
     free(l.lanes);
     free(l.stored);
@@ -422,17 +486,6 @@ done:
     free(l.size_v);
     free(types);
     return rc;
-}
-
-static bool same_shape(const ir_shape *a, const ir_shape *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->dim[d] != b->dim[d] || !a->sym[d] != !b->sym[d] ||
-            (a->sym[d] && strcmp(a->sym[d], b->sym[d])))
-            return false;
-    return true;
 }
 
 int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
@@ -449,7 +502,7 @@ int cc_lower_value(cc_lower *l, const ir_value *v, act_error *err)
         break;
     case IR_ADD:
     case IR_MUL:
-        if (same_shape(&v->args[0]->shape, &v->shape) && same_shape(&v->args[1]->shape, &v->shape))
+        if (is_pointwise_binary(v))
             cc_lower_pointwise(l, v);
         else
             cc_lower_indexed(l, v);

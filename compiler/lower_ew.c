@@ -145,28 +145,41 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
     return narrow(c, cc_lower_expr(c, v->act->f_eval, d, NULL, v->attr));
 }
 
-/* df(x, y) * dy for activation gradient v at lanes i, dy given, and y
-   given or NULL; x or y loaded only when the derivative reads it. In double,
-   rounded once, or by a float-lane kernel (compiler/act_f32.c). */
-static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef dy,
-                                   LLVMValueRef y_lanes, LLVMValueRef i, LLVMValueRef mask)
+/* w's lanes at i: in registers when the pass has them (w is on the chain
+   being made, or loaded by the kernel's start), else loaded. */
+static LLVMValueRef operand(cc_lower *l, const ir_value *w, LLVMValueRef i, LLVMValueRef mask)
+{
+    return l->lanes[w->id] ? l->lanes[w->id] : cc_load(l->c, l->buf[w->id], i, mask);
+}
+
+/* df(x, y) * dy for activation gradient v at lanes i; x or y read only when
+   the derivative reads it. In double, rounded once, or by a float-lane
+   kernel (compiler/act_f32.c). */
+static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef i,
+                                   LLVMValueRef mask)
 {
     cc_ctx *c = l->c;
     LLVMValueRef zero = cc_const(c, c->vf64, 0), x = zero, y = zero;
-    LLVMValueRef x_lanes = l->lanes[v->args[0]->id]; /* in registers, in a fused pass */
+    LLVMValueRef dy = operand(l, v->args[2], i, mask);
     if (ir_expr_uses_x(v->act->df)) {
-        LLVMValueRef xf = x_lanes ? x_lanes : cc_load(c, l->buf[v->args[0]->id], i, mask);
+        LLVMValueRef xf = operand(l, v->args[0], i, mask);
         LLVMValueRef g = cc_act_grad_f32(c, v->act, v->attr, xf, dy);
         if (g)
             return g;
         x = widen(c, xf);
     }
-    if (y_lanes)
-        y = widen(c, y_lanes);
-    else if (l->buf[v->args[1]->id])
-        y = widen(c, cc_load(c, l->buf[v->args[1]->id], i, mask));
+    if (l->lanes[v->args[1]->id] || l->buf[v->args[1]->id])
+        y = widen(c, operand(l, v->args[1], i, mask));
     LLVMValueRef d = cc_lower_expr(c, v->act->df, x, y, v->attr);
     return narrow(c, LLVMBuildFMul(c->b, d, widen(c, dy), ""));
+}
+
+/* a + b or a * b of equal shapes, or the sum of two gradients, at lanes i. */
+static LLVMValueRef binary_lanes(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
+{
+    cc_ctx *c = l->c;
+    LLVMValueRef a = operand(l, v->args[0], i, mask), b = operand(l, v->args[1], i, mask);
+    return v->op == IR_MUL ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildFAdd(c->b, a, b, "");
 }
 
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
@@ -194,14 +207,10 @@ void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueR
         const ir_value *u = l->g->values.items[j];
         if (!cc_is_fused_into(l, u, v))
             continue;
-        if (l->with_forward[j]) { /* f'·dy where y is made */
-            LLVMValueRef dy = cc_load(l->c, l->buf[u->args[2]->id], i, mask);
-            cc_lower_chain(l, u, act_grad_lanes(l, u, dy, val, i, mask), i, mask);
-        } else if (u->op == IR_ACT_GRAD) { /* f'·dy in the product making dy */
-            cc_lower_chain(l, u, act_grad_lanes(l, u, val, NULL, i, mask), i, mask);
-        } else {
-            cc_lower_chain(l, u, apply(l, u, val), i, mask);
-        }
+        LLVMValueRef r = u->op == IR_ACT_GRAD                   ? act_grad_lanes(l, u, i, mask)
+                         : u->op == IR_ACT || u->op == IR_SCALE ? apply(l, u, val)
+                                                                : binary_lanes(l, u, i, mask);
+        cc_lower_chain(l, u, r, i, mask);
     }
     l->lanes[v->id] = NULL;
 }
@@ -221,19 +230,12 @@ void cc_lower_elementwise(cc_lower *l, const ir_value *v)
 
 static void act_grad_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
 {
-    LLVMValueRef dy = cc_load(l->c, l->buf[v->args[2]->id], i, mask);
-    cc_lower_chain(l, v, act_grad_lanes(l, v, dy, NULL, i, mask), i, mask);
+    cc_lower_chain(l, v, act_grad_lanes(l, v, i, mask), i, mask);
 }
 
-/* a + b or a * b of equal shapes, and the sum of two gradients. */
 static void binary_body(cc_lower *l, const ir_value *v, LLVMValueRef i, LLVMValueRef mask)
 {
-    cc_ctx *c = l->c;
-    LLVMValueRef a = cc_load(c, l->buf[v->args[0]->id], i, mask);
-    LLVMValueRef b = cc_load(c, l->buf[v->args[1]->id], i, mask);
-    LLVMValueRef r =
-        v->op == IR_MUL ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildFAdd(c->b, a, b, "");
-    cc_lower_chain(l, v, r, i, mask);
+    cc_lower_chain(l, v, binary_lanes(l, v, i, mask), i, mask);
 }
 
 void cc_lower_pointwise(cc_lower *l, const ir_value *v)

@@ -891,15 +891,28 @@ static const struct {
     {"relu", relu_f, relu_df},
 };
 
+enum { NKERNELS = sizeof kernels / sizeof *kernels };
+
+int cc_act_f32_index(cc_ctx *c, const ir_activation *a)
+{
+    if (!cc_vm_has_expf_pair(c) || a->origin_kind != IR_ORIGIN_BUILTIN || a->native)
+        return -1;
+    for (int i = 0; i < NKERNELS; i++)
+        if (strcmp(a->name, kernels[i].name) == 0)
+            return i;
+    return -1;
+}
+
+const char *cc_act_f32_name(int i)
+{
+    return i >= 0 && i < NKERNELS ? kernels[i].name : NULL;
+}
+
 /* a's kernel (derivative when grad), or NULL. */
 static kernel find(cc_ctx *c, const ir_activation *a, bool grad)
 {
-    if (!cc_vm_has_expf_pair(c) || a->origin_kind != IR_ORIGIN_BUILTIN || a->native)
-        return NULL;
-    for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
-        if (strcmp(a->name, kernels[i].name) == 0)
-            return grad ? kernels[i].df : kernels[i].f;
-    return NULL;
+    int i = cc_act_f32_index(c, a);
+    return i < 0 ? NULL : grad ? kernels[i].df : kernels[i].f;
 }
 
 LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params, LLVMValueRef x)

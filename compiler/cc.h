@@ -36,14 +36,15 @@ typedef struct {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    unsigned width;       /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
-    bool fma;             /* the target has fused multiply-add */
-    bool jit;             /* for the JIT (memory from its pool), not ahead of time */
-    bool gradients;       /* the module computes derivatives: share exp between sigmoids */
-    const char *gemm;     /* the library's GEMM the module calls (cc_gemm_library), or NULL */
-    const char *kernels;  /* the library's other kernels it calls (the same variant's), or NULL */
-    bool scalar_loops;    /* it holds loops of scalars, left to LLVM to vectorise */
-    struct cc_once *once; /* the body of cc_vector_loop_once being built, or NULL */
+    unsigned width;        /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
+    bool fma;              /* the target has fused multiply-add */
+    bool jit;              /* for the JIT (memory from its pool), not ahead of time */
+    bool gradients;        /* the module computes derivatives: share exp between sigmoids */
+    const char *gemm;      /* the library's GEMM the module calls (cc_gemm_library), or NULL */
+    const char *kernels;   /* the library's other kernels it calls (the same variant's), or NULL */
+    const char *epilogues; /* and its activation epilogues, or NULL */
+    bool scalar_loops;     /* it holds loops of scalars, left to LLVM to vectorise */
+    struct cc_once *once;  /* the body of cc_vector_loop_once being built, or NULL */
     LLVMTypeRef f32, f64, i1, i32, i64, ptr;
     LLVMTypeRef vf32, vf64, vi1, vi32, vi64; /* <width x T> */
 } cc_ctx;
@@ -195,6 +196,10 @@ LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params,
 /* f'(x) dy, the same way; NULL likewise. */
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,
                              LLVMValueRef x, LLVMValueRef dy);
+/* a's row in the table of those kernels (for the target of c), or -1; the
+   name of row i, or NULL past the last. */
+int cc_act_f32_index(cc_ctx *c, const ir_activation *a);
+const char *cc_act_f32_name(int i);
 
 /* Lane-wise helpers shared by vector math and lowering. */
 /* x limited to [lo, hi] by ordered compares, so that NaN passes through. */
@@ -390,6 +395,8 @@ typedef struct {
     void (*fn)(void);         /* its address (NULL in the generator) */
     const char *kernels;      /* the symbol of the other kernels' dispatcher (cc_kernels_define) */
     void (*kernels_fn)(void); /* its address (NULL in the generator) */
+    const char *epilogues;    /* the symbol of the activation epilogues' (cc_epilogues_define) */
+    void (*epilogues_fn)(void);
 } cc_gemm_variant;
 extern const cc_gemm_variant cc_gemm_variants[]; /* ends with a NULL name */
 enum { CC_GEMM_VARIANTS_MAX = 4 };               /* before the NULL name */
@@ -468,6 +475,12 @@ void cc_lower_sce(cc_lower *l, const cc_loss_job *j);
 /* Defines the library's loss kernels and column sums, reached through the
    external function name (compiler/prebuilt/gemm_gen.c). */
 void cc_kernels_define(cc_ctx *c, const char *name);
+/* Defines the external function name, an epilogue (cc_epilogue_type) for
+   the library: a built-in activation of the float-lane table with its
+   default parameters, on a context {kind, src, dst, x} of pointers, kind
+   2 i for y = f(src) of row i and 2 i + 1 for f'(x)·src, stored to dst
+   (compiler/lower_gemm.c). -1 when the built-ins are not there. */
+int cc_epilogues_define(cc_ctx *c, const char *name);
 /* out[j] = the sum of g[rows, cols]'s column j, row by row in double, a
    vector of columns at a time (compiler/lower_indexed.c). */
 void cc_col_sums(cc_ctx *c, LLVMValueRef g, LLVMValueRef rows, LLVMValueRef cols, LLVMValueRef out);

@@ -206,6 +206,7 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
         const cc_gemm_variant *gemm = cc_gemm_library(&cache->target);
         c.gemm = gemm ? gemm->name : NULL;
         c.kernels = gemm ? gemm->kernels : NULL;
+        c.epilogues = gemm ? gemm->epilogues : NULL;
         rc = cc_lower_entry(&c, g, name, e->args, e->nargs, err);
         cc_ctx_fini(&c);
         if (rc) {

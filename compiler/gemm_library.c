@@ -1,8 +1,8 @@
-/* gemm_library.c -- the GEMMs and loss kernels the build compiled into the
-   library (compiler/prebuilt/gemm_gen.c writes them, one set per x86-64 ISA
-   level) and which set a JIT target runs. The generator itself is built
-   from this file with ACT_GEMM_GENERATOR, before the kernels exist: it
-   knows their names and features, not their addresses. */
+/* gemm_library.c -- the GEMMs, loss kernels and epilogues the build
+   compiled into the library (compiler/prebuilt/gemm_gen.c writes them, one
+   set per x86-64 ISA level) and which set a JIT target runs. The generator
+   itself is built from this file with ACT_GEMM_GENERATOR, before the
+   kernels exist: it knows their names and features, not their addresses. */
 #include "cc.h"
 
 #include <string.h>
@@ -20,6 +20,9 @@ void act_gemm_sse2(void);
 void act_kernels_avx512(void);
 void act_kernels_avx2(void);
 void act_kernels_sse2(void);
+void act_epilogues_avx512(void);
+void act_epilogues_avx2(void);
+void act_epilogues_sse2(void);
 #define AT(f) f
 #else
 #define AT(f) NULL
@@ -27,13 +30,16 @@ void act_kernels_sse2(void);
 
 #if defined(__x86_64__)
 const cc_gemm_variant cc_gemm_variants[] = {
-    {"act_gemm_avx512", AVX512, AT(act_gemm_avx512), "act_kernels_avx512", AT(act_kernels_avx512)},
-    {"act_gemm_avx2", AVX2, AT(act_gemm_avx2), "act_kernels_avx2", AT(act_kernels_avx2)},
-    {"act_gemm_sse2", SSE2, AT(act_gemm_sse2), "act_kernels_sse2", AT(act_kernels_sse2)},
-    {NULL, NULL, NULL, NULL, NULL},
+    {"act_gemm_avx512", AVX512, AT(act_gemm_avx512), "act_kernels_avx512", AT(act_kernels_avx512),
+     "act_epilogues_avx512", AT(act_epilogues_avx512)},
+    {"act_gemm_avx2", AVX2, AT(act_gemm_avx2), "act_kernels_avx2", AT(act_kernels_avx2),
+     "act_epilogues_avx2", AT(act_epilogues_avx2)},
+    {"act_gemm_sse2", SSE2, AT(act_gemm_sse2), "act_kernels_sse2", AT(act_kernels_sse2),
+     "act_epilogues_sse2", AT(act_epilogues_sse2)},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 #else
-const cc_gemm_variant cc_gemm_variants[] = {{NULL, NULL, NULL, NULL, NULL}};
+const cc_gemm_variant cc_gemm_variants[] = {{NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
 #endif
 
 _Static_assert(sizeof cc_gemm_variants / sizeof *cc_gemm_variants <= CC_GEMM_VARIANTS_MAX + 1,

@@ -25,11 +25,11 @@ static int llvm_error(LLVMErrorRef e, const char *what, act_error *err)
 
 /* The symbols generated code finds by name, so that object code kept on
    disk works in any process: its memory (cc_mem_take), this JIT's pool and
-   the two functions taking it, and the library's GEMMs and other kernels
-   (gemm_library.c). */
+   the two functions taking it, and the library's GEMMs, other kernels and
+   epilogues (gemm_library.c). */
 static int define_symbols(cc_jit *j, act_error *err)
 {
-    enum { MAX = 3 + 2 * CC_GEMM_VARIANTS_MAX }; /* the pool's three, GEMMs and kernels */
+    enum { MAX = 3 + 3 * CC_GEMM_VARIANTS_MAX }; /* the pool's three, GEMMs, kernels, epilogues */
     const char *names[MAX] = {"act_jit_pool", "act_jit_take", "act_jit_give"};
     const void *where[MAX] = {j->pool, (const void *)cc_pool_take, (const void *)cc_pool_give};
     int n = 3;
@@ -39,6 +39,8 @@ static int define_symbols(cc_jit *j, act_error *err)
             where[n++] = (const void *)v->fn;
             names[n] = v->kernels;
             where[n++] = (const void *)v->kernels_fn;
+            names[n] = v->epilogues;
+            where[n++] = (const void *)v->epilogues_fn;
         }
     LLVMJITCSymbolMapPair sym[MAX];
     for (int i = 0; i < n; i++) {

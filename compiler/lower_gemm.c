@@ -9,6 +9,7 @@
 #include "cc.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,58 @@ static bool mark_chain(const cc_lower *l, const ir_value *v, bool *used)
     return chain;
 }
 
+typedef void (*epi_body)(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask);
+
+/* The loops of epilogue fn over its strip (its parameters p: bufs, row0,
+   rows, col0, cols, ldc): body at each vector i of the product, mask its
+   lanes. */
+static void epilogue_loops(cc_ctx *c, LLVMValueRef p[6], epi_body body, void *arg)
+{
+    /* whole rows are one run of rows x cols floats */
+    LLVMValueRef flat = LLVMBuildICmp(c->b, LLVMIntEQ, p[4], p[5], "");
+    LLVMValueRef rows = LLVMBuildSelect(c->b, flat, cc_i64(c, 1), p[2], "");
+    LLVMValueRef cols = LLVMBuildSelect(c->b, flat, LLVMBuildMul(c->b, p[2], p[4], ""), p[4], "");
+    LLVMValueRef colend = LLVMBuildAdd(c->b, p[3], cols, "");
+    cc_loop r, j;
+    cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
+    LLVMValueRef row = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, p[1], r.i, ""), p[5], "");
+    cc_loop_begin(c, &j, p[3], colend, cc_i64(c, c->width));
+    body(c, arg, LLVMBuildAdd(c->b, row, j.i, ""), cc_mask(c, j.i, colend));
+    cc_loop_end(c, &j);
+    cc_loop_end(c, &r);
+    LLVMBuildRetVoid(c->b);
+}
+
+/* A new internal epilogue function, the builder in its entry block; its
+   parameters in p, the first as an array of pointers. */
+static LLVMValueRef new_epilogue(cc_ctx *c, const char *name, LLVMValueRef p[6])
+{
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, cc_epilogue_type(c));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    for (unsigned i = 0; i < 6; i++)
+        p[i] = LLVMGetParam(fn, i);
+    p[0] = LLVMBuildBitCast(c->b, p[0], LLVMPointerType(c->ptr, 0), "");
+    return fn;
+}
+
+static LLVMValueRef buf_at(cc_ctx *c, LLVMValueRef bufs, int i)
+{
+    LLVMValueRef at = cc_i64(c, i);
+    return LLVMBuildLoad2(c->b, c->ptr, LLVMBuildGEP2(c->b, c->ptr, bufs, &at, 1, ""), "");
+}
+
+typedef struct {
+    cc_lower *l;
+    const ir_value *v, *cv;
+} chain_epi;
+
+static void chain_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
+{
+    chain_epi *e = arg;
+    cc_lower_chain(e->l, e->v, cc_load(c, e->l->buf[e->cv->id], i, mask), i, mask);
+}
+
 /* epi(bufs, row0, rows, col0, cols, ldc): v's chain on that strip of the
    product, which is in cv's buffer; bufs holds the buffers marked used,
    value id i at slot[i] (in the order of the ids, so that the same chain
@@ -58,36 +111,113 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     cc_lower e = *l;
     e.buf = buf;
     e.twin = NULL; /* arguments of the entry, not of the epilogue */
-    e.fn = LLVMAddFunction(c->mod, "act.epilogue", cc_epilogue_type(c));
-    LLVMSetLinkage(e.fn, LLVMInternalLinkage);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);
-    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, e.fn, "entry"));
     LLVMValueRef p[6];
-    for (unsigned i = 0; i < 6; i++)
-        p[i] = LLVMGetParam(e.fn, i);
-    LLVMValueRef bufs = LLVMBuildBitCast(c->b, p[0], LLVMPointerType(c->ptr, 0), "");
-    for (int i = 0; i < l->g->values.n; i++) {
-        LLVMValueRef at = cc_i64(c, slot[i]);
-        buf[i] = slot[i] >= 0 ? LLVMBuildLoad2(c->b, c->ptr,
-                                               LLVMBuildGEP2(c->b, c->ptr, bufs, &at, 1, ""), "")
-                              : NULL;
-    }
-    /* whole rows are one run of rows x cols floats */
-    LLVMValueRef flat = LLVMBuildICmp(c->b, LLVMIntEQ, p[4], p[5], "");
-    LLVMValueRef rows = LLVMBuildSelect(c->b, flat, cc_i64(c, 1), p[2], "");
-    LLVMValueRef cols = LLVMBuildSelect(c->b, flat, LLVMBuildMul(c->b, p[2], p[4], ""), p[4], "");
-    LLVMValueRef colend = LLVMBuildAdd(c->b, p[3], cols, "");
-    cc_loop r, j;
-    cc_loop_begin(c, &r, cc_i64(c, 0), rows, cc_i64(c, 1));
-    LLVMValueRef row = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, p[1], r.i, ""), p[5], "");
-    cc_loop_begin(c, &j, p[3], colend, cc_i64(c, c->width));
-    LLVMValueRef i = LLVMBuildAdd(c->b, row, j.i, ""), mask = cc_mask(c, j.i, colend);
-    cc_lower_chain(&e, v, cc_load(c, buf[cv->id], i, mask), i, mask);
-    cc_loop_end(c, &j);
-    cc_loop_end(c, &r);
-    LLVMBuildRetVoid(c->b);
+    e.fn = new_epilogue(c, "act.epilogue", p);
+    for (int i = 0; i < l->g->values.n; i++)
+        buf[i] = slot[i] >= 0 ? buf_at(c, p[0], slot[i]) : NULL;
+    chain_epi body = {&e, v, cv};
+    epilogue_loops(c, p, chain_body, &body);
     LLVMPositionBuilderAtEnd(c->b, saved);
     return e.fn;
+}
+
+/* The library's epilogues (cc_epilogues_define): a built-in activation
+   with its default parameters, y = f(src) or f'(x)·src into dst. */
+enum { EPI_KIND, EPI_SRC, EPI_DST, EPI_X, EPI_SLOTS };
+
+typedef struct {
+    const ir_activation *a;
+    const double *attr;
+    bool grad;
+    LLVMValueRef bufs[EPI_SLOTS];
+} act_epi;
+
+static void act_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
+{
+    act_epi *e = arg;
+    LLVMValueRef s = cc_load(c, e->bufs[EPI_SRC], i, mask);
+    LLVMValueRef r = e->grad
+                         ? cc_act_grad_f32(c, e->a, e->attr, cc_load(c, e->bufs[EPI_X], i, mask), s)
+                         : cc_act_f32(c, e->a, e->attr, s);
+    cc_store(c, r, e->bufs[EPI_DST], i, mask);
+}
+
+int cc_epilogues_define(cc_ctx *c, const char *name)
+{
+    act_error err = {0};
+    ir_registry *reg = ir_registry_new(&err);
+    if (!reg)
+        return -1;
+    LLVMValueRef fn = LLVMAddFunction(c->mod, name, cc_epilogue_type(c));
+    LLVMSetVisibility(fn, LLVMHiddenVisibility); /* libact's own, as the GEMMs */
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
+    LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(c->ctx, fn, "none");
+    LLVMPositionBuilderAtEnd(c->b, none);
+    LLVMBuildRetVoid(c->b);
+    LLVMPositionBuilderAtEnd(c->b, entry);
+    LLVMValueRef p[6];
+    for (unsigned i = 0; i < 6; i++)
+        p[i] = LLVMGetParam(fn, i);
+    LLVMValueRef bufs = LLVMBuildBitCast(c->b, p[0], LLVMPointerType(c->ptr, 0), "");
+    LLVMValueRef kind = LLVMBuildPtrToInt(c->b, buf_at(c, bufs, EPI_KIND), c->i64, "");
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, kind, none, 0);
+    int rc = 0;
+    for (int k = 0; cc_act_f32_name(k / 2) && !rc; k++) {
+        const ir_activation *a = ir_registry_find(reg, cc_act_f32_name(k / 2));
+        rc = a ? 0 : -1; /* a kernel of no built-in: the table is wrong */
+        if (!a || cc_act_f32_index(c, a) < 0)
+            continue;
+        double attr[IR_MAX_PARAMS];
+        for (int j = 0; j < a->params.n; j++)
+            attr[j] = a->params.p[j].def;
+        char kname[64];
+        snprintf(kname, sizeof kname, "act.epi.%s%s", a->name, k % 2 ? ".grad" : "");
+        LLVMValueRef q[6];
+        LLVMValueRef kfn = new_epilogue(c, kname, q);
+        act_epi e = {a, attr, k % 2 == 1, {NULL}};
+        for (int j = EPI_SRC; j < EPI_SLOTS; j++)
+            e.bufs[j] = buf_at(c, q[0], j);
+        epilogue_loops(c, q, act_body, &e);
+        LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "");
+        LLVMAddCase(sw, LLVMConstInt(c->i64, (unsigned long long)k, 0), at);
+        LLVMPositionBuilderAtEnd(c->b, at);
+        LLVMBuildCall2(c->b, cc_epilogue_type(c), kfn, p, 6, "");
+        LLVMBuildRetVoid(c->b);
+    }
+    ir_registry_free(reg);
+    return rc;
+}
+
+/* The library's epilogue kind (cc_epilogues_define) that computes v's
+   chain, its product in cv's buffer, into bufs; -1 when there is none (no
+   library, or a chain other than one built-in activation with its default
+   parameters, or its gradient from x in dY·Wᵀ). */
+static int library_epilogue(const cc_lower *l, const ir_value *v, const ir_value *cv,
+                            LLVMValueRef bufs[EPI_SLOTS])
+{
+    const ir_value *u = NULL;
+    for (int j = v->id + 1; j < l->g->values.n; j++) {
+        const ir_value *w = l->g->values.items[j];
+        if (cc_is_fused_into(l, w, v) ? u != NULL : u && cc_is_fused_into(l, w, u))
+            return -1; /* a second value made from the product, or one made from u */
+        if (cc_is_fused_into(l, w, v))
+            u = w;
+    }
+    bool grad = u && u->op == IR_ACT_GRAD;
+    if (!l->c->epilogues || !u || !l->stored[u->id] || (u->op != IR_ACT && !grad) ||
+        (grad && (!ir_expr_uses_x(u->act->df) || !l->buf[u->args[0]->id])))
+        return -1;
+    int index = cc_act_f32_index(l->c, u->act);
+    for (int j = 0; index >= 0 && j < u->act->params.n; j++)
+        if (u->attr[j] != u->act->params.p[j].def)
+            index = -1;
+    if (index < 0)
+        return -1;
+    bufs[EPI_SRC] = l->buf[cv->id];
+    bufs[EPI_DST] = l->buf[u->id];
+    bufs[EPI_X] = grad ? l->buf[u->args[0]->id] : LLVMConstNull(l->c->ptr);
+    return 2 * index + grad;
 }
 
 /* The opcodes and types of fn's instructions, hashed. */
@@ -153,7 +283,20 @@ static int call_gemm(cc_lower *l, const ir_value *v, LLVMValueRef args[15], act_
     args[13] = args[13] ? LLVMBuildBitCast(c->b, args[13], i8p, "")
                         : LLVMConstNull(i8p); /* no packed weights to keep */
     args[14] = c->jit ? l->pool : LLVMConstNull(i8p);
-    if (mark_chain(l, v, used) || cv != v) {
+    LLVMValueRef lib[EPI_SLOTS];
+    int kind = library_epilogue(l, v, cv, lib);
+    if (kind >= 0) {
+        LLVMValueRef epi = LLVMGetNamedFunction(c->mod, c->epilogues);
+        args[11] = epi ? epi : LLVMAddFunction(c->mod, c->epilogues, cc_epilogue_type(c));
+        lib[EPI_KIND] = LLVMConstIntToPtr(cc_i64(c, kind), c->ptr);
+        LLVMValueRef bufs = cc_entry_alloca(c, LLVMArrayType(c->ptr, EPI_SLOTS));
+        LLVMValueRef first = LLVMBuildBitCast(c->b, bufs, LLVMPointerType(c->ptr, 0), "");
+        for (int i = 0; i < EPI_SLOTS; i++) {
+            LLVMValueRef at = cc_i64(c, i);
+            LLVMBuildStore(c->b, lib[i], LLVMBuildGEP2(c->b, c->ptr, first, &at, 1, ""));
+        }
+        args[12] = LLVMBuildBitCast(c->b, bufs, i8p, "");
+    } else if (mark_chain(l, v, used) || cv != v) {
         int slots = 0;
         for (int i = 0; i < n; i++)
             slot[i] = used[i] && l->buf[i] ? slots++ : -1;

@@ -1,7 +1,8 @@
 /* gemm_gen.c -- the build's generator of the library's GEMMs, loss
-   kernels and column sums: one object file defining each variant of
-   compiler/gemm_library.c (the same code the JIT builds into a module,
-   gemm.c, lower_loss.c and lower_indexed.c), compiled for its features
+   kernels, column sums and activation epilogues: one object file defining
+   each variant of compiler/gemm_library.c (the same code the JIT builds
+   into a module, gemm.c, lower_loss.c, lower_indexed.c and
+   lower_gemm.c), compiled for its features
    with generic tuning. On a host without variants the object is empty.
 
    usage: act_gemm_gen OUT.o */
@@ -29,7 +30,13 @@ static int add_variant(LLVMModuleRef dest, const cc_gemm_variant *v)
     c.jit = true;
     cc_gemm_define(&c, v->name);
     cc_kernels_define(&c, v->kernels);
+    int bad = cc_epilogues_define(&c, v->epilogues);
     cc_ctx_fini(&c);
+    if (bad) {
+        cc_target_fini(&t);
+        LLVMDisposeModule(c.mod);
+        return fail(v->name, "expected the built-in activations of the epilogues");
+    }
     int rc = cc_optimize(c.mod, &t, CC_OPT_FULL, &err);
     cc_target_fini(&t);
     if (rc) {

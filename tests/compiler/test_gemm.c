@@ -197,6 +197,8 @@ static void test_library_gemm_for_each_target(void **state)
         assert_non_null(v->fn);
         assert_non_null(v->kernels);
         assert_non_null(v->kernels_fn);
+        assert_non_null(v->epilogues);
+        assert_non_null(v->epilogues_fn);
         act_error err = {0};
         cc_target t;
         assert_int_equal(cc_target_init(&t, "x86-64", v->features, &err), 0);
@@ -265,6 +267,93 @@ static void test_jit_code_calls_the_library_gemm(void **state)
     act_context_free(ctx);
     ts_rmtree(dir);
     free(dir);
+}
+
+/* Value name of both programs within max_ulp of each other, or of rtol of
+   the tensor's scale when max_ulp is 0. */
+static void close_to(act_program *jit, act_program *ref, const char *name, double max_ulp,
+                     double rtol, const char *what)
+{
+    act_error err = {0};
+    int64_t sj[4];
+    int rj;
+    const float *a = act_get(jit, name, sj, &rj, &err), *b = act_get(ref, name, NULL, NULL, &err);
+    if (!a || !b)
+        fail_msg("%s: %s", name, err.message);
+    int64_t n = 1;
+    for (int d = 0; d < rj; d++)
+        n *= sj[d];
+    double scale = 0;
+    for (int64_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(b[i]));
+    for (int64_t i = 0; i < n; i++)
+        if (max_ulp ? ts_ulps(a[i], b[i]) > max_ulp : fabs(a[i] - b[i]) > rtol * scale)
+            fail_msg("%s: %s[%lld] = %.9g, expected %.9g", what, name, (long long)i, a[i], b[i]);
+}
+
+/* A layer of a built-in activation of the float-lane table with its
+   default parameters runs the library's epilogue, forward and in dY·Wᵀ of
+   the layer above (the JIT's object code names it); with another
+   parameter, or another activation, the module's own. Both against the
+   interpreter: h within 2 ULP (the products are exact), the gradients
+   within 1e-5 of their scale. */
+static void test_jit_code_calls_the_library_epilogues(void **state)
+{
+    (void)state;
+    const cc_gemm_variant *v = host_variant();
+    if (!v)
+        skip();
+    act_error err = {0};
+    cc_target host;
+    assert_int_equal(cc_target_init(&host, NULL, NULL, &err), 0);
+    bool lanes16 = host.width == 16 && host.fma; /* where the float-lane kernels exist */
+    cc_target_fini(&host);
+    static const shape layers[] = {{67, 300, 70}, {5, 9, 16}};
+    char calls[16][64];
+    int n = 0;
+    for (int i = 0; cc_act_f32_name(i); i++)
+        snprintf(calls[n++], sizeof calls[0], "%s(dense(x, W, b))", cc_act_f32_name(i));
+    snprintf(calls[n++], sizeof calls[0], "elu(dense(x, W, b), alpha = 0.5)");
+    snprintf(calls[n++], sizeof calls[0], "gelu(dense(x, W, b), approximate = \"tanh\")");
+    snprintf(calls[n++], sizeof calls[0], "softsign(dense(x, W, b))");
+    for (int c = 0; c < n; c++)
+        for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
+            char body[512], *dir = ts_tmpdir();
+            snprintf(body, sizeof body,
+                     " param V : f32[%lld, 3] = fill(0.25)\n h = %.63s\n y = dense(h, V)\n"
+                     " output h\n output y\n",
+                     (long long)layers[i].n, calls[c]);
+            setenv("ACT_CACHE_DIR", dir, 1);
+            act_context *ctx = act_context_new();
+            act_program *p[2];
+            build(ctx, body, &layers[i], p);
+            float dy[67 * 3];
+            for (int k = 0; k < 67 * 3; k++)
+                dy[k] = (float)(k % 7 - 3) / 4.0f;
+            int64_t ys[2] = {layers[i].m, 3};
+            for (int e = 0; e < 2; e++) {
+                assert_int_equal(act_set_output_grad(p[e], "y", dy, ys, 2, &err), 0);
+                assert_int_equal(act_backward(p[e], &err), 0);
+            }
+            unsetenv("ACT_CACHE_DIR");
+            close_to(p[0], p[1], "h", 2, 0, calls[c]);
+            close_to(p[0], p[1], "d_x", 0, 1e-5, calls[c]);
+            close_to(p[0], p[1], "d_W", 0, 1e-5, calls[c]);
+            close_to(p[0], p[1], "d_b", 0, 1e-5, calls[c]);
+            char cmd[1200], *out = NULL;
+            snprintf(cmd, sizeof cmd, "grep -l -a '%s' '%s'/* | wc -l", v->epilogues, dir);
+            assert_int_equal(ts_run(cmd, &out, NULL), 0);
+            /* the backward entry's object, and the forward's when it is compiled */
+            bool library = lanes16 && c < n - 3;
+            if (library ? atoi(out) < 1 : atoi(out) != 0)
+                fail_msg("%s: %s objects name %s", calls[c], out, v->epilogues);
+            free(out);
+            act_program_free(p[0]);
+            act_program_free(p[1]);
+            act_context_free(ctx);
+            ts_rmtree(dir);
+            free(dir);
+        }
 }
 
 /* A loss too: its kernel is the library's, which the JIT's object code
@@ -508,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_library_gemm_for_each_target),
         cmocka_unit_test(test_jit_code_calls_the_library_gemm),
         cmocka_unit_test(test_jit_code_calls_the_library_losses),
+        cmocka_unit_test(test_jit_code_calls_the_library_epilogues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

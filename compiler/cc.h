@@ -292,8 +292,8 @@ typedef struct {
     bool *kept;           /* per value id: an output kept from the last run, read (CC_VJP_SAVED) */
     LLVMValueRef *packed; /* per value id: the cc_packed * of a param (dense's weights), or NULL */
     int *uses;            /* per value id: readers among needed values, +1 if a target */
-    bool *fused;          /* per value id: computed in the kernel of one of its arguments */
-    int *from;            /* per value id: that argument's index, or -1 */
+    int *from;            /* per value id: the index of the argument in whose kernel it is
+                             computed (fused), or -1 */
     int *at;              /* per value id: the id of the value its kernel is lowered at */
     int *lead;            /* per value id: the value whose kernel computes it (a loss and its
                              gradients share one: cc_loss_members), its own id otherwise */

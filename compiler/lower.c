@@ -160,7 +160,7 @@ static bool on_path(const cc_lower *l, const ir_value *w, const ir_value *p)
     for (;; p = p->args[l->from[p->id]]) {
         if (p == w)
             return true;
-        if (!l->fused[p->id])
+        if (l->from[p->id] < 0)
             return false;
     }
 }
@@ -244,16 +244,16 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
     join_losses(l);
     for (int i = 0; i < g->values.n; i++) {
         l->from[i] = l->need[i] ? chain_arg(l, g->values.items[i]) : -1;
-        l->fused[i] = l->from[i] >= 0;
-        l->at[i] = l->fused[i] ? l->at[((const ir_value *)g->values.items[i])->args[l->from[i]]->id]
-                               : l->lead[i];
+        l->at[i] = (l->from[i] >= 0)
+                       ? l->at[((const ir_value *)g->values.items[i])->args[l->from[i]]->id]
+                       : l->lead[i];
     }
     /* stored: read from memory by someone, not from the lanes of its pass */
     for (int i = 0; i < g->values.n; i++) {
         int in_kernel = 0;
         for (int j = i + 1; j < g->values.n; j++) {
             const ir_value *u = g->values.items[j];
-            for (int k = 0; l->fused[j] && k < u->nargs; k++)
+            for (int k = 0; l->from[j] >= 0 && k < u->nargs; k++)
                 in_kernel += u->args[k]->id == i && reads(u, k) &&
                              on_path(l, u->args[k], u->args[l->from[j]]);
         }
@@ -263,7 +263,7 @@ static void plan(cc_lower *l, const cc_arg *args, int nargs)
 
 bool cc_is_fused_into(const cc_lower *l, const ir_value *u, const ir_value *v)
 {
-    return l->need[u->id] && l->fused[u->id] && u->args[l->from[u->id]] == v;
+    return l->need[u->id] && l->from[u->id] >= 0 && u->args[l->from[u->id]] == v;
 }
 
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK])
@@ -393,7 +393,6 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.kept = calloc((size_t)n, sizeof *l.kept);
     l.packed = calloc((size_t)n, sizeof *l.packed);
     l.uses = calloc((size_t)n, sizeof *l.uses);
-    l.fused = calloc((size_t)n, sizeof *l.fused);
     l.from = calloc((size_t)n, sizeof *l.from);
     l.at = calloc((size_t)n, sizeof *l.at);
     l.lead = calloc((size_t)n, sizeof *l.lead);
@@ -405,9 +404,9 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.size_v = calloc((size_t)nargs + 1, sizeof *l.size_v);
     LLVMTypeRef *types = calloc((size_t)nargs + 1, sizeof *types);
     int rc = 0;
-    if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.packed || !l.uses || !l.fused ||
-        !l.from || !l.at || !l.lead || !l.lanes || !l.stored || !l.twin || !l.twin_stored ||
-        !l.sizes || !l.size_v || !types) {
+    if (!extra || !owned || !l.buf || !l.need || !l.kept || !l.packed || !l.uses || !l.from ||
+        !l.at || !l.lead || !l.lanes || !l.stored || !l.twin || !l.twin_stored || !l.sizes ||
+        !l.size_v || !types) {
         rc = act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -449,8 +448,8 @@ int cc_lower_entry(cc_ctx *c, const ir_graph *g, const char *name, const cc_arg 
     l.owned = owned;
     for (int i = 0; i < n && !rc; i++) {
         const ir_value *v = g->values.items[i];
-        if (l.need[i] && !l.fused[i] && l.lead[i] == i && v->op != IR_INPUT && v->op != IR_PARAM &&
-            v->op != IR_SEED)
+        if (l.need[i] && l.from[i] < 0 && l.lead[i] == i && v->op != IR_INPUT &&
+            v->op != IR_PARAM && v->op != IR_SEED)
             rc = cc_lower_value(&l, v, err);
     }
     for (int a = 0; a < nargs && !rc; a++) {
@@ -474,7 +473,6 @@ done:
     free(l.kept);
     free(l.packed);
     free(l.uses);
-    free(l.fused);
     free(l.from);
     free(l.at);
     free(l.lead);

@@ -1,5 +1,5 @@
 /* act_f32.c -- the common built-in activations and their derivatives on
-   float lanes (AVX-512), instead of their formulas in double lanes: twice
+   float lanes (AVX-512, or AVX2 and FMA), instead of their formulas in double lanes: twice
    the lanes per instruction, no widening and narrowing, and exp with a
    degree-4 polynomial and a 16-entry table. Where a step would round away
    accuracy, it works on pairs of floats (hi + lo, the unevaluated sum): e^u
@@ -55,9 +55,13 @@ static LLVMValueRef copysign_(cc_ctx *c, LLVMValueRef mag, LLVMValueRef sign)
     return cc_intrinsic(c, "llvm.copysign", args, 2);
 }
 
-/* 1/d within 2^-27: vrcp14ps (2^-14) and one Newton step. */
+/* 1/d within 2^-27 (before its rounding to float): vrcp14ps (2^-14) and
+   one Newton step; with AVX2, whose vrcpps is 2^-11 on some CPUs, a
+   division, correctly rounded. */
 static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
 {
+    if (c->width != 16)
+        return LLVMBuildFDiv(c->b, k32(c, 1), d, "");
     static const char name[] = "llvm.x86.avx512.rcp14.ps.512";
     LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
     LLVMTypeRef params[3] = {c->vf32, c->vf32, i16};

@@ -16,9 +16,10 @@
  * Numerics: every activation formula is evaluated in double-precision
  * vectors and rounded to float once, so its float result is within 1 ULP
  * of the exact value wherever the double formula is accurate to ~1e-12
- * (see docs/accuracy.md). On AVX-512 the common built-ins and softmax run
- * in float lanes instead, with pairs of floats where a step must not round,
- * to the same 1 ULP (compiler/act_f32.c, compiler/vmath_f32.c). Plain
+ * (see docs/accuracy.md). On AVX-512 and AVX2 with FMA the common
+ * built-ins and softmax run
+ * in float lanes instead, with pairs of floats where a step must not
+ * round, to the same 1 ULP (compiler/act_f32.c, compiler/vmath_f32.c). Plain
  * float arithmetic (dense, add, mul, scale) stays in float.
  */
 #ifndef ACT_CC_H
@@ -36,7 +37,7 @@ typedef struct {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
     LLVMBuilderRef b;
-    unsigned width;        /* float lanes per vector: 16 with AVX-512, 8 with AVX, 4 otherwise */
+    unsigned width;        /* float lanes per vector: 16 with AVX-512, 8 with AVX2, 4 otherwise */
     bool fma;              /* the target has fused multiply-add */
     bool jit;              /* for the JIT (memory from its pool), not ahead of time */
     bool gradients;        /* the module computes derivatives: share exp between sigmoids */
@@ -56,7 +57,7 @@ typedef struct {
    "znver3"). */
 typedef struct {
     char *triple, *cpu, *features; /* malloc'ed */
-    unsigned width;                /* float lanes: 16 (AVX-512), 8 (AVX), 4 */
+    unsigned width;                /* float lanes: 16 (AVX-512), 8 (AVX2), 4 */
     bool fma;
     LLVMTargetMachineRef tm;
 } cc_target;
@@ -173,13 +174,14 @@ LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValue
    keeps it so down to e^-131), both 0 below lowest (at least -131; -104
    for the e^x that round to 0 in float), *rest NaN for NaN
    (compiler/vmath_f32.c). Needs a 16-lane float permute and FMA: only
-   where cc_vm_has_expf_pair (x86 with AVX-512). */
+   where cc_vm_has_expf_pair (x86 with AVX-512, or AVX2 and FMA). */
 LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float lowest,
                              LLVMValueRef *rest);
 bool cc_vm_has_expf_pair(const cc_ctx *c);
 /* The i32 v splatted to <width x i32>. */
 LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
-/* t[idx & 15] lane by lane (vpermps), idx <width x i32>; AVX-512 only. */
+/* t[idx & 15] lane by lane (vpermps), idx <width x i32>; where
+   cc_vm_has_expf_pair. */
 LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
 /* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
    *lo (their sum within ~0.7 ULP of float, x itself for tiny x, but -0
@@ -191,7 +193,8 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
    in both forms, softplus with beta 1, mish) straight on float lanes, with
    pairs of floats where a step must not round, within 1 ULP
    (docs/accuracy.md). NULL when activation a has no such kernel or the
-   target lacks AVX-512: the caller then evaluates the formula in double. */
+   target lacks cc_vm_has_expf_pair: the caller then evaluates the formula
+   in double. */
 LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params, LLVMValueRef x);
 /* f'(x) dy, the same way; NULL likewise. */
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,

@@ -136,7 +136,9 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
 
 void cc_features_isa(const char *features, unsigned *width, bool *fma)
 {
-    *width = has_feature(features, "avx512f") ? 16 : has_feature(features, "avx") ? 8 : 4;
+    /* 8 lanes with AVX2, not AVX alone: the float kernels' table lookups
+       are vpermps, and AVX's 256-bit integer ops would be split in two */
+    *width = has_feature(features, "avx512f") ? 16 : has_feature(features, "avx2") ? 8 : 4;
     *fma = has_feature(features, "fma") || has_feature(features, "neon");
 }
 

@@ -1,9 +1,9 @@
 /* vmath_f32.c -- exp and expm1 in float lanes, with their results as pairs
    of floats: e^(hi + lo) for the softmax kernel and the logistic family of
    compiler/act_f32.c, within 0.62 ULP (docs/accuracy.md), and expm1 for
-   the elu family. On x86 with AVX-512 only, where the table of 2^(j/16) is
-   one vpermps. They spare the kernels' widening to double and narrowing
-   back, which cost as much as the double exp itself. */
+   the elu family. On x86 with AVX-512, where the table of 2^(j/16) is one
+   vpermps, or AVX2 and FMA, where it is two and a blend. They spare the kernels' widening to double
+   and narrowing back, which cost as much as the double exp itself. */
 #include "cc.h"
 
 /* scripts/gen_vmath.py: ln2/16 = LN2_16_HI + LN2_16_LO (floats); 16 log2e */
@@ -41,7 +41,8 @@ static const float exp16_lo[16] = {
 
 bool cc_vm_has_expf_pair(const cc_ctx *c)
 {
-    return c->width == 16 && c->fma; /* AVX-512F (see target.c); exact products */
+    /* 16 lanes: AVX-512F, 8: AVX2 (see target.c); FMA for exact products */
+    return (c->width == 16 || c->width == 8) && c->fma;
 }
 
 static LLVMValueRef fconst(cc_ctx *c, float v)
@@ -57,20 +58,31 @@ LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v)
     return LLVMConstVector(lanes, c->width);
 }
 
-/* t[idx & 15] lane by lane: vpermps. */
-LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx)
+/* vpermps: t[idx & (width - 1)] lane by lane, t <width x float>. */
+static LLVMValueRef permute(cc_ctx *c, const float *t, LLVMValueRef idx)
 {
     LLVMValueRef vals[16];
-    for (int j = 0; j < 16; j++)
+    for (unsigned j = 0; j < c->width; j++)
         vals[j] = LLVMConstReal(c->f32, t[j]);
-    static const char name[] = "llvm.x86.avx512.permvar.sf.512";
+    const char *name = c->width == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
     LLVMTypeRef params[2] = {c->vf32, c->vi32};
     LLVMTypeRef fty = LLVMFunctionType(c->vf32, params, 2, false);
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (!fn)
         fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMValueRef args[2] = {LLVMConstVector(vals, 16), idx};
+    LLVMValueRef args[2] = {LLVMConstVector(vals, c->width), idx};
     return LLVMBuildCall2(c->b, fty, fn, args, 2, "");
+}
+
+/* t[idx & 15] lane by lane: one vpermps in 16 lanes; in 8, one for each
+   half of t and a blend on bit 3 (its sign after a shift). */
+LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx)
+{
+    if (c->width == 16)
+        return permute(c, t, idx);
+    LLVMValueRef up = LLVMBuildShl(c->b, idx, cc_vm_i32(c, 28), "");
+    LLVMValueRef high = LLVMBuildICmp(c->b, LLVMIntSLT, up, cc_vm_i32(c, 0), "");
+    return LLVMBuildSelect(c->b, high, permute(c, t + 8, idx), permute(c, t, idx), "");
 }
 
 LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo)

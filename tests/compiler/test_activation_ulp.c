@@ -167,9 +167,9 @@ static void sweep(const char *isa, uint32_t stride)
     free(x);
 }
 
-/* The host's kernels (on AVX-512 the float-lane ones) densely, and the
-   double formulas the other targets run, at 8 lanes with FMA (avx2) and 4
-   without (sse), less densely. 11.6M floats each in the normal build; the
+/* The host's kernels densely, and those the other targets run, less
+   densely: at 8 lanes with FMA (avx2: the float-lane kernels, as on
+   AVX-512 in 16) and 4 without (sse: the double formulas). 11.6M floats each in the normal build; the
    sanitizer build samples less. */
 static void test_activation_ulp_sweep(void **state)
 {

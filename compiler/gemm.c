@@ -5,9 +5,9 @@
    compile time; ahead of time, and on other CPUs, a module builds its own.
    Blocked for the caches after Goto and van de Geijn, "Anatomy of
    High-Performance Matrix Multiplication" (2008): blocks of KC x NC of B
-   are packed (L2) into panels of NR vectors; a register-blocked
-   micro-kernel runs MR rows by a panel while the panel stays in cache and
-   A streams. Every sum runs k in order from the bias, as an unblocked loop
+   are packed (L2) into panels a register tile wide; the micro-kernel runs
+   a tile of rows by a panel while the panel stays in cache (L1) and A
+   streams. Every sum runs k in order from the bias, as an unblocked loop
    would: a K block stores its partial sums in C and the next one reloads
    them. After the last K block of a row block the caller's epilogue runs
    on it while it is in cache. */
@@ -41,18 +41,19 @@ static void k_loop(cc_ctx *c, const blocks *b, LLVMValueRef acc[][GEMV_VECS], LL
    columns] in k order; stored back to C. */
 static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, int mr, int nv)
 {
-    LLVMValueRef acc[MR_NARROW][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS];
-    LLVMValueRef crow[MR_NARROW];
+    LLVMValueRef acc[MR_MAX][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS];
+    LLVMValueRef crow[MR_MAX];
     LLVMValueRef at_c[GEMV_VECS]; /* col, or col[0] where the vector is wholly masked */
-    LLVMValueRef panel = mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, NR * c->width), ""), b->pstride);
+    LLVMValueRef pw = cc_i64(c, tile_vecs(c) * (int64_t)c->width);
     LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, b->bias, "");
     for (int i = 0; i < mr; i++)
         crow[i] = mul(c, add(c, ic, cc_i64(c, i)), b->n);
     for (int u = 0; u < nv; u++) {
         col[u] = add(c, add(c, b->jc, jr), cc_i64(c, u * (int64_t)c->width));
         mask[u] = cc_mask(c, col[u], b->colend);
-        boff[u] = add(c, add(c, panel, mul(c, cc_i64(c, u / NR), b->pstride)),
-                      cc_i64(c, (u % NR) * (int64_t)c->width));
+        LLVMValueRef j = add(c, jr, cc_i64(c, u * (int64_t)c->width)); /* in the block */
+        boff[u] = add(c, mul(c, LLVMBuildUDiv(c->b, j, pw, ""), b->pstride),
+                      LLVMBuildURem(c->b, j, pw, ""));
         /* A masked-off lane at an unmapped address costs a microcode assist
            (hundreds of cycles on Zen 4): a vector wholly past the block
            reads and writes at the first one's addresses. */
@@ -115,11 +116,11 @@ static void epilogue(cc_ctx *c, const blocks *b, LLVMValueRef run_epi, LLVMValue
 }
 
 /* Rows ic .. ic+mc-1 of the current K and N blocks: panel by panel, its
-   MR-row tiles (the panel stays in cache while A streams), or MR_NARROW-row
-   tiles of one or two vectors when the block is that narrow (MR x NR tiles
-   spent half or more of their FMAs on masked lanes: 64 x 256 x 10 took 18
-   us, now 5); then the rows past the last whole tile one by one, GEMV_VECS
-   vectors at a time; each followed by the epilogue after the last K block. */
+   tiles of tile_rows() (the panel stays in cache while A streams), or
+   narrow_rows() tiles of one or two vectors when the block is that narrow
+   (4 x 4 tiles spent half or more of their FMAs on masked lanes: 64 x 256 x
+   10 took 18 us, now 5); then the rows past the last whole tile one by one,
+   GEMV_VECS vectors at a time; each followed by the epilogue after the last K block. */
 static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef mc,
                       LLVMValueRef run_epi)
 {
@@ -127,27 +128,28 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     LLVMValueRef vecs =
         LLVMBuildUDiv(c->b, add(c, ncols, cc_i64(c, c->width - 1)), cc_i64(c, c->width), "");
     LLVMValueRef narrow = LLVMBuildICmp(c->b, LLVMIntULE, vecs, cc_i64(c, NV_NARROW), "");
-    LLVMValueRef mr = LLVMBuildSelect(c->b, narrow, cc_i64(c, MR_NARROW), cc_i64(c, MR), "");
+    int tr = tile_rows(c), tv = tile_vecs(c), nr = narrow_rows(c);
+    LLVMValueRef mr = LLVMBuildSelect(c->b, narrow, cc_i64(c, nr), cc_i64(c, tr), "");
     LLVMValueRef rows = LLVMBuildSub(c->b, mc, LLVMBuildURem(c->b, mc, mr, ""), "");
     LLVMValueRef end = add(c, ic, rows);
     cc_loop jr, ir;
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef tiled = LLVMAppendBasicBlockInContext(c->ctx, fn, "tiles_done");
     LLVMBasicBlockRef wide = cc_if_then(c, narrow); /* the else branch */
-    for (int nv = 1; nv <= NV_NARROW; nv++) {       /* MR_NARROW rows of nv vectors */
+    for (int nv = 1; nv <= NV_NARROW; nv++) {       /* nr rows of nv vectors */
         LLVMValueRef fits = LLVMBuildICmp(c->b, LLVMIntEQ, vecs, cc_i64(c, nv), "");
         LLVMBasicBlockRef other = nv < NV_NARROW ? cc_if_then(c, fits) : NULL;
-        cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR_NARROW));
-        micro(c, b, ir.i, cc_i64(c, 0), MR_NARROW, nv);
+        cc_loop_begin(c, &ir, ic, end, cc_i64(c, nr));
+        micro(c, b, ir.i, cc_i64(c, 0), nr, nv);
         cc_loop_end(c, &ir);
         LLVMBuildBr(c->b, tiled);
         if (other)
             LLVMPositionBuilderAtEnd(c->b, other);
     }
     LLVMPositionBuilderAtEnd(c->b, wide);
-    cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, NR * c->width));
-    cc_loop_begin(c, &ir, ic, end, cc_i64(c, MR));
-    micro(c, b, ir.i, jr.i, MR, NR);
+    cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, tv * (int64_t)c->width));
+    cc_loop_begin(c, &ir, ic, end, cc_i64(c, tr));
+    micro(c, b, ir.i, jr.i, tr, tv);
     cc_loop_end(c, &ir);
     cc_loop_end(c, &jr);
     cc_end_if(c, tiled);

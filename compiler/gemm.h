@@ -7,11 +7,11 @@
 #include "cc.h"
 
 enum {
-    MR = 4, /* rows by NR vectors: 16 accumulators; 6 x 4, 8 x 2, 8 x 3 measured slower */
-    NR = 4,
-    MR_NARROW = 8, /* rows of a tile when N is one or two vectors wide (a classifier's 10 */
-    NV_NARROW = 2, /* outputs, a small layer's 32): MR x NR tiles would mask half or more */
-    GEMV_VECS = 8, /* one-row kernel (M = 1, rows past the last MR): independent sums */
+    NR_MAX = 4,    /* the most vectors of a tile, and of a packed panel */
+    MR_MAX = 8,    /* the most rows of a tile (tile_rows, narrow_rows) */
+    NV_NARROW = 2, /* N one or two vectors wide (a classifier's 10 outputs, a small
+                      layer's 32) takes narrow tiles: wide ones would mask half or more */
+    GEMV_VECS = 8, /* one-row kernel (M = 1, rows past the last tile): independent sums */
     KC = 512,      /* K block: 256 ran 256x1024x1024 at 105 GFLOP/s, 512 at 109 */
     NC = 256,      /* N block: a packed KC x NC block is 512 KB, half of a Zen 4 L2 */
     MC = 64,       /* rows per row block: its epilogue reads 64 KB at most */
@@ -26,9 +26,30 @@ enum {
     ALIAS_FLOATS = 1024,
 };
 
+/* The register tile: rows by vectors of C's accumulators, and B's packed
+   panels are a tile wide. With 32 vector registers (AVX-512) 4 x 4: 16
+   accumulators (6 x 4, 8 x 2 and 8 x 3 measured slower). With 16 (AVX2,
+   SSE) 6 x 2: 12 accumulators, 2 of B and A's broadcast, where 4 x 4
+   spilled (64 x 784 x 256 on Zen 3: 29 GFLOP/s). Narrow N's tiles: 8 rows
+   with 32 registers, 6 with 16. */
+static inline int tile_rows(const cc_ctx *c)
+{
+    return c->width == 16 ? 4 : 6;
+}
+
+static inline int tile_vecs(const cc_ctx *c)
+{
+    return c->width == 16 ? NR_MAX : 2;
+}
+
+static inline int narrow_rows(const cc_ctx *c)
+{
+    return c->width == 16 ? 8 : 6;
+}
+
 /* The function's arguments and the current blocks, as the kernels read
    them. B[k, j] of the block (k, j from its corner) is at
-   bp[k ldb + j / (NR W) pstride + j % (NR W)]. */
+   bp[k ldb + j / P pstride + j % P], P = tile_vecs() W. */
 typedef struct {
     LLVMValueRef a, a_rs, a_cs, c_buf, bias, n, epi, epi_ctx;
     LLVMValueRef bp, ldb, pstride;

@@ -21,16 +21,17 @@ typedef struct {
     int64_t m, k, n;
 } shape;
 
-/* Across every edge: 1, tiles, K blocks (512), N blocks (256), row blocks
-   (64), the packing thresholds (512 rows; 128 at N = 1024), the one-row
-   kernel's 128 columns; the
+/* Across every edge: 1, tiles (4 x 4 vectors in 16 lanes, 6 x 2 in 8 and
+   4), K blocks (512), N blocks (256), row blocks (64), the packing
+   thresholds (512 rows; 128 at N = 1024), the one-row kernel's 128
+   columns; the
    narrow tiles (one vector, or two) with rows left over, packed and not,
    across K blocks, N (or K, for dY Wᵀ) of 7, 10, 16, 17, 20, 30 and 32. */
 static const shape shapes[] = {
-    {1, 1, 1},      {1, 512, 512}, {1, 300, 700},   {3, 1, 17},     {4, 255, 63},
-    {5, 256, 64},   {63, 257, 65}, {64, 17, 1},     {65, 513, 130}, {67, 300, 513},
-    {130, 1, 1030}, {2, 2, 129},   {129, 300, 70},  {139, 600, 10}, {13, 9, 16},
-    {20, 10, 7},    {520, 40, 70}, {130, 20, 1024}, {45, 530, 32},  {520, 30, 20},
+    {1, 1, 1},      {1, 512, 512},  {1, 300, 700},  {3, 1, 17},     {4, 255, 63},   {5, 256, 64},
+    {63, 257, 65},  {64, 17, 1},    {65, 513, 130}, {67, 300, 513}, {130, 1, 1030}, {2, 2, 129},
+    {129, 300, 70}, {139, 600, 10}, {13, 9, 16},    {20, 10, 7},    {520, 40, 70},  {130, 20, 1024},
+    {45, 530, 32},  {520, 30, 20},  {6, 40, 48},    {12, 33, 47},   {66, 70, 49},
 };
 
 /* n multiples of 1/8 in [-1, 1] from seed. */

@@ -1,97 +1,121 @@
-/* peer_sleef.c -- the SLEEF peer of row 1: 16-lane AVX-512 loops over SLEEF's
-   1.0-ULP float functions (the FMA AVX-512 builds, Sleef_*f16_u10avx512f),
-   each bench_func composed from them the way bench.h defines it, with a
-   masked tail for n not a multiple of 16. */
+/* peer_sleef.c -- the SLEEF peer of row 1: loops over SLEEF's 1.0-ULP float
+   functions in the widest build this CPU runs (the bench is compiled with
+   -march=native): 16 lanes with AVX-512 (Sleef_*f16_u10avx512f), 8 with
+   AVX2 and FMA (Sleef_*f8_u10avx2), none otherwise. Each bench_func is
+   composed from them the way bench.h defines it, with the n % lanes tail
+   computed on a zero-padded copy. */
 #include "peers.h"
 
-#ifdef BENCH_HAVE_SLEEF
+#if defined(BENCH_HAVE_SLEEF) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
 
 #include <immintrin.h>
 #include <sleef.h>
 #include <stdlib.h>
+#include <string.h>
+
+#ifdef __AVX512F__
+#define LANES 16
+#define ISA "avx512f"
+typedef __m512 vf;
+#define SLEEF(f) Sleef_##f##f16_u10avx512f
+#define V(op) _mm512_##op##_ps
+/* where x > k, b; elsewhere a */
+static vf where_gt(vf x, float k, vf a, vf b)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(k), _CMP_GT_OQ), a, b);
+}
+#else
+#define LANES 8
+#define ISA "avx2"
+typedef __m256 vf;
+#define SLEEF(f) Sleef_##f##f8_u10avx2
+#define V(op) _mm256_##op##_ps
+static vf where_gt(vf x, float k, vf a, vf b)
+{
+    return _mm256_blendv_ps(a, b, _mm256_cmp_ps(x, _mm256_set1_ps(k), _CMP_GT_OQ));
+}
+#endif
 
 #define SQRT1_2 0.70710678118654752440f        /* 1 / sqrt(2) */
 #define SQRT_2_OVER_PI 0.79788456080286535588f /* sqrt(2 / pi) */
 
-static __m512 v_one(void)
+static vf v_one(void)
 {
-    return _mm512_set1_ps(1.0f);
+    return V(set1)(1.0f);
 }
 
 /* 1 / (1 + exp(-x)) */
-static __m512 v_sigmoid(__m512 x)
+static vf v_sigmoid(vf x)
 {
-    __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(), x));
-    return _mm512_div_ps(v_one(), _mm512_add_ps(v_one(), e));
+    vf e = SLEEF(exp)(V(sub)(V(setzero)(), x));
+    return V(div)(v_one(), V(add)(v_one(), e));
 }
 
-static __m512 v_tanh(__m512 x)
+static vf v_tanh(vf x)
 {
-    return Sleef_tanhf16_u10avx512f(x);
+    return SLEEF(tanh)(x);
 }
 
 /* x/2 (1 + erf(x / sqrt 2)) */
-static __m512 v_gelu_erf(__m512 x)
+static vf v_gelu_erf(vf x)
 {
-    __m512 e = Sleef_erff16_u10avx512f(_mm512_mul_ps(x, _mm512_set1_ps(SQRT1_2)));
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(v_one(), e));
+    vf e = SLEEF(erf)(V(mul)(x, V(set1)(SQRT1_2)));
+    return V(mul)(V(mul)(V(set1)(0.5f), x), V(add)(v_one(), e));
 }
 
 /* x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-static __m512 v_gelu_tanh(__m512 x)
+static vf v_gelu_tanh(vf x)
 {
-    __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-    __m512 u = _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x);
-    __m512 t = Sleef_tanhf16_u10avx512f(_mm512_mul_ps(_mm512_set1_ps(SQRT_2_OVER_PI), u));
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(v_one(), t));
+    vf x3 = V(mul)(V(mul)(x, x), x);
+    vf u = V(fmadd)(V(set1)(0.044715f), x3, x);
+    vf t = SLEEF(tanh)(V(mul)(V(set1)(SQRT_2_OVER_PI), u));
+    return V(mul)(V(mul)(V(set1)(0.5f), x), V(add)(v_one(), t));
 }
 
 /* x / (1 + exp(-x)) */
-static __m512 v_swish(__m512 x)
+static vf v_swish(vf x)
 {
-    __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_setzero_ps(), x));
-    return _mm512_div_ps(x, _mm512_add_ps(v_one(), e));
+    vf e = SLEEF(exp)(V(sub)(V(setzero)(), x));
+    return V(div)(x, V(add)(v_one(), e));
 }
 
 /* x > 0 ? x : expm1(x) */
-static __m512 v_elu(__m512 x)
+static vf v_elu(vf x)
 {
-    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-    return _mm512_mask_blend_ps(pos, Sleef_expm1f16_u10avx512f(x), x);
+    return where_gt(x, 0.0f, SLEEF(expm1)(x), x);
 }
 
 /* x > 20 ? x : log1p(exp(x)), PyTorch's threshold */
-static __m512 v_softplus(__m512 x)
+static vf v_softplus(vf x)
 {
-    __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(20.0f), _CMP_GT_OQ);
-    __m512 sp = Sleef_log1pf16_u10avx512f(Sleef_expf16_u10avx512f(x));
-    return _mm512_mask_blend_ps(big, sp, x);
+    return where_gt(x, 20.0f, SLEEF(log1p)(SLEEF(exp)(x)), x);
 }
 
-static __m512 v_mish(__m512 x)
+static vf v_mish(vf x)
 {
-    return _mm512_mul_ps(x, Sleef_tanhf16_u10avx512f(v_softplus(x)));
+    return V(mul)(x, SLEEF(tanh)(v_softplus(x)));
 }
 
 /* x > 0 ? x : 0; a NaN x gives 0, as the reference does */
-static __m512 v_relu(__m512 x)
+static vf v_relu(vf x)
 {
-    return _mm512_max_ps(x, _mm512_setzero_ps());
+    return V(max)(x, V(setzero)());
 }
 
 typedef void (*sleef_loop)(const float *x, float *y, long n);
 
-/* Whole vectors, then one masked vector for the n % 16 tail (masked lanes
-   read nothing, compute on zeros and store nothing). */
+/* Whole vectors, then the n % LANES tail through a zero-padded copy. */
 #define SLEEF_LOOP(name)                                                                           \
     static void loop_##name(const float *x, float *y, long n)                                      \
     {                                                                                              \
         long i = 0;                                                                                \
-        for (; i + 16 <= n; i += 16)                                                               \
-            _mm512_storeu_ps(y + i, v_##name(_mm512_loadu_ps(x + i)));                             \
+        for (; i + LANES <= n; i += LANES)                                                         \
+            V(storeu)(y + i, v_##name(V(loadu)(x + i)));                                           \
         if (i < n) {                                                                               \
-            __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                        \
-            _mm512_mask_storeu_ps(y + i, m, v_##name(_mm512_maskz_loadu_ps(m, x + i)));            \
+            float in[LANES] = {0}, out[LANES];                                                     \
+            memcpy(in, x + i, (size_t)(n - i) * sizeof *x);                                        \
+            V(storeu)(out, v_##name(V(loadu)(in)));                                                \
+            memcpy(y + i, out, (size_t)(n - i) * sizeof *y);                                       \
         }                                                                                          \
     }
 
@@ -142,7 +166,7 @@ int peer_sleef_fwd(bench_func f, const float *x, float *y, long n, bench_kernel 
 const char *peer_sleef_describe(void)
 {
     return "SLEEF " STR(SLEEF_VERSION_MAJOR) "." STR(SLEEF_VERSION_MINOR) "." STR(
-        SLEEF_VERSION_PATCHLEVEL) " (u10 avx512f, 16 lanes)";
+        SLEEF_VERSION_PATCHLEVEL) " (u10 " ISA ", " STR(LANES) " lanes)";
 }
 
 #else

@@ -44,16 +44,17 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
     LLVMValueRef acc[MR_MAX][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS];
     LLVMValueRef crow[MR_MAX];
     LLVMValueRef at_c[GEMV_VECS]; /* col, or col[0] where the vector is wholly masked */
-    LLVMValueRef pw = cc_i64(c, tile_vecs(c) * (int64_t)c->width);
+    int tv = tile_vecs(c);        /* jr is a multiple of a panel's tv vectors */
+    LLVMValueRef panel =
+        mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, tv * (int64_t)c->width), ""), b->pstride);
     LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, b->bias, "");
     for (int i = 0; i < mr; i++)
         crow[i] = mul(c, add(c, ic, cc_i64(c, i)), b->n);
     for (int u = 0; u < nv; u++) {
         col[u] = add(c, add(c, b->jc, jr), cc_i64(c, u * (int64_t)c->width));
         mask[u] = cc_mask(c, col[u], b->colend);
-        LLVMValueRef j = add(c, jr, cc_i64(c, u * (int64_t)c->width)); /* in the block */
-        boff[u] = add(c, mul(c, LLVMBuildUDiv(c->b, j, pw, ""), b->pstride),
-                      LLVMBuildURem(c->b, j, pw, ""));
+        boff[u] = add(c, add(c, panel, mul(c, cc_i64(c, u / tv), b->pstride)),
+                      cc_i64(c, (u % tv) * (int64_t)c->width));
         /* A masked-off lane at an unmapped address costs a microcode assist
            (hundreds of cycles on Zen 4): a vector wholly past the block
            reads and writes at the first one's addresses. */

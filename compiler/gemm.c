@@ -4,7 +4,7 @@
    x86-64 ISA level, gemm_library.c), so a graph's products cost it no
    compile time; ahead of time, and on other CPUs, a module builds its own.
    Blocked for the caches after Goto and van de Geijn, "Anatomy of
-   High-Performance Matrix Multiplication" (2008): blocks of KC x NC of B
+   High-Performance Matrix Multiplication" (2008): blocks of kc() x NC of B
    are packed (L2) into panels a register tile wide; the micro-kernel runs
    a tile of rows by a panel while the panel stays in cache (L1) and A
    streams. Every sum runs k in order from the bias, as an unblocked loop
@@ -194,8 +194,13 @@ _Static_assert(offsetof(cc_packed, ready) == sizeof(int64_t), "cc_packed's layou
 
 int64_t cc_packed_floats(int64_t k, int64_t n)
 {
-    int64_t kb = ((k > 1 ? k : 1) + KC - 1) / KC, nb = (n + NC - 1) / NC;
-    return kb * nb * ((int64_t)KC + 4) * NC;
+    /* for either K block (the target's is not known here) */
+    int64_t most = 0;
+    for (int64_t b = KC_SMALL; b <= KC; b *= 2) {
+        int64_t kb = ((k > 1 ? k : 1) + b - 1) / b, nb = (n + NC - 1) / NC;
+        most = kb * nb * (b + 4) * NC > most ? kb * nb * (b + 4) * NC : most;
+    }
+    return most;
 }
 
 /* The body: N blocks, K blocks (B packed or not), row blocks. B is packed
@@ -217,7 +222,7 @@ static void build_gemm(cc_lower *outer, LLVMValueRef fn)
     LLVMValueRef src = p[3], b_rs = p[4], b_cs = p[5], m = p[8], k = p[10];
     LLVMValueRef do_pack =
         LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, b_cs, cc_i64(c, 1), ""),
-                    LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, PACK_ROWS), ""), "");
+                    LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, pack_rows(c)), ""), "");
     LLVMValueRef aliased = LLVMBuildICmp(
         c->b, LLVMIntEQ, LLVMBuildSRem(c->b, b_rs, cc_i64(c, ALIAS_FLOATS), ""), cc_i64(c, 0), "");
     aliased = LLVMBuildAnd(c->b, aliased,
@@ -239,28 +244,29 @@ static void build_gemm(cc_lower *outer, LLVMValueRef fn)
     LLVMValueRef ready = LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildLoad2(c->b, c->i64, ready_at, ""),
                                        cc_i64(c, 0), "");
     LLVMValueRef fill = LLVMBuildAnd(c->b, do_pack, LLVMBuildNot(c->b, ready, ""), "");
-    /* pack_transposed may write 3 rows past KC */
+    /* pack_transposed may write 3 rows past the K block */
     LLVMValueRef raw = take_if(l, LLVMBuildAnd(c->b, do_pack, LLVMBuildNot(c->b, use_slot, ""), ""),
-                               cc_i64(c, ((int64_t)KC + 4) * NC * 4));
+                               cc_i64(c, (kc(c) + 4) * NC * 4));
     LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");
     /* K = 0 still makes one block: the bias and the epilogue */
     LLVMValueRef kend = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, k, cc_i64(c, 1), ""),
                                         k, cc_i64(c, 1), "");
-    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, add(c, kend, cc_i64(c, KC - 1)), cc_i64(c, KC), "");
+    LLVMValueRef kblocks =
+        LLVMBuildSDiv(c->b, add(c, kend, cc_i64(c, kc(c) - 1)), cc_i64(c, kc(c)), "");
     LLVMValueRef has_epi = LLVMBuildIsNotNull(c->b, b.epi, "");
     cc_loop jc, pc, ic;
     cc_loop_begin(c, &jc, cc_i64(c, 0), b.n, cc_i64(c, NC));
     b.jc = jc.i;
     b.colend = imin(c, add(c, jc.i, cc_i64(c, NC)), b.n);
-    cc_loop_begin(c, &pc, cc_i64(c, 0), kend, cc_i64(c, KC));
+    cc_loop_begin(c, &pc, cc_i64(c, 0), kend, cc_i64(c, kc(c)));
     b.pc = pc.i;
-    b.kc = imin(c, cc_i64(c, KC), LLVMBuildSub(c->b, k, pc.i, ""));
+    b.kc = imin(c, cc_i64(c, kc(c)), LLVMBuildSub(c->b, k, pc.i, ""));
     b.first = LLVMBuildICmp(c->b, LLVMIntEQ, pc.i, cc_i64(c, 0), "");
-    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, KC)), k, "");
+    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, kc(c))), k, "");
     LLVMValueRef run_epi = LLVMBuildAnd(c->b, last, has_epi, "");
     LLVMValueRef nth = add(c, mul(c, LLVMBuildSDiv(c->b, jc.i, cc_i64(c, NC), ""), kblocks),
-                           LLVMBuildSDiv(c->b, pc.i, cc_i64(c, KC), ""));
-    LLVMValueRef off = mul(c, nth, cc_i64(c, ((int64_t)KC + 4) * NC));
+                           LLVMBuildSDiv(c->b, pc.i, cc_i64(c, kc(c)), ""));
+    LLVMValueRef off = mul(c, nth, cc_i64(c, (kc(c) + 4) * NC));
     LLVMValueRef in_slot = LLVMBuildGEP2(c->b, c->f32, panels, &off, 1, "");
     cc_gemm_block_b(c, &b, LLVMBuildSelect(c->b, use_slot, in_slot, packed, ""), src, b_rs, b_cs,
                     do_pack, fill);

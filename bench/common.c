@@ -25,20 +25,43 @@ static int cmp_double(const void *a, const void *b)
 
 enum { MAX_SAMPLES = 4096 };
 
-double bench_time(const bench_kernel *k, int min_samples, double min_seconds)
+/* Medians of nk kernels k[] run in turn (nk <= 2) into med[]. */
+static void time_in_turn(const bench_kernel *const *k, int nk, int min_samples, double min_seconds,
+                         double *med)
 {
-    static double t[MAX_SAMPLES];
+    static double t[2][MAX_SAMPLES];
     for (int w = 0; w < 3; w++)
-        k->run(k->state);
+        for (int j = 0; j < nk; j++)
+            k[j]->run(k[j]->state);
     int n = 0;
     for (double start = bench_now();
-         n < MAX_SAMPLES && (n < min_samples || bench_now() - start < min_seconds); n++) {
-        double t0 = bench_now();
-        k->run(k->state);
-        t[n] = bench_now() - t0;
+         n < MAX_SAMPLES && (n < min_samples || bench_now() - start < min_seconds * nk); n++)
+        for (int j = 0; j < nk; j++) {
+            double t0 = bench_now();
+            k[j]->run(k[j]->state);
+            t[j][n] = bench_now() - t0;
+        }
+    for (int j = 0; j < nk; j++) {
+        qsort(t[j], (size_t)n, sizeof *t[j], cmp_double);
+        med[j] = t[j][n / 2];
     }
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return t[n / 2];
+}
+
+double bench_time(const bench_kernel *k, int min_samples, double min_seconds)
+{
+    double med;
+    time_in_turn(&k, 1, min_samples, min_seconds, &med);
+    return med;
+}
+
+void bench_time_pair(const bench_kernel *a, const bench_kernel *b, int min_samples,
+                     double min_seconds, double *ta, double *tb)
+{
+    const bench_kernel *k[2] = {a, b};
+    double med[2];
+    time_in_turn(k, 2, min_samples, min_seconds, med);
+    *ta = med[0];
+    *tb = med[1];
 }
 
 void bench_kernel_free(bench_kernel *k)

@@ -2,8 +2,8 @@
    quoted: copy bandwidth with normal and non-temporal stores at four working
    sets, and the peak FMA rate of one core. The rows' ceilings come from them. */
 #include "driver.h"
+#include "simd.h"
 
-#include <immintrin.h>
 #include <string.h>
 
 static const long copy_sizes[4] = {4096, 262144, 16777216, 67108864};
@@ -14,36 +14,25 @@ typedef struct {
     long n;
 } copy_state;
 
-/* The widest vectors this CPU runs (the bench is built with -march=native):
-   16 floats with AVX-512, 8 with AVX2 and FMA; otherwise memcpy and no
-   FMA figure. */
-#if defined(__AVX512F__)
-#define LANES 16
-typedef __m512 vf;
-#define V(op) _mm512_##op##_ps
+#if BENCH_LANES == 16
 static float sum_lanes(vf a)
 {
     return _mm512_reduce_add_ps(a);
 }
-#elif defined(__AVX2__) && defined(__FMA__)
-#define LANES 8
-typedef __m256 vf;
-#define V(op) _mm256_##op##_ps
+#elif BENCH_LANES == 8
 static float sum_lanes(vf a)
 {
     float t[8];
     _mm256_storeu_ps(t, a);
     return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
-#else
-#define LANES 0
 #endif
 
 static void copy_normal(void *state)
 {
     copy_state *s = state;
-#if LANES
-    for (long i = 0; i < s->n; i += LANES)
+#if BENCH_LANES
+    for (long i = 0; i < s->n; i += BENCH_LANES)
         V(store)(s->y + i, V(load)(s->x + i));
 #else
     memcpy(s->y, s->x, (size_t)s->n * sizeof *s->y);
@@ -53,8 +42,8 @@ static void copy_normal(void *state)
 static void copy_stream(void *state)
 {
     copy_state *s = state;
-#if LANES
-    for (long i = 0; i < s->n; i += LANES)
+#if BENCH_LANES
+    for (long i = 0; i < s->n; i += BENCH_LANES)
         V(stream)(s->y + i, V(load)(s->x + i));
     _mm_sfence();
 #else
@@ -71,7 +60,7 @@ enum { FMA_ITERS = 1 << 16 };
 static void fma_loop(void *state)
 {
     (void)state;
-#if LANES
+#if BENCH_LANES
     vf m = V(set1)(0.999999f), c = V(set1)(1e-7f);
     vf a0 = V(set1)(0), a1 = V(set1)(1), a2 = V(set1)(2), a3 = V(set1)(3);
     vf a4 = V(set1)(4), a5 = V(set1)(5), a6 = V(set1)(6), a7 = V(set1)(7);
@@ -109,8 +98,8 @@ void machine_measure(const bench_options *o, bench_machine *m)
         table_add(&l);
     }
     bench_kernel fma = {fma_loop, NULL, NULL};
-    m->fma_gflops =
-        12.0 * LANES * 2 * FMA_ITERS / bench_time(&fma, o->min_samples, o->min_seconds) * 1e-9;
+    m->fma_gflops = 12.0 * BENCH_LANES * 2 * FMA_ITERS /
+                    bench_time(&fma, o->min_samples, o->min_seconds) * 1e-9;
     bench_line l = line_new(0, "GFLOP/s", "peak float FMA rate, one core");
     l.ceiling = m->fma_gflops;
     table_add(&l);

@@ -6,30 +6,25 @@
    computed on a zero-padded copy. */
 #include "peers.h"
 
-#if defined(BENCH_HAVE_SLEEF) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
+#include "simd.h"
 
-#include <immintrin.h>
+#if defined(BENCH_HAVE_SLEEF) && BENCH_LANES
+
 #include <sleef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __AVX512F__
-#define LANES 16
+#if BENCH_LANES == 16
 #define ISA "avx512f"
-typedef __m512 vf;
 #define SLEEF(f) Sleef_##f##f16_u10avx512f
-#define V(op) _mm512_##op##_ps
 /* where x > k, b; elsewhere a */
 static vf where_gt(vf x, float k, vf a, vf b)
 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(k), _CMP_GT_OQ), a, b);
 }
 #else
-#define LANES 8
 #define ISA "avx2"
-typedef __m256 vf;
 #define SLEEF(f) Sleef_##f##f8_u10avx2
-#define V(op) _mm256_##op##_ps
 static vf where_gt(vf x, float k, vf a, vf b)
 {
     return _mm256_blendv_ps(a, b, _mm256_cmp_ps(x, _mm256_set1_ps(k), _CMP_GT_OQ));
@@ -104,15 +99,15 @@ static vf v_relu(vf x)
 
 typedef void (*sleef_loop)(const float *x, float *y, long n);
 
-/* Whole vectors, then the n % LANES tail through a zero-padded copy. */
+/* Whole vectors, then the n % BENCH_LANES tail through a zero-padded copy. */
 #define SLEEF_LOOP(name)                                                                           \
     static void loop_##name(const float *x, float *y, long n)                                      \
     {                                                                                              \
         long i = 0;                                                                                \
-        for (; i + LANES <= n; i += LANES)                                                         \
+        for (; i + BENCH_LANES <= n; i += BENCH_LANES)                                             \
             V(storeu)(y + i, v_##name(V(loadu)(x + i)));                                           \
         if (i < n) {                                                                               \
-            float in[LANES] = {0}, out[LANES];                                                     \
+            float in[BENCH_LANES] = {0}, out[BENCH_LANES];                                         \
             memcpy(in, x + i, (size_t)(n - i) * sizeof *x);                                        \
             V(storeu)(out, v_##name(V(loadu)(in)));                                                \
             memcpy(y + i, out, (size_t)(n - i) * sizeof *y);                                       \
@@ -166,7 +161,7 @@ int peer_sleef_fwd(bench_func f, const float *x, float *y, long n, bench_kernel 
 const char *peer_sleef_describe(void)
 {
     return "SLEEF " STR(SLEEF_VERSION_MAJOR) "." STR(SLEEF_VERSION_MINOR) "." STR(
-        SLEEF_VERSION_PATCHLEVEL) " (u10 " ISA ", " STR(LANES) " lanes)";
+        SLEEF_VERSION_PATCHLEVEL) " (u10 " ISA ", " STR(BENCH_LANES) " lanes)";
 }
 
 #else

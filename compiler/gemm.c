@@ -4,7 +4,7 @@
    x86-64 ISA level, gemm_library.c), so a graph's products cost it no
    compile time; ahead of time, and on other CPUs, a module builds its own.
    Blocked for the caches after Goto and van de Geijn, "Anatomy of
-   High-Performance Matrix Multiplication" (2008): blocks of kc() x NC of B
+   High-Performance Matrix Multiplication" (2008): blocks of kc x NC of B
    are packed (L2) into panels a register tile wide; the micro-kernel runs
    a tile of rows by a panel while the panel stays in cache (L1) and A
    streams. Every sum runs k in order from the bias, as an unblocked loop
@@ -35,6 +35,18 @@ static void k_loop(cc_ctx *c, const blocks *b, LLVMValueRef acc[][GEMV_VECS], LL
     cc_loop_end(c, &ks);
 }
 
+/* The accumulators into C's rows crow[] at columns at_c[], masked by
+   mask[u] (mask NULL: whole vectors). */
+static void store_tile(cc_ctx *c, const blocks *b, LLVMValueRef acc[][GEMV_VECS],
+                       const LLVMValueRef *crow, const LLVMValueRef *at_c, const LLVMValueRef *mask,
+                       int mr, int nv)
+{
+    for (int i = 0; i < mr; i++)
+        for (int u = 0; u < nv; u++)
+            cc_store(c, LLVMBuildLoad2(c->b, c->vf32, acc[i][u], ""), b->c_buf,
+                     add(c, crow[i], at_c[u]), mask ? mask[u] : NULL);
+}
+
 /* The tile of C at rows ic .. ic+mr-1 and nv vectors of columns from
    jc + jr, lanes past the N block masked off: the bias on the first K
    block, else the partial sums in C; plus A[rows, K block] B[K block,
@@ -43,8 +55,8 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
 {
     LLVMValueRef acc[MR_MAX][GEMV_VECS], col[GEMV_VECS], mask[GEMV_VECS], boff[GEMV_VECS];
     LLVMValueRef crow[MR_MAX];
-    LLVMValueRef at_c[GEMV_VECS]; /* col, or col[0] where the vector is wholly masked */
-    int tv = tile_vecs(c);        /* jr is a multiple of a panel's tv vectors */
+    LLVMValueRef at_c[GEMV_VECS];    /* col, or col[0] where the vector is wholly masked */
+    int tv = blocking(c)->tile_vecs; /* jr is a multiple of a panel's tv vectors */
     LLVMValueRef panel =
         mul(c, LLVMBuildUDiv(c->b, jr, cc_i64(c, tv * (int64_t)c->width), ""), b->pstride);
     LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, b->bias, "");
@@ -101,19 +113,15 @@ static void micro(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef jr, 
     k_loop(c, b, acc, a, boff, mask, mr, nv);
     cc_end_if(c, summed);
     /* C's stores masked only at the block's edge: a masked store is
-       microcoded on AMD's AVX2 cores (vmaskmovps, 12-20 cycles on Zen 3
-       against 1) */
+       microcoded on AMD's AVX2 cores (vmaskmovps, 4-7 ns on Zen 3 against
+       1) */
     LLVMBasicBlockRef edge = cc_if_then(c, in_block); /* the else branch */
+    store_tile(c, b, acc, crow, at_c, NULL, mr, nv);
     LLVMBasicBlockRef stored = LLVMAppendBasicBlockInContext(c->ctx, fn, "tile_stored");
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < mr; i++)
-            for (int u = 0; u < nv; u++)
-                cc_store(c, LLVMBuildLoad2(c->b, c->vf32, acc[i][u], ""), b->c_buf,
-                         add(c, crow[i], at_c[u]), pass ? mask[u] : NULL);
-        cc_end_if(c, stored);
-        if (!pass)
-            LLVMPositionBuilderAtEnd(c->b, edge);
-    }
+    cc_end_if(c, stored);
+    LLVMPositionBuilderAtEnd(c->b, edge);
+    store_tile(c, b, acc, crow, at_c, mask, mr, nv);
+    cc_end_if(c, stored);
 }
 
 /* epi(ctx, row0, rows, col0, cols, N) when run_epi. */
@@ -127,8 +135,8 @@ static void epilogue(cc_ctx *c, const blocks *b, LLVMValueRef run_epi, LLVMValue
 }
 
 /* Rows ic .. ic+mc-1 of the current K and N blocks: panel by panel, its
-   tiles of tile_rows() (the panel stays in cache while A streams), or
-   narrow_rows() tiles of one or two vectors when the block is that narrow
+   tiles (the panel stays in cache while A streams), or narrow tiles of
+   one or two vectors when the block is that narrow
    (4 x 4 tiles spent half or more of their FMAs on masked lanes: 64 x 256 x
    10 took 18 us, now 5); then the rows past the last whole tile one by one,
    GEMV_VECS vectors at a time; each followed by the epilogue after the last K block. */
@@ -139,7 +147,8 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     LLVMValueRef vecs =
         LLVMBuildUDiv(c->b, add(c, ncols, cc_i64(c, c->width - 1)), cc_i64(c, c->width), "");
     LLVMValueRef narrow = LLVMBuildICmp(c->b, LLVMIntULE, vecs, cc_i64(c, NV_NARROW), "");
-    int tr = tile_rows(c), tv = tile_vecs(c), nr = narrow_rows(c);
+    const gemm_blocking *g = blocking(c);
+    int tr = g->tile_rows, tv = g->tile_vecs, nr = g->narrow_rows;
     LLVMValueRef mr = LLVMBuildSelect(c->b, narrow, cc_i64(c, nr), cc_i64(c, tr), "");
     LLVMValueRef rows = LLVMBuildSub(c->b, mc, LLVMBuildURem(c->b, mc, mr, ""), "");
     LLVMValueRef end = add(c, ic, rows);
@@ -192,15 +201,18 @@ static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
 /* the GEMM reads ready as the second i64 of the slot */
 _Static_assert(offsetof(cc_packed, ready) == sizeof(int64_t), "cc_packed's layout");
 
+/* The floats of B's packed blocks of kc rows (and 4 of slack) for [k, n]. */
+static int64_t packed_floats(int64_t k, int64_t n, int64_t kc)
+{
+    int64_t kb = ((k > 1 ? k : 1) + kc - 1) / kc, nb = (n + NC - 1) / NC;
+    return kb * nb * (kc + 4) * NC;
+}
+
 int64_t cc_packed_floats(int64_t k, int64_t n)
 {
     /* for either K block (the target's is not known here) */
-    int64_t most = 0;
-    for (int64_t b = KC_SMALL; b <= KC; b *= 2) {
-        int64_t kb = ((k > 1 ? k : 1) + b - 1) / b, nb = (n + NC - 1) / NC;
-        most = kb * nb * (b + 4) * NC > most ? kb * nb * (b + 4) * NC : most;
-    }
-    return most;
+    int64_t big = packed_floats(k, n, KC), small = packed_floats(k, n, KC_SMALL);
+    return big > small ? big : small;
 }
 
 /* The body: N blocks, K blocks (B packed or not), row blocks. B is packed
@@ -210,6 +222,7 @@ int64_t cc_packed_floats(int64_t k, int64_t n)
 static void build_gemm(cc_lower *outer, LLVMValueRef fn)
 {
     cc_ctx *c = outer->c;
+    int64_t kc = blocking(c)->kc;
     LLVMValueRef p[15];
     for (unsigned i = 0; i < 15; i++)
         p[i] = LLVMGetParam(fn, i);
@@ -222,7 +235,7 @@ static void build_gemm(cc_lower *outer, LLVMValueRef fn)
     LLVMValueRef src = p[3], b_rs = p[4], b_cs = p[5], m = p[8], k = p[10];
     LLVMValueRef do_pack =
         LLVMBuildOr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, b_cs, cc_i64(c, 1), ""),
-                    LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, pack_rows(c)), ""), "");
+                    LLVMBuildICmp(c->b, LLVMIntSGE, m, cc_i64(c, blocking(c)->pack_rows), ""), "");
     LLVMValueRef aliased = LLVMBuildICmp(
         c->b, LLVMIntEQ, LLVMBuildSRem(c->b, b_rs, cc_i64(c, ALIAS_FLOATS), ""), cc_i64(c, 0), "");
     aliased = LLVMBuildAnd(c->b, aliased,
@@ -246,27 +259,26 @@ static void build_gemm(cc_lower *outer, LLVMValueRef fn)
     LLVMValueRef fill = LLVMBuildAnd(c->b, do_pack, LLVMBuildNot(c->b, ready, ""), "");
     /* pack_transposed may write 3 rows past the K block */
     LLVMValueRef raw = take_if(l, LLVMBuildAnd(c->b, do_pack, LLVMBuildNot(c->b, use_slot, ""), ""),
-                               cc_i64(c, (kc(c) + 4) * NC * 4));
+                               cc_i64(c, (kc + 4) * NC * 4));
     LLVMValueRef packed = LLVMBuildBitCast(c->b, raw, c->ptr, "");
     /* K = 0 still makes one block: the bias and the epilogue */
     LLVMValueRef kend = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, k, cc_i64(c, 1), ""),
                                         k, cc_i64(c, 1), "");
-    LLVMValueRef kblocks =
-        LLVMBuildSDiv(c->b, add(c, kend, cc_i64(c, kc(c) - 1)), cc_i64(c, kc(c)), "");
+    LLVMValueRef kblocks = LLVMBuildSDiv(c->b, add(c, kend, cc_i64(c, kc - 1)), cc_i64(c, kc), "");
     LLVMValueRef has_epi = LLVMBuildIsNotNull(c->b, b.epi, "");
     cc_loop jc, pc, ic;
     cc_loop_begin(c, &jc, cc_i64(c, 0), b.n, cc_i64(c, NC));
     b.jc = jc.i;
     b.colend = imin(c, add(c, jc.i, cc_i64(c, NC)), b.n);
-    cc_loop_begin(c, &pc, cc_i64(c, 0), kend, cc_i64(c, kc(c)));
+    cc_loop_begin(c, &pc, cc_i64(c, 0), kend, cc_i64(c, kc));
     b.pc = pc.i;
-    b.kc = imin(c, cc_i64(c, kc(c)), LLVMBuildSub(c->b, k, pc.i, ""));
+    b.kc = imin(c, cc_i64(c, kc), LLVMBuildSub(c->b, k, pc.i, ""));
     b.first = LLVMBuildICmp(c->b, LLVMIntEQ, pc.i, cc_i64(c, 0), "");
-    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, kc(c))), k, "");
+    LLVMValueRef last = LLVMBuildICmp(c->b, LLVMIntSGE, add(c, pc.i, cc_i64(c, kc)), k, "");
     LLVMValueRef run_epi = LLVMBuildAnd(c->b, last, has_epi, "");
     LLVMValueRef nth = add(c, mul(c, LLVMBuildSDiv(c->b, jc.i, cc_i64(c, NC), ""), kblocks),
-                           LLVMBuildSDiv(c->b, pc.i, cc_i64(c, kc(c)), ""));
-    LLVMValueRef off = mul(c, nth, cc_i64(c, (kc(c) + 4) * NC));
+                           LLVMBuildSDiv(c->b, pc.i, cc_i64(c, kc), ""));
+    LLVMValueRef off = mul(c, nth, cc_i64(c, (kc + 4) * NC));
     LLVMValueRef in_slot = LLVMBuildGEP2(c->b, c->f32, panels, &off, 1, "");
     cc_gemm_block_b(c, &b, LLVMBuildSelect(c->b, use_slot, in_slot, packed, ""), src, b_rs, b_cs,
                     do_pack, fill);

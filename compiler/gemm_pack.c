@@ -1,15 +1,15 @@
-/* gemm_pack.c -- the GEMM's copies of B into panels of tile_vecs() vectors: by
+/* gemm_pack.c -- the GEMM's copies of B into panels of tile_vecs vectors: by
    rows, or across the rows of a transposed B (gathers of 4 and an
    in-register transpose), and the choice of packed or not per block. */
 #include "gemm.h"
 
 /* Row k of the K block, columns jc + q .. of it, into panel q (from
-   column jc + q) at p: tile_vecs() loads, masked by mask[u] (all NULL: whole
+   column jc + q) at p: tile_vecs loads, masked by mask[u] (all NULL: whole
    vectors), at columns at[u]. */
 static void pack_row(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef row,
                      LLVMValueRef k, LLVMValueRef q, LLVMValueRef *at, LLVMValueRef *mask)
 {
-    int nv = tile_vecs(c);
+    int nv = blocking(c)->tile_vecs;
     LLVMValueRef to = add(c, mul(c, q, b->kc), mul(c, k, cc_i64(c, nv * (int64_t)c->width)));
     for (int u = 0; u < nv; u++) {
         LLVMValueRef v = cc_load(c, src, add(c, row, at[u]), mask ? mask[u] : NULL);
@@ -18,7 +18,7 @@ static void pack_row(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef sr
 }
 
 /* Copies B[pc .. pc+kc, jc .. colend] into panels at p: panel q holds the
-   P = tile_vecs() W columns from jc + q P as kc rows, lanes past colend zero. Rows of
+   P = tile_vecs W columns from jc + q P as kc rows, lanes past colend zero. Rows of
    B are contiguous here (b_cs = 1); each row of the block is copied whole,
    into every panel (copying panel by panel, or prefetching rows ahead,
    measured the same: the copy is 8% of a 256 x 1024 x 1024 dense, which
@@ -27,7 +27,7 @@ static void pack_row(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef sr
    loads). */
 static void pack(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs)
 {
-    int nv = tile_vecs(c);
+    int nv = blocking(c)->tile_vecs;
     LLVMValueRef pw = cc_i64(c, nv * (int64_t)c->width);
     LLVMValueRef width = LLVMBuildSub(c->b, b->colend, b->jc, "");
     LLVMValueRef whole = LLVMBuildSub(c->b, width, LLVMBuildSRem(c->b, width, pw, ""), "");
@@ -97,7 +97,7 @@ static void pack_transposed(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValu
 {
     LLVMTypeRef v4i = LLVMVectorType(c->i64, 4), vt = LLVMVectorType(c->f32, 4);
     LLVMValueRef lanes[4], four = cc_i64(c, 4), undef;
-    LLVMValueRef pw = cc_i64(c, tile_vecs(c) * (int64_t)c->width);
+    LLVMValueRef pw = cc_i64(c, blocking(c)->tile_vecs * (int64_t)c->width);
     for (int l = 0; l < 4; l++)
         lanes[l] = cc_i64(c, l);
     undef = LLVMGetUndef(v4i);
@@ -144,7 +144,7 @@ static void pack_transposed(cc_ctx *c, const blocks *b, LLVMValueRef p, LLVMValu
 void cc_gemm_block_b(cc_ctx *c, blocks *b, LLVMValueRef p, LLVMValueRef src, LLVMValueRef b_rs,
                      LLVMValueRef b_cs, LLVMValueRef do_pack, LLVMValueRef fill)
 {
-    LLVMValueRef pw = cc_i64(c, tile_vecs(c) * (int64_t)c->width);
+    LLVMValueRef pw = cc_i64(c, blocking(c)->tile_vecs * (int64_t)c->width);
     LLVMValueRef at = add(c, mul(c, b->pc, b_rs), b->jc);
     b->bp = LLVMBuildSelect(c->b, do_pack, p, LLVMBuildGEP2(c->b, c->f32, src, &at, 1, ""), "");
     b->packed = do_pack;

@@ -167,11 +167,10 @@ static logistic logistic_of(cc_ctx *c, pair u)
     return l;
 }
 
-/* 2^64 sigmoid(u) (sign 1) or 2^64 sigmoid(-u) (sign -1) as a pair. */
-static pair sigmoid_pair(cc_ctx *c, const logistic *l, int sign)
+/* 2^64 sigmoid(u) as a pair. */
+static pair sigmoid_pair(cc_ctx *c, const logistic *l)
 {
-    pair n = sign > 0 ? select_pair(c, l->neg, l->e, l->big) : select_pair(c, l->neg, l->big, l->e);
-    return divide(c, n, l->d, l->r);
+    return divide(c, select_pair(c, l->neg, l->e, l->big), l->d, l->r);
 }
 
 /* v 2^-64, rounded once (into the denormals, for the left tail). */
@@ -180,14 +179,37 @@ static LLVMValueRef unscale(cc_ctx *c, LLVMValueRef v)
     return LLVMBuildFMul(c->b, v, k32(c, 0x1p-64f), "");
 }
 
-/* sigmoid(u) sigmoid(-u): the slope of the logistic, for the derivatives,
-   as 2^64 sigmoid(-|u|) times sigmoid(|u|) (in [1/2, 1], exactly scaled
-   down), rounded, then scaled down. */
-static LLVMValueRef logistic_slope(cc_ctx *c, const logistic *l)
+/* The logistic of u in plain floats, for the derivatives, which need no
+   last bit (test_activation_ulp holds them to a few ULP): e = 2^64 e^-|u|
+   (cc_vm_expf_scaled of the pair u; u.lo NULL for 0), 0 below e^-130, and
+   r = 1/(1 + e 2^-64) = sigmoid(|u|). */
+typedef struct {
+    LLVMValueRef e, r, neg;
+} plain_logistic;
+
+static plain_logistic plain_logistic_of(cc_ctx *c, pair u)
 {
-    pair a = divide(c, l->e, l->d, l->r), b = divide(c, l->big, l->d, l->r);
-    b = (pair){unscale(c, b.hi), unscale(c, b.lo)};
-    return unscale(c, round_pair(c, mul_pair(c, a, b)));
+    plain_logistic l;
+    l.neg = lt(c, u.hi, 0);
+    LLVMValueRef lo = u.lo ? cc_select(c, l.neg, u.lo, LLVMBuildFNeg(c->b, u.lo, "")) : NULL;
+    l.e = cc_vm_expf_scaled(c, LLVMBuildFNeg(c->b, fabs_(c, u.hi), ""), lo, -130);
+    l.r = recip(c, cc_fma(c, l.e, k32(c, 0x1p-64f), k32(c, 1)));
+    return l;
+}
+
+/* 2^64 sigmoid(u) (sign 1) or 2^64 sigmoid(-u) (sign -1). */
+static LLVMValueRef plain_sigmoid(cc_ctx *c, const plain_logistic *l, int sign)
+{
+    LLVMValueRef small = LLVMBuildFMul(c->b, l->e, l->r, "");
+    LLVMValueRef big = LLVMBuildFMul(c->b, l->r, k32(c, 0x1p64f), "");
+    return sign > 0 ? cc_select(c, l->neg, small, big) : cc_select(c, l->neg, big, small);
+}
+
+/* 2^64 sigmoid(u) sigmoid(-u) = e/(1 + e)^2, the slope of the logistic,
+   from 2^64 e and r = 1/(1 + e): e r r. */
+static LLVMValueRef slope(cc_ctx *c, LLVMValueRef e, LLVMValueRef r)
+{
+    return LLVMBuildFMul(c->b, LLVMBuildFMul(c->b, e, r, ""), r, "");
 }
 
 /* beta x as an exact pair: beta = b.hi + b.lo, beta x = hi + the product's
@@ -221,7 +243,7 @@ static LLVMValueRef swish(cc_ctx *c, LLVMValueRef x, double beta)
 {
     pair u = scaled(c, beta, x);
     logistic l = logistic_of(c, u);
-    LLVMValueRef y = unscale(c, times(c, x, sigmoid_pair(c, &l, 1)));
+    LLVMValueRef y = unscale(c, times(c, x, sigmoid_pair(c, &l)));
     y = cc_select(c, gt(c, u.hi, 1000), x, y);
     LLVMValueRef zero = LLVMBuildFDiv(c->b, k32(c, 0), x, "");
     return cc_select(c, lt(c, u.hi, -1000), zero, y);
@@ -297,7 +319,7 @@ static logistic gelu_tanh_logistic(cc_ctx *c, LLVMValueRef x)
 static LLVMValueRef gelu_tanh(cc_ctx *c, LLVMValueRef x)
 {
     logistic l = gelu_tanh_logistic(c, x);
-    LLVMValueRef y = unscale(c, times(c, x, sigmoid_pair(c, &l, 1)));
+    LLVMValueRef y = unscale(c, times(c, x, sigmoid_pair(c, &l)));
     y = cc_select(c, gt(c, x, 40), x, y);
     return cc_select(c, lt(c, x, -40), k32(c, -0.0f), y);
 }
@@ -309,10 +331,12 @@ static LLVMValueRef gelu_tanh_grad(cc_ctx *c, LLVMValueRef x)
 {
     LLVMBuilderRef B = c->b;
     logistic l = gelu_tanh_logistic(c, x);
-    LLVMValueRef s = unscale(c, round_pair(c, sigmoid_pair(c, &l, 1)));
+    LLVMValueRef s = round_pair(c, sigmoid_pair(c, &l));
     LLVMValueRef du = cc_fma(c, LLVMBuildFMul(B, x, x, ""), k32(c, (float)(3 * 0.044715 * GELU_K1)),
                              k32(c, (float)GELU_K1));
-    LLVMValueRef g = cc_fma(c, LLVMBuildFMul(B, x, logistic_slope(c, &l), ""), du, s);
+    LLVMValueRef sl = slope(c, round_pair(c, l.e), l.r);
+    /* scaled by 2^64 until the sum, which rounds once into the denormals */
+    LLVMValueRef g = unscale(c, cc_fma(c, LLVMBuildFMul(B, x, sl, ""), du, s));
     g = cc_select(c, gt(c, x, 40), k32(c, 1), g);
     return cc_select(c, lt(c, x, -40), k32(c, 0), g);
 }
@@ -722,24 +746,25 @@ static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *params)
    4(1 + e)^2/(n + 2)^2, so the second term is 4x e(1 + e)/(n + 2)^2. With
    w = e^-|x|, for x <= 0 n = w(w + 2); for x > 0 (num and den over e^2)
    T = (1 + 2w)/D and the term 4x w^2 (1 + w)/D^2 with D = 1 + 2w + 2w^2.
-   Plain floats: a derivative needs no last bit. The formula's guards: 0
-   below -1000, 1 above 1000. */
+   Plain floats: a derivative needs no last bit. n and the term's factor
+   are scaled by 2^64 (W = 2^64 w), so that the left tail rounds into the
+   denormals once, at the end. The formula's guards: 0 below -1000, 1 above
+   1000. */
 static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *params)
 {
     (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
-    pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -104);
-    LLVMValueRef w = unscale(c, round_pair(c, ws));
-    LLVMValueRef w1 = LLVMBuildFAdd(B, w, one, "");
+    LLVMValueRef W = cc_vm_expf_scaled(c, LLVMBuildFNeg(B, fabs_(c, x), ""), NULL, -130);
+    LLVMValueRef w = unscale(c, W), w1 = LLVMBuildFAdd(B, w, one, "");
     /* x <= 0 */
-    LLVMValueRef n1 = LLVMBuildFMul(B, w, LLVMBuildFAdd(B, w, two, ""), "");
-    LLVMValueRef d1 = LLVMBuildFAdd(B, n1, two, "");
-    LLVMValueRef s1 = LLVMBuildFMul(B, w, w1, "");
+    LLVMValueRef n1 = LLVMBuildFMul(B, W, LLVMBuildFAdd(B, w, two, ""), "");
+    LLVMValueRef d1 = cc_fma(c, n1, k32(c, 0x1p-64f), two);
+    LLVMValueRef s1 = LLVMBuildFMul(B, W, w1, "");
     /* x > 0 */
-    LLVMValueRef n2 = cc_fma(c, w, two, one);
-    LLVMValueRef d2 = cc_fma(c, LLVMBuildFMul(B, w, w, ""), two, n2);
-    LLVMValueRef s2 = LLVMBuildFMul(B, LLVMBuildFMul(B, w, w, ""), w1, "");
+    LLVMValueRef n2 = cc_fma(c, W, two, k32(c, 0x1p64f));
+    LLVMValueRef d2 = cc_fma(c, LLVMBuildFMul(B, w, w, ""), two, cc_fma(c, w, two, one));
+    LLVMValueRef s2 = LLVMBuildFMul(B, LLVMBuildFMul(B, W, w, ""), w1, "");
     LLVMValueRef pos = gt(c, x, 0);
     LLVMValueRef n = cc_select(c, pos, n2, n1), d = cc_select(c, pos, d2, d1);
     LLVMValueRef sn = cc_select(c, pos, s2, s1);
@@ -747,7 +772,7 @@ static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *params)
     LLVMValueRef term =
         LLVMBuildFMul(B, LLVMBuildFMul(B, LLVMBuildFMul(B, x, k32(c, 4), ""), sn, ""),
                       LLVMBuildFMul(B, r, r, ""), "");
-    LLVMValueRef g = cc_fma(c, n, r, term);
+    LLVMValueRef g = unscale(c, cc_fma(c, n, r, term));
     g = cc_select(c, gt(c, x, 1000), one, g);
     return cc_select(c, lt(c, x, -1000), zero, g);
 }
@@ -764,25 +789,23 @@ static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *params)
 static LLVMValueRef swish_grad(cc_ctx *c, LLVMValueRef x, double beta)
 {
     pair u = scaled(c, beta, x);
-    logistic l = logistic_of(c, u);
-    pair s = sigmoid_pair(c, &l, 1), t = sigmoid_pair(c, &l, -1);
-    LLVMValueRef bt = LLVMBuildFMul(c->b, u.hi, unscale(c, round_pair(c, t)), "");
+    plain_logistic l = plain_logistic_of(c, u);
+    LLVMValueRef t = unscale(c, plain_sigmoid(c, &l, -1));
+    LLVMValueRef bt = LLVMBuildFMul(c->b, u.hi, t, "");
     LLVMValueRef g =
-        LLVMBuildFMul(c->b, round_pair(c, s), LLVMBuildFAdd(c->b, bt, k32(c, 1), ""), "");
+        LLVMBuildFMul(c->b, plain_sigmoid(c, &l, 1), LLVMBuildFAdd(c->b, bt, k32(c, 1), ""), "");
     g = unscale(c, g);
     g = cc_select(c, gt(c, u.hi, 1000), k32(c, 1), g);
     return cc_select(c, lt(c, u.hi, -1000), k32(c, 0), g);
 }
 
-/* elu'(x) = where(x > 0, pos, neg e^x): e^x from the pair scaled by 2^64,
-   brought down by 2^-64 after the product. */
+/* elu'(x) = where(x > 0, pos, neg e^x): e^x scaled by 2^64, brought down
+   by 2^-64 after the product. */
 static LLVMValueRef elu_grad(cc_ctx *c, LLVMValueRef x, double pos, double neg)
 {
-    LLVMValueRef zero = k32(c, 0);
-    LLVMValueRef xn = cc_select(c, gt(c, x, 0), zero, x);
-    pair e;
-    e.hi = cc_vm_expf_pair(c, xn, zero, -104, &e.lo);
-    LLVMValueRef g = unscale(c, times(c, round_pair(c, e), k32_pair(c, neg)));
+    LLVMValueRef xn = cc_select(c, gt(c, x, 0), k32(c, 0), x);
+    LLVMValueRef e = cc_vm_expf_scaled(c, xn, NULL, -130);
+    LLVMValueRef g = unscale(c, LLVMBuildFMul(c->b, e, k32(c, (float)neg), ""));
     return cc_select(c, gt(c, x, 0), k32(c, (float)pos), g);
 }
 
@@ -804,20 +827,20 @@ static LLVMValueRef sigmoid_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p;
     logistic l = logistic_of(c, (pair){x, k32(c, 0)});
-    return unscale(c, round_pair(c, sigmoid_pair(c, &l, 1)));
+    return unscale(c, round_pair(c, sigmoid_pair(c, &l)));
 }
 static LLVMValueRef sigmoid_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p; /* sigmoid(x) sigmoid(-x) */
-    logistic l = logistic_of(c, (pair){x, k32(c, 0)});
-    return logistic_slope(c, &l);
+    plain_logistic l = plain_logistic_of(c, (pair){x, NULL});
+    return unscale(c, slope(c, l.e, l.r));
 }
 static LLVMValueRef tanh_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
-    (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x|, as tanh_f, which shares its exp */
+    (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x| */
     LLVMValueRef a = fabs_(c, x);
-    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), k32(c, 0)});
-    return LLVMBuildFMul(c->b, logistic_slope(c, &l), k32(c, 4), "");
+    plain_logistic l = plain_logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), NULL});
+    return unscale(c, LLVMBuildFMul(c->b, slope(c, l.e, l.r), k32(c, 4), ""));
 }
 static LLVMValueRef silu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
@@ -876,7 +899,8 @@ static LLVMValueRef softplus_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     if (!softplus_ok(p)) /* where(x > threshold, 1, sigmoid(x)) */
         return NULL;
-    return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), sigmoid_f(c, x, p));
+    plain_logistic l = plain_logistic_of(c, (pair){x, NULL});
+    return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), unscale(c, plain_sigmoid(c, &l, 1)));
 }
 
 static const struct {

@@ -178,6 +178,12 @@ LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValue
 LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float lowest,
                              LLVMValueRef *rest);
 bool cc_vm_has_expf_pair(const cc_ctx *c);
+/* 2^64 e^(x + lo) in float lanes (lo NULL: 0; else |lo| <= ulp(x)/2),
+   one float within 1 ULP, for x <= 0: normal
+   down to e^-131, 0 below lowest (at least -131), NaN for NaN. No table:
+   about 13 instructions where the pair costs 30, for the derivatives,
+   which need no last bit. Where cc_vm_has_expf_pair. */
+LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest);
 /* The i32 v splatted to <width x i32>. */
 LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
 /* t[idx & 15] lane by lane (vpermps), idx <width x i32>; where

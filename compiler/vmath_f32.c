@@ -160,6 +160,32 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
     return cc_select(c, gone, zero, LLVMBuildFMul(B, th, p, ""));
 }
 
+/* x = k ln2 + r, k = round(x log2e) by the shifter, r = x - k LN2_HI
+   exactly (one FMA: k LN2_HI is a multiple of 2^-24 and the difference is
+   below 1/2) less k LN2_LO plus lo (NULL: 0), |r| <= 0.347; e^r by Taylor's series to r^7
+   (the first term left out is below 5e-9 of it), Horner's roundings about
+   half an ULP; 2^(k + 64) from the shifter's low bits ((k + 191) << 23,
+   k >= -190 for x >= lowest >= -131). */
+LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef s = fconst(c, SHIFTER_F);
+    LLVMValueRef t = cc_fma(c, x, fconst(c, LOG2E_16 / 16), s);
+    LLVMValueRef kf = LLVMBuildFSub(B, t, s, "");
+    LLVMValueRef r = cc_fma(c, kf, fconst(c, -LN2_16_HI * 16), x);
+    LLVMValueRef rl = fconst(c, -LN2_16_LO * 16);
+    r = lo ? LLVMBuildFAdd(B, r, cc_fma(c, kf, rl, lo), "") : cc_fma(c, kf, rl, r);
+    LLVMValueRef p = fconst(c, 1.0f / 5040);
+    static const float taylor[7] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1, 1};
+    for (int i = 0; i < 7; i++)
+        p = cc_fma(c, p, r, fconst(c, taylor[i]));
+    LLVMValueRef bits = LLVMBuildShl(B, LLVMBuildBitCast(B, t, c->vi32, ""), cc_vm_i32(c, 23), "");
+    bits = LLVMBuildAdd(B, bits, cc_vm_i32(c, (64 + 127) << 23), "");
+    LLVMValueRef e = LLVMBuildFMul(B, p, LLVMBuildBitCast(B, bits, c->vf32, ""), "");
+    LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, x, fconst(c, lowest), "");
+    return cc_select(c, gone, fconst(c, 0), e);
+}
+
 /* With e^x = 2^n T (1 + q) as above, e^x - 1 = 2^n ((T_hi - 2^-n) + (T_hi q
    + T_lo)). T_hi - 2^-n is exact for n = 0 and -1 (Sterbenz) and otherwise
    Fast2Sum recovers its rounding error e (|2^-n| >= 4 > T_hi). The sum

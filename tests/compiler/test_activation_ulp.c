@@ -36,9 +36,16 @@ static float *sample(int64_t *n, uint32_t stride)
 
 /* The references, in long double (64-bit mantissa), written in forms that
    do not cancel where the result is tiny. */
+
+/* e^x, 0 where it underflows long double (glibc's error path there is
+   slow, and half the sample's floats reach it) */
+static long double exp_(long double x)
+{
+    return x < -11000 ? 0 : expl(x);
+}
 static long double sigmoid(long double x)
 {
-    return x < 0 ? expl(x) / (1 + expl(x)) : 1 / (1 + expl(-x));
+    return x < 0 ? exp_(x) / (1 + exp_(x)) : 1 / (1 + exp_(-x));
 }
 
 static long double ref_sigmoid(long double x)
@@ -79,7 +86,7 @@ static long double ref_selu(long double x)
 }
 static long double softplus(long double x) /* log(1 + e^x) */
 {
-    return (x > 0 ? x : 0) + log1pl(expl(-fabsl(x)));
+    return (x > 0 ? x : 0) + log1pl(exp_(-fabsl(x)));
 }
 static long double ref_softplus(long double x)
 {
@@ -108,6 +115,130 @@ static long double ref_squareplus(long double x) /* (x + sqrt(x^2 + 4)) / 2 */
     return x < 0 ? 2 / (s - x) : (x + s) / 2;
 }
 
+/* Their derivatives, in long double, as the sum of their terms (*size: the
+   sum of the terms' magnitudes, for the derivatives that cross zero, where
+   the terms cancel). Where the definition is inf * 0 at +-inf, the limit. */
+static long double slope(long double u) /* sigmoid(u) sigmoid(-u) */
+{
+    return sigmoid(u) * sigmoid(-u);
+}
+static long double size_of(long double a, long double b, long double *size)
+{
+    *size = fabsl(a) + fabsl(b);
+    return a + b;
+}
+static long double d_sigmoid(long double x, long double *size)
+{
+    return *size = slope(x);
+}
+static long double d_tanh(long double x, long double *size)
+{
+    return *size = 4 * slope(2 * x);
+}
+static long double d_gelu(long double x, long double *size)
+{
+    if (isinf(x))
+        return *size = x > 0;
+    return size_of(erfcl(-x / sqrtl(2)) / 2, x * exp_(-x * x / 2) / sqrtl(2 * M_PI), size);
+}
+static long double d_gelu_tanh(long double x, long double *size)
+{
+    long double k = sqrtl(2 / M_PI), u = 2 * k * (x + 0.044715L * x * x * x);
+    if (isinf(x))
+        return *size = x > 0;
+    return size_of(sigmoid(u), x * slope(u) * 2 * k * (1 + 3 * 0.044715L * x * x), size);
+}
+static long double d_swish_b(long double x, long double beta, long double *size)
+{
+    if (isinf(x))
+        return *size = beta * x > 0;
+    return size_of(sigmoid(beta * x), beta * x * slope(beta * x), size);
+}
+static long double d_swish(long double x, long double *size)
+{
+    return d_swish_b(x, 1, size);
+}
+static long double d_swish_beta(long double x, long double *size)
+{
+    return d_swish_b(x, -1.5L, size);
+}
+static long double d_elu(long double x, long double *size)
+{
+    return *size = x > 0 ? 1 : exp_(x);
+}
+static long double d_elu_03(long double x, long double *size)
+{
+    return *size = x > 0 ? 1 : 0.3L * exp_(x);
+}
+static long double d_selu(long double x, long double *size)
+{
+    return *size = 1.0507009873554805L * (x > 0 ? 1 : 1.6732632423543772L * exp_(x));
+}
+static long double d_softplus(long double x, long double *size)
+{
+    return *size = x > 20 ? 1 : sigmoid(x);
+}
+static long double d_mish(long double x, long double *size) /* T + x sech^2(sp) sigmoid(x) */
+{
+    long double sp = softplus(x), e = exp_(-2 * sp);
+    if (isinf(x))
+        return *size = x > 0;
+    return size_of(tanhl(sp), x * 4 * e / ((1 + e) * (1 + e)) * sigmoid(x), size);
+}
+static long double d_softsign(long double x, long double *size)
+{
+    return *size = 1 / ((1 + fabsl(x)) * (1 + fabsl(x)));
+}
+static long double d_celu(long double x, long double *size)
+{
+    return *size = x > 0 ? 1 : exp_(x);
+}
+static long double d_squareplus(long double x, long double *size) /* (1 + x/s)/2 */
+{
+    long double s = sqrtl(x * x + 4);
+    if (isinf(x))
+        return *size = x > 0;
+    return *size = x < 0 ? 2 / (s * (s - x)) : (1 + x / s) / 2;
+}
+
+/* f'(x) for every 3rd x of the sample (act_backward from output gradients of
+   1, reading the y the forward run kept), against grad: within GRAD_ULP
+   ULP, or, where the terms of f' cancel, within GRAD_ULP ULP of the sum of
+   their magnitudes. Derivatives need no last bit; the float-lane kernels
+   keep no pairs for them. */
+enum { GRAD_ULP = 8 };
+
+static void sweep_grad(act_program *p, const char *call,
+                       long double (*grad)(long double, long double *), const float *x, int64_t n,
+                       const char *isa)
+{
+    act_error err = {0};
+    float *ones = malloc((size_t)n * sizeof *ones);
+    assert_non_null(ones);
+    for (int64_t i = 0; i < n; i++)
+        ones[i] = 1;
+    assert_int_equal(act_set_output_grad(p, "y", ones, &n, 1, &err), 0);
+    assert_int_equal(act_backward(p, &err), 0);
+    const float *d = act_get(p, "d_x", NULL, NULL, &err);
+    assert_non_null(d);
+    double worst = 0;
+    float at = 0;
+    for (int64_t i = 0; i < n; i += 3) { /* every 3rd: the references cost most */
+        long double size, g = grad(x[i], &size);
+        double u = ts_ulps(d[i], (float)g);
+        double v = fabs((double)(d[i] - g)) / ((double)size * 0x1p-24);
+        if (fmin(u, v) > worst) {
+            worst = fmin(u, v);
+            at = x[i];
+        }
+    }
+    print_message("%-6s %-32s derivative max %g ulp (at x = %.9g)\n", isa ? isa : "host", call,
+                  worst, at);
+    if (worst > GRAD_ULP)
+        fail_msg("%s': %g ulp at x = %.9g", call, worst, at);
+    free(ones);
+}
+
 /* The sweep on the JIT of this machine, capped at isa (ACT_MAX_ISA; NULL:
    none) and sampling every stride-th float. */
 static void sweep(const char *isa, uint32_t stride)
@@ -115,22 +246,23 @@ static void sweep(const char *isa, uint32_t stride)
     static const struct {
         const char *call;
         long double (*ref)(long double);
-    } calls[] = {{"sigmoid(x)", ref_sigmoid},
-                 {"tanh(x)", ref_tanh},
-                 {"gelu(x)", ref_gelu},
-                 {"gelu(x, approximate = \"tanh\")", ref_gelu_tanh},
-                 {"swish(x)", ref_swish},
-                 {"silu(x)", ref_swish},
-                 {"swish(x, beta = -1.5)", ref_swish_beta},
-                 {"elu(x)", ref_elu},
-                 {"elu(x, alpha = 0.3)", ref_elu_03},
-                 {"selu(x)", ref_selu},
-                 {"softplus(x)", ref_softplus},
-                 {"mish(x)", ref_mish},
-                 {"softsign(x)", ref_softsign},
-                 {"celu(x)", ref_celu},
-                 {"hard_swish(x)", ref_hard_swish},
-                 {"squareplus(x)", ref_squareplus}};
+        long double (*grad)(long double, long double *); /* NULL: not swept */
+    } calls[] = {{"sigmoid(x)", ref_sigmoid, d_sigmoid},
+                 {"tanh(x)", ref_tanh, d_tanh},
+                 {"gelu(x)", ref_gelu, d_gelu},
+                 {"gelu(x, approximate = \"tanh\")", ref_gelu_tanh, d_gelu_tanh},
+                 {"swish(x)", ref_swish, d_swish},
+                 {"silu(x)", ref_swish, d_swish},
+                 {"swish(x, beta = -1.5)", ref_swish_beta, d_swish_beta},
+                 {"elu(x)", ref_elu, d_elu},
+                 {"elu(x, alpha = 0.3)", ref_elu_03, d_elu_03},
+                 {"selu(x)", ref_selu, d_selu},
+                 {"softplus(x)", ref_softplus, d_softplus},
+                 {"mish(x)", ref_mish, d_mish},
+                 {"softsign(x)", ref_softsign, d_softsign},
+                 {"celu(x)", ref_celu, d_celu},
+                 {"hard_swish(x)", ref_hard_swish, NULL}, /* its derivative jumps at +-3 */
+                 {"squareplus(x)", ref_squareplus, d_squareplus}};
     int64_t n;
     float *x = sample(&n, stride);
     if (isa)
@@ -160,6 +292,8 @@ static void sweep(const char *isa, uint32_t stride)
                       calls[c].call, worst, at, (long long)n);
         if (worst > 1)
             fail_msg("%s: %g ulp at x = %.9g", calls[c].call, worst, at);
+        if (calls[c].grad)
+            sweep_grad(p, calls[c].call, calls[c].grad, x, n, isa);
         act_program_free(p);
     }
     act_context_free(ctx);
@@ -169,8 +303,8 @@ static void sweep(const char *isa, uint32_t stride)
 
 /* The host's kernels densely, and those the other targets run, less
    densely: at 8 lanes with FMA (avx2: the float-lane kernels, as on
-   AVX-512 in 16) and 4 without (sse: the double formulas). 11.6M floats each in the normal build; the
-   sanitizer build samples less. */
+   AVX-512 in 16) and 4 without (sse: the double formulas). 11.6M floats each in the normal build;
+   the sanitizer build samples less. */
 static void test_activation_ulp_sweep(void **state)
 {
     (void)state;

@@ -139,16 +139,12 @@ const char *cc_mode_name(cc_mode mode)
     return names[mode];
 }
 
-static char *cache_key(const ir_module *m, const ir_graph *g, cc_mode mode)
+static char *cache_key(const char *text, const ir_graph *g, cc_mode mode)
 {
-    char *text = ir_print(m);
-    if (!text)
-        return NULL;
     size_t n = strlen(text) + strlen(g->name) + 64;
     char *key = malloc(n);
     if (key)
         snprintf(key, n, "%s\n# graph %s, %s\n", text, g->name, cc_mode_name(mode));
-    free(text);
     return key;
 }
 
@@ -243,10 +239,10 @@ static int prepare(cc_cache *cache, act_error *err)
     return rc;
 }
 
-const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *g, cc_mode mode,
-                           bool *hit, act_error *err)
+const cc_entry *cc_compile(cc_cache *cache, const char *module_text, const ir_graph *g,
+                           cc_mode mode, bool *hit, act_error *err)
 {
-    char *key = cache_key(m, g, mode);
+    char *key = cache_key(module_text, g, mode);
     if (!key)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory"), NULL;
     mtx_lock(&cache->lock);

@@ -68,12 +68,13 @@ typedef struct cc_cache cc_cache;
 cc_cache *cc_cache_new(void);
 void cc_cache_free(cc_cache *c);
 
-/* The entry point for mode of a verified graph (for the modes with
-   gradients: differentiated by ir_autodiff, for the loss or the output
-   gradients), compiled for the host or
-   found in the cache. *hit tells which (may be NULL). Owned by the cache. */
-const cc_entry *cc_compile(cc_cache *cache, const ir_module *m, const ir_graph *g, cc_mode mode,
-                           bool *hit, act_error *err);
+/* The entry point for mode of a verified graph of the module whose
+   ir_print is module_text (for the modes with gradients: differentiated by
+   ir_autodiff, for the loss or the output gradients), compiled for the host
+   or found in the cache (the text, the graph's name and the mode are its
+   key). *hit tells which (may be NULL). Owned by the cache. */
+const cc_entry *cc_compile(cc_cache *cache, const char *module_text, const ir_graph *g,
+                           cc_mode mode, bool *hit, act_error *err);
 
 /* Ahead-of-time output of one verified graph: LLVM IR text, assembly or an
    object file, for the host or the given cpu/features, and optionally a C11

@@ -104,16 +104,22 @@ int ir_vec_push(ir_arena *a, ir_vec *v, void *item)
 
 void ir_text_printf(ir_text *t, const char *fmt, ...)
 {
+    if (t->oom)
+        return;
+    /* into the room left, and again after growing when it did not fit:
+       one vsnprintf for most pieces (printing a module for a cache key is
+       a good part of a compile-cache hit) */
+    size_t room = t->cap - t->n;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(room ? t->buf + t->n : NULL, room, fmt, ap);
     va_end(ap);
-    if (t->oom || n < 0) {
+    if (n < 0) {
         t->oom = true;
         return;
     }
-    if (t->n + (size_t)n + 1 > t->cap) {
-        size_t cap = 2 * (t->n + (size_t)n + 1);
+    if ((size_t)n >= room) {
+        size_t cap = 2 * (t->n + (size_t)n + 1) + 256;
         char *bigger = realloc(t->buf, cap);
         if (!bigger) {
             t->oom = true;
@@ -121,9 +127,9 @@ void ir_text_printf(ir_text *t, const char *fmt, ...)
         }
         t->buf = bigger;
         t->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(t->buf + t->n, (size_t)n + 1, fmt, ap);
+        va_end(ap);
     }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     t->n += (size_t)n;
 }

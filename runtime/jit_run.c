@@ -36,7 +36,9 @@ int rt_jit_prepare(act_program *p, cc_mode mode, act_error *err)
 {
     if (p->entry[mode])
         return 0;
-    const cc_entry *e = cc_compile(p->ctx->cache, p->mod, p->g, mode, NULL, err);
+    if (!p->mod_text && !(p->mod_text = ir_print(p->mod)))
+        return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
+    const cc_entry *e = cc_compile(p->ctx->cache, p->mod_text, p->g, mode, NULL, err);
     if (!e)
         return err && err->code ? err->code : ACT_ERR_UNSUPPORTED;
     if (!(p->cif[mode] = make_cif(e)))
@@ -51,6 +53,8 @@ void rt_jit_free(act_program *p)
         free(p->packed[i].slot.panels);
     free(p->packed);
     p->packed = NULL;
+    free(p->mod_text);
+    p->mod_text = NULL;
     for (int m = 0; m < CC_MODE_COUNT_; m++) {
         call_if *c = p->cif[m];
         if (c)

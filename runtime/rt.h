@@ -265,6 +265,7 @@ struct act_program {
     rt_tensor *seed_shape; /* per output: the shape seed[j] was given with */
     float **grad32;        /* JIT: per forward value id, its gradient after a backward run */
     int64_t *grad32_n;     /* JIT: the element count grad32[i] was allocated for */
+    char *mod_text;        /* JIT: ir_print of mod, printed once for the cache's keys */
     const cc_entry *entry[CC_MODE_COUNT_]; /* JIT: from the context's cache */
     void *cif[CC_MODE_COUNT_];             /* JIT: libffi call interfaces of the entries */
     float **view;                          /* per value id: the float copy act_get lent out */

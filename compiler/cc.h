@@ -470,7 +470,8 @@ void cc_axis_split(cc_lower *l, const ir_value *v, double axis, LLVMValueRef *ou
    what its kernel reads and writes, in a module's function or in the
    library's (compiler/lower_loss.c). */
 typedef struct {
-    ir_op op;               /* IR_SCE, IR_BCE or IR_MSE */
+    ir_op op;               /* IR_SCE, IR_BCE or IR_MSE; or IR_SOFTMAX, IR_LOG_SOFTMAX (rows of x
+                               into out[0]) */
     LLVMValueRef x, t;      /* float*: its arguments */
     LLVMValueRef out[3];    /* float*: the loss (one float), x's and t's gradients, or NULL */
     LLVMValueRef dl[3];     /* double: the dL of out[1] and out[2] */
@@ -479,8 +480,14 @@ typedef struct {
 /* The kernel of v's loss and its members: a call of the library's where
    c->kernels names it, else built in the module. */
 void cc_lower_loss(cc_lower *l, const ir_value *v);
-/* softmax_cross_entropy's row kernel (compiler/lower_rows.c). */
-void cc_lower_sce(cc_lower *l, const cc_loss_job *j);
+/* The row kernel of job j: softmax_cross_entropy's, or softmax's or
+   log_softmax's along the rows of x (compiler/lower_rows.c). */
+void cc_lower_row_job(cc_lower *l, const cc_loss_job *j);
+/* A call of the library's kernel for job j, a softmax or log_softmax
+   along rows, when the target has the library's kernels (c->kernels):
+   a first compile then spares that kernel (examples/mlp.act's forward
+   entry, 8 ms). False when there is none. */
+bool cc_library_rows(cc_lower *l, const cc_loss_job *j);
 /* Defines the library's loss kernels and column sums, reached through the
    external function name (compiler/prebuilt/gemm_gen.c). */
 void cc_kernels_define(cc_ctx *c, const char *name);

@@ -118,8 +118,8 @@ static void lower_pointwise_loss(cc_lower *l, const cc_loss_job *j)
 
 static void lower_job(cc_lower *l, const cc_loss_job *j)
 {
-    if (j->op == IR_SCE)
-        cc_lower_sce(l, j);
+    if (j->op == IR_SCE || j->op == IR_SOFTMAX || j->op == IR_LOG_SOFTMAX)
+        cc_lower_row_job(l, j);
     else
         lower_pointwise_loss(l, j);
 }
@@ -128,9 +128,16 @@ static void lower_job(cc_lower *l, const cc_loss_job *j)
    members, reached through one dispatcher, whose `what` is the loss's
    index in `losses` times 8 plus a bit per member (1 the loss, 2 x's
    gradient, 4 t's); COL_SUMS is cc_col_sums of x into the loss's array
-   (rows x len). */
+   (rows x len); SOFTMAX_ROWS and LOG_SOFTMAX_ROWS those functions along
+   the rows of x into the loss's array. */
 static const ir_op losses[] = {IR_SCE, IR_BCE, IR_MSE};
-enum { NLOSSES = sizeof losses / sizeof *losses, LOSS_ARGS = 11, COL_SUMS = 8 * NLOSSES };
+enum {
+    NLOSSES = sizeof losses / sizeof *losses,
+    LOSS_ARGS = 11,
+    COL_SUMS = 8 * NLOSSES,
+    SOFTMAX_ROWS,
+    LOG_SOFTMAX_ROWS
+};
 
 static int loss_index(ir_op op)
 {
@@ -150,12 +157,17 @@ static LLVMTypeRef loss_type(cc_ctx *c)
     return LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), p, LOSS_ARGS, false);
 }
 
-/* The kernel of one loss and set of members, on the dispatcher's
+/* The kernel of one loss and set of members (or of a softmax or
+   log_softmax: members 1, the loss's array), on the dispatcher's
    arguments. */
 static LLVMValueRef define_kernel(cc_ctx *c, ir_op op, int members)
 {
     char name[64];
-    snprintf(name, sizeof name, "act.loss.%d.%d", loss_index(op), members);
+    snprintf(name, sizeof name, "act.loss.%d.%d",
+             op == IR_SOFTMAX       ? 8
+             : op == IR_LOG_SOFTMAX ? 9
+                                    : loss_index(op),
+             members);
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, loss_type(c));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
@@ -209,11 +221,13 @@ void cc_kernels_define(cc_ctx *c, const char *name)
     LLVMPositionBuilderAtEnd(c->b, none);
     LLVMBuildRetVoid(c->b);
     LLVMPositionBuilderAtEnd(c->b, entry);
-    LLVMValueRef sw = LLVMBuildSwitch(c->b, LLVMGetParam(fn, LOSS_ARGS - 1), none, NLOSSES * 7 + 1);
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, LLVMGetParam(fn, LOSS_ARGS - 1), none, NLOSSES * 7 + 3);
     for (int i = 0; i < NLOSSES; i++)
         for (int members = 1; members < 8; members++)
             add_case(c, fn, sw, 8 * i + members, define_kernel(c, losses[i], members));
     add_case(c, fn, sw, COL_SUMS, define_col_sums(c));
+    add_case(c, fn, sw, SOFTMAX_ROWS, define_kernel(c, IR_SOFTMAX, 1));
+    add_case(c, fn, sw, LOG_SOFTMAX_ROWS, define_kernel(c, IR_LOG_SOFTMAX, 1));
 }
 
 /* A call of the library's dispatcher (c->kernels). */
@@ -233,6 +247,14 @@ static void call_library(cc_lower *l, int what, const cc_loss_job *j)
     args[9] = l->pool;
     args[10] = LLVMConstInt(c->i32, (unsigned long long)what, 0);
     LLVMBuildCall2(c->b, loss_type(c), fn, args, LOSS_ARGS, "");
+}
+
+bool cc_library_rows(cc_lower *l, const cc_loss_job *j)
+{
+    if (!l->c->kernels)
+        return false;
+    call_library(l, j->op == IR_SOFTMAX ? SOFTMAX_ROWS : LOG_SOFTMAX_ROWS, j);
+    return true;
 }
 
 void cc_lower_col_sums(cc_lower *l, LLVMValueRef g, LLVMValueRef rows, LLVMValueRef cols,

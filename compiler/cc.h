@@ -348,6 +348,10 @@ LLVMValueRef cc_numel(cc_lower *l, const ir_value *v);
    to its address, lane by lane. NULL when out of memory. */
 LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
                            const double *params);
+/* The same with the params as values of x's type known at run time (the
+   library's epilogues, compiler/lower_gemm.c). */
+LLVMValueRef cc_lower_expr_at(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
+                              const LLVMValueRef *params);
 /* The signature of an entry (malloc'ed): inputs and params, seeds, outputs,
    the loss, gradients, sizes. */
 cc_arg *cc_signature(const ir_graph *g, cc_mode mode, bool jit, int *nargs);

@@ -19,6 +19,7 @@ typedef struct {
     cc_ctx *c;
     LLVMValueRef x, y;
     const double *params;
+    const LLVMValueRef *at; /* the params at run time, or NULL */
     memo_slot *memo;
     size_t cap, used;
 } lowerer;
@@ -219,7 +220,7 @@ static LLVMValueRef emit(lowerer *w, const ir_expr *e)
     case EX_Y:
         return w->y;
     case EX_PARAM:
-        return num(w, w->params[e->param]);
+        return w->at ? w->at[e->param] : num(w, w->params[e->param]);
     case EX_WHERE: {
         LLVMValueRef cnd = lower(w, e->arg[0]), a = lower(w, e->arg[1]), b = lower(w, e->arg[2]);
         LLVMValueRef taken = cc_select(w->c, cmp(w, LLVMRealONE, cnd, num(w, 0)), a, b);
@@ -284,16 +285,28 @@ static LLVMValueRef lower(lowerer *w, const ir_expr *e)
     return v;
 }
 
+static LLVMValueRef lower_root(lowerer *w, const ir_expr *e)
+{
+    w->memo = calloc(w->cap, sizeof *w->memo);
+    if (!w->memo)
+        return NULL;
+    LLVMValueRef v = lower(w, e);
+    free(w->memo);
+    return v;
+}
+
 LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
                            const double *params)
 {
-    lowerer w = {c, x, y ? y : x, params, NULL, 1024, 0};
-    w.memo = calloc(w.cap, sizeof *w.memo);
-    if (!w.memo)
-        return NULL;
-    LLVMValueRef v = lower(&w, e);
-    free(w.memo);
-    return v;
+    lowerer w = {c, x, y ? y : x, params, NULL, NULL, 1024, 0};
+    return lower_root(&w, e);
+}
+
+LLVMValueRef cc_lower_expr_at(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
+                              const LLVMValueRef *params)
+{
+    lowerer w = {c, x, y ? y : x, NULL, params, NULL, 1024, 0};
+    return lower_root(&w, e);
 }
 
 static bool is_native_call(const ir_expr *e)

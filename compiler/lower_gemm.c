@@ -123,24 +123,104 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
 }
 
 /* The library's epilogues (cc_epilogues_define): a built-in activation
-   with its default parameters, y = f(src) or f'(x)·src into dst. */
-enum { EPI_KIND, EPI_SRC, EPI_DST, EPI_X, EPI_SLOTS };
+   of the float-lane table with its default parameters, or one without a
+   float-lane kernel with the parameters of the call (doubles at
+   EPI_PARAMS), y = f(src) or f'(x)·src into dst. */
+enum { EPI_KIND, EPI_SRC, EPI_DST, EPI_X, EPI_PARAMS, EPI_SLOTS };
 
 typedef struct {
     const ir_activation *a;
-    const double *attr;
+    const double *attr;             /* float-lane kernels: the defaults */
+    LLVMValueRef at[IR_MAX_PARAMS]; /* the double formulas: the call's, splatted */
     bool grad;
     LLVMValueRef bufs[EPI_SLOTS];
 } act_epi;
+
+/* The double formula of a (or its derivative times src), rounded once, as
+   compiler/lower_ew.c evaluates it in a module. */
+static LLVMValueRef formula(cc_ctx *c, const act_epi *e, LLVMValueRef s, LLVMValueRef x)
+{
+    LLVMValueRef sd = LLVMBuildFPExt(c->b, s, c->vf64, "");
+    if (!e->grad)
+        return LLVMBuildFPTrunc(c->b, cc_lower_expr_at(c, e->a->f_eval, sd, NULL, e->at), c->vf32,
+                                "");
+    LLVMValueRef xd = LLVMBuildFPExt(c->b, x, c->vf64, "");
+    LLVMValueRef d = cc_lower_expr_at(c, e->a->df, xd, cc_const(c, c->vf64, 0), e->at);
+    return LLVMBuildFPTrunc(c->b, LLVMBuildFMul(c->b, d, sd, ""), c->vf32, "");
+}
 
 static void act_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
 {
     act_epi *e = arg;
     LLVMValueRef s = cc_load(c, e->bufs[EPI_SRC], i, mask);
-    LLVMValueRef r = e->grad
-                         ? cc_act_grad_f32(c, e->a, e->attr, cc_load(c, e->bufs[EPI_X], i, mask), s)
-                         : cc_act_f32(c, e->a, e->attr, s);
+    LLVMValueRef x = e->grad ? cc_load(c, e->bufs[EPI_X], i, mask) : NULL, r;
+    if (!e->attr)
+        r = formula(c, e, s, x);
+    else
+        r = e->grad ? cc_act_grad_f32(c, e->a, e->attr, x, s) : cc_act_f32(c, e->a, e->attr, s);
     cc_store(c, r, e->bufs[EPI_DST], i, mask);
+}
+
+static bool reads_y(const ir_expr *e)
+{
+    return e->op == EX_Y;
+}
+
+/* Whether the library has a kind for a without a float-lane kernel, and
+   for its derivative (from x alone) when grad: the built-ins' own formulas,
+   their params read at run time. Its index among the built-ins, or -1. */
+static int formula_index(const cc_ctx *c, const ir_activation *a, bool grad)
+{
+    if (a->origin_kind != IR_ORIGIN_BUILTIN || a->native || cc_act_f32_index((cc_ctx *)c, a) >= 0 ||
+        (grad && (!a->df || !ir_expr_uses_x(a->df) || ir_expr_any(a->df, reads_y))))
+        return -1;
+    int n;
+    const ir_builtin_row *rows = ir_builtin_rows(&n);
+    for (int r = 0; r < n; r++)
+        if (!strcmp(rows[r].name, a->name))
+            return r;
+    return -1;
+}
+
+/* The kinds of the library's epilogues: 2 i + grad for float-lane kernel
+   i, then 2 r + grad after them for built-in row r's formula. */
+static int float_kinds(void)
+{
+    int k = 0;
+    while (cc_act_f32_name(k))
+        k++;
+    return 2 * k;
+}
+
+/* The kind's function: its loops over the strip, the params of a formula
+   loaded and splatted once before them. */
+static LLVMValueRef define_kind(cc_ctx *c, act_epi *e, const char *name)
+{
+    LLVMValueRef q[6];
+    LLVMValueRef kfn = new_epilogue(c, name, q);
+    for (int j = EPI_SRC; j < EPI_SLOTS; j++)
+        e->bufs[j] = buf_at(c, q[0], j);
+    LLVMTypeRef pd = LLVMPointerType(c->f64, 0);
+    LLVMValueRef params = LLVMBuildBitCast(c->b, e->bufs[EPI_PARAMS], pd, "");
+    for (int j = 0; !e->attr && j < e->a->params.n; j++) {
+        LLVMValueRef at = cc_i64(c, j);
+        LLVMValueRef v =
+            LLVMBuildLoad2(c->b, c->f64, LLVMBuildGEP2(c->b, c->f64, params, &at, 1, ""), "");
+        e->at[j] = cc_splat(c, v);
+    }
+    epilogue_loops(c, q, act_body, e);
+    return kfn;
+}
+
+/* A case of the dispatcher sw in fn (parameters p): a call of kfn. */
+static void add_kind(cc_ctx *c, LLVMValueRef fn, LLVMValueRef sw, int kind, LLVMValueRef kfn,
+                     LLVMValueRef p[6])
+{
+    LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "");
+    LLVMAddCase(sw, LLVMConstInt(c->i64, (unsigned long long)kind, 0), at);
+    LLVMPositionBuilderAtEnd(c->b, at);
+    LLVMBuildCall2(c->b, cc_epilogue_type(c), kfn, p, 6, "");
+    LLVMBuildRetVoid(c->b);
 }
 
 int cc_epilogues_define(cc_ctx *c, const char *name)
@@ -162,28 +242,29 @@ int cc_epilogues_define(cc_ctx *c, const char *name)
     LLVMValueRef bufs = LLVMBuildBitCast(c->b, p[0], LLVMPointerType(c->ptr, 0), "");
     LLVMValueRef kind = LLVMBuildPtrToInt(c->b, buf_at(c, bufs, EPI_KIND), c->i64, "");
     LLVMValueRef sw = LLVMBuildSwitch(c->b, kind, none, 0);
-    int rc = 0;
+    int rc = 0, nrows, base = float_kinds();
+    double attr[IR_MAX_PARAMS];
     for (int k = 0; cc_act_f32_name(k / 2) && !rc; k++) {
         const ir_activation *a = ir_registry_find(reg, cc_act_f32_name(k / 2));
         rc = a ? 0 : -1; /* a kernel of no built-in: the table is wrong */
         if (!a || cc_act_f32_index(c, a) < 0)
             continue;
-        double attr[IR_MAX_PARAMS];
         for (int j = 0; j < a->params.n; j++)
             attr[j] = a->params.p[j].def;
         char kname[64];
         snprintf(kname, sizeof kname, "act.epi.%s%s", a->name, k % 2 ? ".grad" : "");
-        LLVMValueRef q[6];
-        LLVMValueRef kfn = new_epilogue(c, kname, q);
-        act_epi e = {a, attr, k % 2 == 1, {NULL}};
-        for (int j = EPI_SRC; j < EPI_SLOTS; j++)
-            e.bufs[j] = buf_at(c, q[0], j);
-        epilogue_loops(c, q, act_body, &e);
-        LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "");
-        LLVMAddCase(sw, LLVMConstInt(c->i64, (unsigned long long)k, 0), at);
-        LLVMPositionBuilderAtEnd(c->b, at);
-        LLVMBuildCall2(c->b, cc_epilogue_type(c), kfn, p, 6, "");
-        LLVMBuildRetVoid(c->b);
+        act_epi e = {.a = a, .attr = attr, .grad = k % 2 == 1};
+        add_kind(c, fn, sw, k, define_kind(c, &e, kname), p);
+    }
+    const ir_builtin_row *rows = ir_builtin_rows(&nrows);
+    for (int k = 0; k < 2 * nrows && !rc; k++) {
+        const ir_activation *a = ir_registry_find(reg, rows[k / 2].name);
+        if (!a || formula_index(c, a, k % 2) != k / 2)
+            continue;
+        char kname[64];
+        snprintf(kname, sizeof kname, "act.epi.%s%s", a->name, k % 2 ? ".grad" : "");
+        act_epi e = {.a = a, .grad = k % 2 == 1};
+        add_kind(c, fn, sw, base + k, define_kind(c, &e, kname), p);
     }
     ir_registry_free(reg);
     return rc;
@@ -208,16 +289,32 @@ static int library_epilogue(const cc_lower *l, const ir_value *v, const ir_value
     if (!l->c->epilogues || !u || !l->stored[u->id] || (u->op != IR_ACT && !grad) ||
         (grad && (!ir_expr_uses_x(u->act->df) || !l->buf[u->args[0]->id])))
         return -1;
-    int index = cc_act_f32_index(l->c, u->act);
+    cc_ctx *c = l->c;
+    int index = cc_act_f32_index(c, u->act), kind = 2 * index + grad;
     for (int j = 0; index >= 0 && j < u->act->params.n; j++)
         if (u->attr[j] != u->act->params.p[j].def)
             index = -1;
+    bufs[EPI_PARAMS] = LLVMConstNull(c->ptr);
+    if (index < 0 && (index = formula_index(c, u->act, grad)) >= 0) {
+        kind = float_kinds() + 2 * index + grad;
+        if (u->act->params.n) { /* the call's params, a constant of the module */
+            LLVMValueRef vals[IR_MAX_PARAMS];
+            for (int j = 0; j < u->act->params.n; j++)
+                vals[j] = LLVMConstReal(c->f64, u->attr[j]);
+            LLVMValueRef arr = LLVMConstArray(c->f64, vals, (unsigned)u->act->params.n);
+            LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(arr), "act.epi.params");
+            LLVMSetInitializer(g, arr);
+            LLVMSetGlobalConstant(g, true);
+            LLVMSetLinkage(g, LLVMPrivateLinkage);
+            bufs[EPI_PARAMS] = LLVMConstBitCast(g, c->ptr);
+        }
+    }
     if (index < 0)
         return -1;
     bufs[EPI_SRC] = l->buf[cv->id];
     bufs[EPI_DST] = l->buf[u->id];
-    bufs[EPI_X] = grad ? l->buf[u->args[0]->id] : LLVMConstNull(l->c->ptr);
-    return 2 * index + grad;
+    bufs[EPI_X] = grad ? l->buf[u->args[0]->id] : LLVMConstNull(c->ptr);
+    return kind;
 }
 
 /* The opcodes and types of fn's instructions, hashed. */

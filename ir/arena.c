@@ -102,10 +102,44 @@ int ir_vec_push(ir_arena *a, ir_vec *v, void *item)
     return 0;
 }
 
+/* Room for n more bytes and the NUL; false (oom set) when out of memory. */
+static bool room_for(ir_text *t, size_t n)
+{
+    if (t->n + n + 1 <= t->cap)
+        return true;
+    size_t cap = 2 * (t->n + n + 1) + 256;
+    char *bigger = realloc(t->buf, cap);
+    if (!bigger) {
+        t->oom = true;
+        return false;
+    }
+    t->buf = bigger;
+    t->cap = cap;
+    return true;
+}
+
+/* s appended as it is. */
+static void put(ir_text *t, const char *s)
+{
+    size_t n = strlen(s);
+    if (!room_for(t, n))
+        return;
+    memcpy(t->buf + t->n, s, n + 1);
+    t->n += n;
+}
+
 void ir_text_printf(ir_text *t, const char *fmt, ...)
 {
     if (t->oom)
         return;
+    if (!strchr(fmt, '%') || !strcmp(fmt, "%s")) { /* most pieces: no formatting */
+        va_list ap;
+        va_start(ap, fmt);
+        const char *s = fmt[0] == '%' ? va_arg(ap, const char *) : fmt;
+        put(t, s ? s : "(null)"); /* as glibc's printf */
+        va_end(ap);
+        return;
+    }
     /* into the room left, and again after growing when it did not fit:
        one vsnprintf for most pieces (printing a module for a cache key is
        a good part of a compile-cache hit) */
@@ -119,14 +153,8 @@ void ir_text_printf(ir_text *t, const char *fmt, ...)
         return;
     }
     if ((size_t)n >= room) {
-        size_t cap = 2 * (t->n + (size_t)n + 1) + 256;
-        char *bigger = realloc(t->buf, cap);
-        if (!bigger) {
-            t->oom = true;
+        if (!room_for(t, (size_t)n))
             return;
-        }
-        t->buf = bigger;
-        t->cap = cap;
         va_start(ap, fmt);
         vsnprintf(t->buf + t->n, (size_t)n + 1, fmt, ap);
         va_end(ap);

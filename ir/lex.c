@@ -219,8 +219,8 @@ static int lex_punct(lexer *l)
 {
     ir_pos pos = here(l);
     for (size_t i = 0; i < sizeof puncts / sizeof *puncts; i++) {
-        size_t len = strlen(puncts[i]);
-        if (strncmp(l->p, puncts[i], len))
+        size_t len = puncts[i][1] ? 2 : 1;
+        if (l->p[0] != puncts[i][0] || (len == 2 && l->p[1] != puncts[i][1]))
             continue;
         const char *start = l->p;
         for (size_t k = 0; k < len; k++)

@@ -180,9 +180,11 @@ static LLVMValueRef unscale(cc_ctx *c, LLVMValueRef v)
 }
 
 /* The logistic of u in plain floats, for the derivatives, which need no
-   last bit (test_activation_ulp holds them to a few ULP): e = 2^64 e^-|u|
-   (cc_vm_expf_scaled of the pair u; u.lo NULL for 0), 0 below e^-130, and
-   r = 1/(1 + e 2^-64) = sigmoid(|u|). */
+   last bit (test_activation_ulp holds them to a few ULP): e = 2^64 e^-|u|,
+   0 below e^-130, and r = 1/(1 + e 2^-64) = sigmoid(|u|). In the pass of
+   the forward (c->with_forward), from logistic_of's pairs, which LLVM then
+   computes once for both; alone, from cc_vm_expf_scaled of the pair u
+   (u.lo NULL for 0), half the instructions. */
 typedef struct {
     LLVMValueRef e, r, neg;
 } plain_logistic;
@@ -190,6 +192,10 @@ typedef struct {
 static plain_logistic plain_logistic_of(cc_ctx *c, pair u)
 {
     plain_logistic l;
+    if (c->with_forward) {
+        logistic f = logistic_of(c, (pair){u.hi, u.lo ? u.lo : k32(c, 0)});
+        return (plain_logistic){round_pair(c, f.e), f.r, f.neg};
+    }
     l.neg = lt(c, u.hi, 0);
     LLVMValueRef lo = u.lo ? cc_select(c, l.neg, u.lo, LLVMBuildFNeg(c->b, u.lo, "")) : NULL;
     l.e = cc_vm_expf_scaled(c, LLVMBuildFNeg(c->b, fabs_(c, u.hi), ""), lo, -130);
@@ -755,7 +761,10 @@ static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *params)
     (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
-    LLVMValueRef W = cc_vm_expf_scaled(c, LLVMBuildFNeg(B, fabs_(c, x), ""), NULL, -130);
+    LLVMValueRef a = LLVMBuildFNeg(B, fabs_(c, x), "");
+    /* the forward's exp (mish_f) in its pass, else the plain one */
+    LLVMValueRef W = c->with_forward ? round_pair(c, exp_pair(c, (pair){a, zero}, -130))
+                                     : cc_vm_expf_scaled(c, a, NULL, -130);
     LLVMValueRef w = unscale(c, W), w1 = LLVMBuildFAdd(B, w, one, "");
     /* x <= 0 */
     LLVMValueRef n1 = LLVMBuildFMul(B, W, LLVMBuildFAdd(B, w, two, ""), "");

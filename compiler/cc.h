@@ -41,6 +41,8 @@ typedef struct {
     bool fma;              /* the target has fused multiply-add */
     bool jit;              /* for the JIT (memory from its pool), not ahead of time */
     bool gradients;        /* the module computes derivatives: share exp between sigmoids */
+    bool with_forward;     /* the derivative being built is in the pass of its forward (whose
+                              exp it then shares: compiler/act_f32.c) */
     const char *gemm;      /* the library's GEMM the module calls (cc_gemm_library), or NULL */
     const char *kernels;   /* the library's other kernels it calls (the same variant's), or NULL */
     const char *epilogues; /* and its activation epilogues, or NULL */

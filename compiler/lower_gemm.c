@@ -169,9 +169,9 @@ static bool reads_y(const ir_expr *e)
 /* Whether the library has a kind for a without a float-lane kernel, and
    for its derivative (from x alone) when grad: the built-ins' own formulas,
    their params read at run time. Its index among the built-ins, or -1. */
-static int formula_index(const cc_ctx *c, const ir_activation *a, bool grad)
+static int formula_index(cc_ctx *c, const ir_activation *a, bool grad)
 {
-    if (a->origin_kind != IR_ORIGIN_BUILTIN || a->native || cc_act_f32_index((cc_ctx *)c, a) >= 0 ||
+    if (a->origin_kind != IR_ORIGIN_BUILTIN || a->native || cc_act_f32_index(c, a) >= 0 ||
         (grad && (!a->df || !ir_expr_uses_x(a->df) || ir_expr_any(a->df, reads_y))))
         return -1;
     int n;

@@ -163,11 +163,10 @@ static LLVMTypeRef loss_type(cc_ctx *c)
 static LLVMValueRef define_kernel(cc_ctx *c, ir_op op, int members)
 {
     char name[64];
-    snprintf(name, sizeof name, "act.loss.%d.%d",
-             op == IR_SOFTMAX       ? 8
-             : op == IR_LOG_SOFTMAX ? 9
-                                    : loss_index(op),
-             members);
+    if (op == IR_SOFTMAX || op == IR_LOG_SOFTMAX)
+        snprintf(name, sizeof name, "act.rows.%s", op == IR_SOFTMAX ? "softmax" : "log_softmax");
+    else
+        snprintf(name, sizeof name, "act.loss.%d.%d", loss_index(op), members);
     LLVMValueRef fn = LLVMAddFunction(c->mod, name, loss_type(c));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));

@@ -6,7 +6,8 @@
    comes as a pair (cc_vm_expf_pair), quotients are refined against the
    exact residual, and an argument like beta x is split exactly with FMA.
    Each result rounds once at the end, within 1 ULP by the sweep of
-   tests/compiler/test_activation_ulp.c (docs/accuracy.md has the analysis).
+   tests/compiler/test_activation_ulp.c (docs/accuracy.md has the analysis);
+   the derivatives are plain floats, within a few ULP by the same test.
    Special values follow ir/builtins.c's formulas, guards included. */
 #define _DEFAULT_SOURCE /* M_PI */
 #include "cc.h"
@@ -181,18 +182,19 @@ static LLVMValueRef unscale(cc_ctx *c, LLVMValueRef v)
 
 /* The logistic of u in plain floats, for the derivatives, which need no
    last bit (test_activation_ulp holds them to a few ULP): e = 2^64 e^-|u|,
-   0 below e^-130, and r = 1/(1 + e 2^-64) = sigmoid(|u|). In the pass of
-   the forward (c->with_forward), from logistic_of's pairs, which LLVM then
-   computes once for both; alone, from cc_vm_expf_scaled of the pair u
-   (u.lo NULL for 0), half the instructions. */
+   0 below e^-130, and r = 1/(1 + e 2^-64) = sigmoid(|u|). With share (the
+   pass holds the forward's logistic_of(u): sigmoid, tanh, swish), from
+   logistic_of's pairs, which LLVM then computes once for both; else from
+   cc_vm_expf_scaled of the pair u (u.lo NULL for 0), half the
+   instructions. */
 typedef struct {
     LLVMValueRef e, r, neg;
 } plain_logistic;
 
-static plain_logistic plain_logistic_of(cc_ctx *c, pair u)
+static plain_logistic plain_logistic_of(cc_ctx *c, pair u, bool share)
 {
     plain_logistic l;
-    if (c->with_forward) {
+    if (share) {
         logistic f = logistic_of(c, (pair){u.hi, u.lo ? u.lo : k32(c, 0)});
         return (plain_logistic){round_pair(c, f.e), f.r, f.neg};
     }
@@ -798,7 +800,7 @@ static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *params)
 static LLVMValueRef swish_grad(cc_ctx *c, LLVMValueRef x, double beta)
 {
     pair u = scaled(c, beta, x);
-    plain_logistic l = plain_logistic_of(c, u);
+    plain_logistic l = plain_logistic_of(c, u, c->with_forward);
     LLVMValueRef t = unscale(c, plain_sigmoid(c, &l, -1));
     LLVMValueRef bt = LLVMBuildFMul(c->b, u.hi, t, "");
     LLVMValueRef g =
@@ -841,14 +843,15 @@ static LLVMValueRef sigmoid_f(cc_ctx *c, LLVMValueRef x, const double *p)
 static LLVMValueRef sigmoid_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p; /* sigmoid(x) sigmoid(-x) */
-    plain_logistic l = plain_logistic_of(c, (pair){x, NULL});
+    plain_logistic l = plain_logistic_of(c, (pair){x, NULL}, c->with_forward);
     return unscale(c, slope(c, l.e, l.r));
 }
 static LLVMValueRef tanh_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x| */
     LLVMValueRef a = fabs_(c, x);
-    plain_logistic l = plain_logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), NULL});
+    plain_logistic l =
+        plain_logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), NULL}, c->with_forward);
     return unscale(c, LLVMBuildFMul(c->b, slope(c, l.e, l.r), k32(c, 4), ""));
 }
 static LLVMValueRef silu_f(cc_ctx *c, LLVMValueRef x, const double *p)
@@ -908,7 +911,8 @@ static LLVMValueRef softplus_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     if (!softplus_ok(p)) /* where(x > threshold, 1, sigmoid(x)) */
         return NULL;
-    plain_logistic l = plain_logistic_of(c, (pair){x, NULL});
+    /* softplus's forward has no logistic_of to share */
+    plain_logistic l = plain_logistic_of(c, (pair){x, NULL}, false);
     return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), unscale(c, plain_sigmoid(c, &l, 1)));
 }
 

@@ -494,13 +494,16 @@ void cc_lower_row_job(cc_lower *l, const cc_loss_job *j);
    a first compile then spares that kernel (examples/mlp.act's forward
    entry, 8 ms). False when there is none. */
 bool cc_library_rows(cc_lower *l, const cc_loss_job *j);
-/* Defines the library's loss kernels and column sums, reached through the
-   external function name (compiler/prebuilt/gemm_gen.c). */
+/* Defines the library's loss kernels, column sums and softmax and
+   log_softmax along rows, reached through the external function name
+   (compiler/prebuilt/gemm_gen.c). */
 void cc_kernels_define(cc_ctx *c, const char *name);
 /* Defines the external function name, an epilogue (cc_epilogue_type) for
-   the library: a built-in activation of the float-lane table with its
-   default parameters, on a context {kind, src, dst, x} of pointers, kind
-   2 i for y = f(src) of row i and 2 i + 1 for f'(x)·src, stored to dst
+   the library, on a context {kind, src, dst, x, params} of pointers: kind
+   2 i for y = f(src) of row i of the float-lane table with its default
+   parameters and 2 i + 1 for f'(x)·src, stored to dst; after those, 2 r
+   and 2 r + 1 for built-in row r without a float-lane kernel, its formula
+   in double lanes with the params (doubles) at params
    (compiler/lower_gemm.c). -1 when the built-ins are not there. */
 int cc_epilogues_define(cc_ctx *c, const char *name);
 /* out[j] = the sum of g[rows, cols]'s column j, row by row in double, a

@@ -176,9 +176,10 @@ static int formula_index(cc_ctx *c, const ir_activation *a, bool grad)
         return -1;
     int n;
     const ir_builtin_row *rows = ir_builtin_rows(&n);
-    for (int r = 0; r < n; r++)
+    for (int r = 0; r < n; r++) /* a word param (gelu's approximate) picks a formula: the
+                                   module's kernel folds the other away */
         if (!strcmp(rows[r].name, a->name))
-            return r;
+            return rows[r].words ? -1 : r;
     return -1;
 }
 
@@ -272,8 +273,9 @@ int cc_epilogues_define(cc_ctx *c, const char *name)
 
 /* The library's epilogue kind (cc_epilogues_define) that computes v's
    chain, its product in cv's buffer, into bufs; -1 when there is none (no
-   library, or a chain other than one built-in activation with its default
-   parameters, or its gradient from x in dY·Wᵀ). */
+   library, or a chain other than one built-in activation, of the
+   float-lane table with its default parameters or without a float-lane
+   kernel, or its gradient from x in dY·Wᵀ). */
 static int library_epilogue(const cc_lower *l, const ir_value *v, const ir_value *cv,
                             LLVMValueRef bufs[EPI_SLOTS])
 {

@@ -162,7 +162,8 @@ static void lower_rows(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLV
     s[0].step = inner;
     s[0].along = along;
     int per = rows_at_once(&s[0]);
-    /* short rows gain nothing in float lanes: their chains grow longer */
+    /* short rows computed several at a time gain nothing in float lanes:
+       their chains grow longer */
     s[0].f32 = along && per == 1 && s[0].op == IR_SOFTMAX && cc_vm_has_expf_pair(c);
     LLVMValueRef raw = NULL, each = LLVMBuildAdd(c->b, s[0].len, cc_i64(c, c->width), "");
     s[0].lo_at = each; /* floats: a row of doubles holds both parts */

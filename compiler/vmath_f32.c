@@ -1,10 +1,13 @@
 /* vmath_f32.c -- exp and expm1 in float lanes, with their results as pairs
    of floats: e^(hi + lo) for the softmax kernel and the logistic family of
    compiler/act_f32.c, within 0.62 ULP (docs/accuracy.md), and expm1 for
-   the elu family. On x86 with AVX-512, where the table of 2^(j/16) is one
-   vpermps, or AVX2 and FMA, where it is two and a blend. They spare the kernels' widening to double
-   and narrowing back, which cost as much as the double exp itself. */
+   the elu family; and a table-free exp as one float for the derivatives. On x86 with AVX-512, where
+   the table of 2^(j/16) is one vpermps, or AVX2 and FMA, where it is two and a blend. They spare
+   the kernels' widening to double and narrowing back, which cost as much as the double exp itself.
+ */
 #include "cc.h"
+
+#include <assert.h>
 
 /* scripts/gen_vmath.py: ln2/16 = LN2_16_HI + LN2_16_LO (floats); 16 log2e */
 #define LN2_16_HI 0x1.62e43p-5f
@@ -168,6 +171,7 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
    k >= -190 for x >= lowest >= -131). */
 LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest)
 {
+    assert(lowest >= -131); /* k + 191 > 0 */
     LLVMBuilderRef B = c->b;
     LLVMValueRef s = fconst(c, SHIFTER_F);
     LLVMValueRef t = cc_fma(c, x, fconst(c, LOG2E_16 / 16), s);

@@ -345,15 +345,15 @@ void cc_loss_members(const cc_lower *l, const ir_value *v, const ir_value *m[3])
 /* Dims and element count of a value, as i64 values of this function. */
 void cc_dims(cc_lower *l, const ir_value *v, LLVMValueRef dims[IR_MAX_RANK]);
 LLVMValueRef cc_numel(cc_lower *l, const ir_value *v);
-/* The expression tree of an activation on x (and y), lanes of double;
-   params are the call's constants. A native call (plugins) is a direct call
-   to its address, lane by lane. NULL when out of memory. */
-LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
-                           const double *params);
-/* The same with the params as values of x's type known at run time (the
-   library's epilogues, compiler/lower_gemm.c). */
-LLVMValueRef cc_lower_expr_at(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
-                              const LLVMValueRef *params);
+/* Activation a's formula on float lanes x, f(x) (dy NULL) or f'(x, y)·dy:
+   its expression tree in double lanes, rounded to float once, as the
+   interpreter computes it; x or y NULL where the derivative does not read
+   them. Its params are the call's constants, or values known at run time
+   where at is not NULL (the library's epilogues, compiler/lower_gemm.c; a
+   built-in's, never a native call's). A native call (plugins) is a direct
+   call to its address, lane by lane. NULL when out of memory. */
+LLVMValueRef cc_act_formula(cc_ctx *c, const ir_activation *a, LLVMValueRef x, LLVMValueRef y,
+                            LLVMValueRef dy, const double *params, const LLVMValueRef *at);
 /* The signature of an entry (malloc'ed): inputs and params, seeds, outputs,
    the loss, gradients, sizes. */
 cc_arg *cc_signature(const ir_graph *g, cc_mode mode, bool jit, int *nargs);

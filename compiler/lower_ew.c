@@ -139,10 +139,9 @@ static LLVMValueRef apply(cc_lower *l, const ir_value *v, LLVMValueRef x)
     /* s x with s a float: the float product is the double one rounded once */
     if (v->op == IR_SCALE && (double)(float)v->attr[0] == v->attr[0])
         return LLVMBuildFMul(c->b, x, cc_const(c, c->vf32, v->attr[0]), "");
-    LLVMValueRef d = widen(c, x);
     if (v->op == IR_SCALE)
-        return narrow(c, LLVMBuildFMul(c->b, d, cc_const(c, c->vf64, v->attr[0]), ""));
-    return narrow(c, cc_lower_expr(c, v->act->f_eval, d, NULL, v->attr));
+        return narrow(c, LLVMBuildFMul(c->b, widen(c, x), cc_const(c, c->vf64, v->attr[0]), ""));
+    return cc_act_formula(c, v->act, x, NULL, NULL, v->attr, NULL);
 }
 
 /* w's lanes at i: in registers when the pass has them (w is on the chain
@@ -159,7 +158,7 @@ static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef 
                                    LLVMValueRef mask)
 {
     cc_ctx *c = l->c;
-    LLVMValueRef zero = cc_const(c, c->vf64, 0), x = zero, y = zero;
+    LLVMValueRef x = NULL, y = NULL;
     LLVMValueRef dy = operand(l, v->args[2], i, mask);
     if (ir_expr_uses_x(v->act->df)) {
         LLVMValueRef xf = operand(l, v->args[0], i, mask);
@@ -170,12 +169,11 @@ static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef 
         c->with_forward = false;
         if (g)
             return g;
-        x = widen(c, xf);
+        x = xf;
     }
     if (l->lanes[v->args[1]->id] || l->buf[v->args[1]->id])
-        y = widen(c, operand(l, v->args[1], i, mask));
-    LLVMValueRef d = cc_lower_expr(c, v->act->df, x, y, v->attr);
-    return narrow(c, LLVMBuildFMul(c->b, d, widen(c, dy), ""));
+        y = operand(l, v->args[1], i, mask);
+    return cc_act_formula(c, v->act, x, y, dy, v->attr, NULL);
 }
 
 /* a + b or a * b of equal shapes, or the sum of two gradients, at lanes i. */

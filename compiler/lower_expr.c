@@ -295,18 +295,19 @@ static LLVMValueRef lower_root(lowerer *w, const ir_expr *e)
     return v;
 }
 
-LLVMValueRef cc_lower_expr(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
-                           const double *params)
+LLVMValueRef cc_act_formula(cc_ctx *c, const ir_activation *a, LLVMValueRef x, LLVMValueRef y,
+                            LLVMValueRef dy, const double *params, const LLVMValueRef *at)
 {
-    lowerer w = {c, x, y ? y : x, params, NULL, NULL, 1024, 0};
-    return lower_root(&w, e);
-}
-
-LLVMValueRef cc_lower_expr_at(cc_ctx *c, const ir_expr *e, LLVMValueRef x, LLVMValueRef y,
-                              const LLVMValueRef *params)
-{
-    lowerer w = {c, x, y ? y : x, NULL, params, NULL, 1024, 0};
-    return lower_root(&w, e);
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef zero = cc_const(c, c->vf64, 0);
+    LLVMValueRef xd = x ? LLVMBuildFPExt(B, x, c->vf64, "") : zero;
+    LLVMValueRef yd = y ? LLVMBuildFPExt(B, y, c->vf64, "") : dy ? zero : NULL;
+    const ir_expr *e = dy ? a->df : a->f_eval;
+    lowerer w = {c, xd, yd ? yd : xd, at ? NULL : params, at, NULL, 1024, 0};
+    LLVMValueRef v = lower_root(&w, e);
+    if (v && dy)
+        v = LLVMBuildFMul(B, v, LLVMBuildFPExt(B, dy, c->vf64, ""), "");
+    return v ? LLVMBuildFPTrunc(B, v, c->vf32, "") : NULL;
 }
 
 static bool is_native_call(const ir_expr *e)

@@ -136,26 +136,14 @@ typedef struct {
     LLVMValueRef bufs[EPI_SLOTS];
 } act_epi;
 
-/* The double formula of a (or its derivative times src), rounded once, as
-   compiler/lower_ew.c evaluates it in a module. */
-static LLVMValueRef formula(cc_ctx *c, const act_epi *e, LLVMValueRef s, LLVMValueRef x)
-{
-    LLVMValueRef sd = LLVMBuildFPExt(c->b, s, c->vf64, "");
-    if (!e->grad)
-        return LLVMBuildFPTrunc(c->b, cc_lower_expr_at(c, e->a->f_eval, sd, NULL, e->at), c->vf32,
-                                "");
-    LLVMValueRef xd = LLVMBuildFPExt(c->b, x, c->vf64, "");
-    LLVMValueRef d = cc_lower_expr_at(c, e->a->df, xd, cc_const(c, c->vf64, 0), e->at);
-    return LLVMBuildFPTrunc(c->b, LLVMBuildFMul(c->b, d, sd, ""), c->vf32, "");
-}
-
 static void act_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
 {
     act_epi *e = arg;
     LLVMValueRef s = cc_load(c, e->bufs[EPI_SRC], i, mask);
     LLVMValueRef x = e->grad ? cc_load(c, e->bufs[EPI_X], i, mask) : NULL, r;
-    if (!e->attr)
-        r = formula(c, e, s, x);
+    if (!e->attr) /* the formula, as compiler/lower_ew.c evaluates it in a module */
+        r = e->grad ? cc_act_formula(c, e->a, x, NULL, s, NULL, e->at)
+                    : cc_act_formula(c, e->a, s, NULL, NULL, NULL, e->at);
     else
         r = e->grad ? cc_act_grad_f32(c, e->a, e->attr, x, s) : cc_act_f32(c, e->a, e->attr, s);
     cc_store(c, r, e->bufs[EPI_DST], i, mask);

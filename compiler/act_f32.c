@@ -963,9 +963,11 @@ LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params,
 }
 
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,
-                             LLVMValueRef x, LLVMValueRef dy)
+                             LLVMValueRef x, LLVMValueRef dy, bool with_forward)
 {
     kernel df = find(c, a, true);
+    c->with_forward = with_forward;
     LLVMValueRef g = df ? df(c, x, params) : NULL;
+    c->with_forward = false;
     return g ? LLVMBuildFMul(c->b, g, dy, "") : NULL;
 }

@@ -1,11 +1,12 @@
 /* act_f32.c -- the common built-in activations and their derivatives on
    float lanes (AVX-512, or AVX2 and FMA), instead of their formulas in double lanes: twice
-   the lanes per instruction, no widening and narrowing, and exp with a
-   degree-4 polynomial and a 16-entry table. Where a step would round away
-   accuracy, it works on pairs of floats (hi + lo, the unevaluated sum): e^u
-   comes as a pair (cc_vm_expf_pair), quotients are refined against the
-   exact residual, and an argument like beta x is split exactly with FMA.
-   Each result rounds once at the end, within 1 ULP by the sweep of
+   the lanes per instruction, no widening and narrowing. Where a step would
+   round away accuracy, it works on pairs of floats (hi + lo, the
+   unevaluated sum): e^u comes as a pair (without a table for the logistic
+   family, cc_vm_expf_parts; from the 16-entry table of cc_vm_expf_pair for
+   softplus and mish), quotients are refined against the exact residual,
+   and an argument like beta x is split exactly with FMA. Each result
+   rounds once at the end, within 1 ULP by the sweep of
    tests/compiler/test_activation_ulp.c (docs/accuracy.md has the analysis);
    the derivatives are plain floats, within a few ULP by the same test.
    Special values follow ir/builtins.c's formulas, guards included. */
@@ -56,35 +57,53 @@ static LLVMValueRef copysign_(cc_ctx *c, LLVMValueRef mag, LLVMValueRef sign)
     return cc_intrinsic(c, "llvm.copysign", args, 2);
 }
 
-/* 1/d within 2^-27 (before its rounding to float): vrcp14ps (2^-14) and
-   one Newton step; with AVX2, whose vrcpps is 2^-11 on some CPUs, a
-   division, correctly rounded. */
-static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
+/* 1/d within 2^-14 (AVX-512's vrcp14ps) or 1.5 2^-12 (AVX's vrcpps). */
+static LLVMValueRef rcp_approx(cc_ctx *c, LLVMValueRef d)
 {
-    if (c->width != 16)
-        return LLVMBuildFDiv(c->b, k32(c, 1), d, "");
-    static const char name[] = "llvm.x86.avx512.rcp14.ps.512";
+    bool wide = c->width == 16;
+    const char *name = wide ? "llvm.x86.avx512.rcp14.ps.512" : "llvm.x86.avx.rcp.ps.256";
     LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
     LLVMTypeRef params[3] = {c->vf32, c->vf32, i16};
-    LLVMTypeRef fty = LLVMFunctionType(c->vf32, params, 3, false);
+    LLVMTypeRef fty = LLVMFunctionType(c->vf32, params, wide ? 3 : 1, false);
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (!fn)
         fn = LLVMAddFunction(c->mod, name, fty);
     LLVMValueRef args[3] = {d, k32(c, 0), LLVMConstInt(i16, 0xffff, false)};
-    LLVMValueRef r = LLVMBuildCall2(c->b, fty, fn, args, 3, "");
+    return LLVMBuildCall2(c->b, fty, fn, args, wide ? 3 : 1, "");
+}
+
+/* 1/d within 2^-27 (before its rounding to float): vrcp14ps and one
+   Newton step; with AVX2, a division, correctly rounded (vrcpps is 2^-11
+   on some CPUs). */
+static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
+{
+    if (c->width != 16)
+        return LLVMBuildFDiv(c->b, k32(c, 1), d, "");
+    LLVMValueRef r = rcp_approx(c, d);
     LLVMValueRef e = cc_fma(c, LLVMBuildFNeg(c->b, d, ""), r, k32(c, 1));
     return cc_fma(c, r, e, r);
 }
 
-/* n/d as a pair, r ~ 1/d.hi: q = n.hi r is within ~1.1 ULP of the
-   quotient, the residual n - q d is computed to 2^-24 of itself (the first
-   FMA is exact), and lo = residual r. The pair is within ~2^-45 relative. */
-static pair divide(cc_ctx *c, pair n, pair d, LLVMValueRef r)
+/* n/d as a pair (n.lo NULL: 0): q within ~1.1 ULP of the quotient (n.hi
+   times recip(d.hi)), or with AVX2 the quotient of the highs correctly
+   rounded, one division and no product after it; the residual n - q d is
+   computed to 2^-24 of itself (the first FMA is exact), and lo = residual
+   / d.hi, for which an approximate reciprocal is enough (lo is below
+   2^-22 of q). The pair is within ~2^-33 relative. */
+static pair divide(cc_ctx *c, pair n, pair d)
 {
-    LLVMValueRef q = LLVMBuildFMul(c->b, n.hi, r, "");
+    LLVMValueRef q, r;
+    if (c->width == 16) {
+        r = recip(c, d.hi);
+        q = LLVMBuildFMul(c->b, n.hi, r, "");
+    } else {
+        q = LLVMBuildFDiv(c->b, n.hi, d.hi, "");
+        r = rcp_approx(c, d.hi);
+    }
     LLVMValueRef nq = LLVMBuildFNeg(c->b, q, "");
     LLVMValueRef e = cc_fma(c, nq, d.hi, n.hi);
-    e = LLVMBuildFAdd(c->b, e, cc_fma(c, nq, d.lo, n.lo), "");
+    LLVMValueRef rest = n.lo ? cc_fma(c, nq, d.lo, n.lo) : LLVMBuildFMul(c->b, nq, d.lo, "");
+    e = LLVMBuildFAdd(c->b, e, rest, "");
     return (pair){q, LLVMBuildFMul(c->b, e, r, "")};
 }
 
@@ -137,16 +156,23 @@ static pair exp_pair(cc_ctx *c, pair u, float lowest)
     return fast_sum(c, hi, lo);
 }
 
-/* The logistic function of u, as e = 2^64 e^-|u| (a pair, 0 below e^-130,
-   where even 40 sigmoid(u) or x sigmoid(beta x) for |beta| >= 1e-9 rounds
-   to 0), the denominator d = 1 + e 2^-64 (2^64 + e by Fast2Sum, 2^64 >= e, then
-   scaled), and r ~ 1/d.hi; 2^64 sigmoid(u) = n/d with n = e for u < 0 and
-   2^64 otherwise, 2^64 sigmoid(-u) the other way round. Nothing overflows,
-   and the quotient stays a normal float down to sigmoid(u) = 2^-150: the
-   left tail keeps its relative accuracy until the last product, which
-   rounds once into the denormals when multiplied by 2^-64. */
+/* The logistic function of u (u.lo NULL: 0), as e = 2^64 e^-|u| (a pair
+   within 1.2e-8 of it: cc_vm_expf_parts' 2^(k + 64) (1 + q) rounded once,
+   and that rounding's error, exact by FMA; 0 below e^-130, where even 40
+   sigmoid(u) or x sigmoid(beta x) for |beta| >= 1e-9 rounds to 0), the
+   denominator d = 1 + e 2^-64 (its sum's rounding error is a float, which
+   one FMA finds) and r ~ 1/d.hi; 2^64 sigmoid(u) = n/d with n = e for u <
+   0 and 2^64 otherwise, 2^64 sigmoid(-u) the other way round. This e costs
+   half the instructions of the table's pair (cc_vm_expf_pair); a float e
+   alone, a few fewer, came out 2 ULP off in swish's left tail, where e's
+   error passes whole into the result. Nothing overflows, and the quotient
+   stays a normal float down to sigmoid(u) = 2^-150: the left tail keeps
+   its relative accuracy until the last product, which rounds once into the
+   denormals when multiplied by 2^-64. A derivative in the pass of its
+   forward builds the same logistic, which LLVM then computes once for
+   both. */
 typedef struct {
-    pair e, d, big;
+    pair e, d;
     LLVMValueRef neg, r;
 } logistic;
 
@@ -156,14 +182,13 @@ static logistic logistic_of(cc_ctx *c, pair u)
     logistic l;
     l.neg = lt(c, u.hi, 0);
     LLVMValueRef ah = LLVMBuildFNeg(B, fabs_(c, u.hi), "");
-    LLVMValueRef al = cc_select(c, l.neg, u.lo, LLVMBuildFNeg(B, u.lo, ""));
-    /* normalised, so that e.lo and d.lo are below half an ULP of e.hi and
-       d.hi, as divide() needs */
-    l.e = exp_pair(c, (pair){ah, al}, -130);
-    l.big = (pair){k32(c, 0x1p64f), k32(c, 0)};
-    l.d = sum_pair(c, l.big.hi, l.e);
-    LLVMValueRef down = k32(c, 0x1p-64f);
-    l.d = (pair){LLVMBuildFMul(B, l.d.hi, down, ""), LLVMBuildFMul(B, l.d.lo, down, "")};
+    LLVMValueRef al = u.lo ? cc_select(c, l.neg, u.lo, LLVMBuildFNeg(B, u.lo, "")) : NULL;
+    LLVMValueRef q, scale = cc_vm_expf_parts(c, ah, al, -130, &q);
+    l.e.hi = cc_fma(c, scale, q, scale);
+    l.e.lo = cc_fma(c, scale, q, LLVMBuildFSub(B, scale, l.e.hi, "")); /* Sterbenz: exact */
+    LLVMValueRef down = k32(c, 0x1p-64f), one = k32(c, 1);
+    l.d.hi = cc_fma(c, l.e.hi, down, one);
+    l.d.lo = cc_fma(c, l.e.lo, down, cc_fma(c, l.e.hi, down, LLVMBuildFSub(B, one, l.d.hi, "")));
     l.r = recip(c, l.d.hi);
     return l;
 }
@@ -171,7 +196,7 @@ static logistic logistic_of(cc_ctx *c, pair u)
 /* 2^64 sigmoid(u) as a pair. */
 static pair sigmoid_pair(cc_ctx *c, const logistic *l)
 {
-    return divide(c, select_pair(c, l->neg, l->e, l->big), l->d, l->r);
+    return divide(c, select_pair(c, l->neg, l->e, (pair){k32(c, 0x1p64f), k32(c, 0)}), l->d);
 }
 
 /* v 2^-64, rounded once (into the denormals, for the left tail). */
@@ -180,35 +205,12 @@ static LLVMValueRef unscale(cc_ctx *c, LLVMValueRef v)
     return LLVMBuildFMul(c->b, v, k32(c, 0x1p-64f), "");
 }
 
-/* The logistic of u in plain floats, for the derivatives, which need no
-   last bit (test_activation_ulp holds them to a few ULP): e = 2^64 e^-|u|,
-   0 below e^-130, and r = 1/(1 + e 2^-64) = sigmoid(|u|). With share (the
-   pass holds the forward's logistic_of(u): sigmoid, tanh, swish), from
-   logistic_of's pairs, which LLVM then computes once for both; else from
-   cc_vm_expf_scaled of the pair u (u.lo NULL for 0), half the
-   instructions. */
-typedef struct {
-    LLVMValueRef e, r, neg;
-} plain_logistic;
-
-static plain_logistic plain_logistic_of(cc_ctx *c, pair u, bool share)
+/* 2^64 sigmoid(u) (sign 1) or 2^64 sigmoid(-u) (sign -1) in plain floats,
+   for the derivatives, which need no last bit (test_activation_ulp holds
+   them to a few ULP). */
+static LLVMValueRef plain_sigmoid(cc_ctx *c, const logistic *l, int sign)
 {
-    plain_logistic l;
-    if (share) {
-        logistic f = logistic_of(c, (pair){u.hi, u.lo ? u.lo : k32(c, 0)});
-        return (plain_logistic){round_pair(c, f.e), f.r, f.neg};
-    }
-    l.neg = lt(c, u.hi, 0);
-    LLVMValueRef lo = u.lo ? cc_select(c, l.neg, u.lo, LLVMBuildFNeg(c->b, u.lo, "")) : NULL;
-    l.e = cc_vm_expf_scaled(c, LLVMBuildFNeg(c->b, fabs_(c, u.hi), ""), lo, -130);
-    l.r = recip(c, cc_fma(c, l.e, k32(c, 0x1p-64f), k32(c, 1)));
-    return l;
-}
-
-/* 2^64 sigmoid(u) (sign 1) or 2^64 sigmoid(-u) (sign -1). */
-static LLVMValueRef plain_sigmoid(cc_ctx *c, const plain_logistic *l, int sign)
-{
-    LLVMValueRef small = LLVMBuildFMul(c->b, l->e, l->r, "");
+    LLVMValueRef small = LLVMBuildFMul(c->b, l->e.hi, l->r, "");
     LLVMValueRef big = LLVMBuildFMul(c->b, l->r, k32(c, 0x1p64f), "");
     return sign > 0 ? cc_select(c, l->neg, small, big) : cc_select(c, l->neg, big, small);
 }
@@ -221,11 +223,12 @@ static LLVMValueRef slope(cc_ctx *c, LLVMValueRef e, LLVMValueRef r)
 }
 
 /* beta x as an exact pair: beta = b.hi + b.lo, beta x = hi + the product's
-   rounding error (FMA) + b.lo x, within 2^-48 relative. */
+   rounding error (FMA) + b.lo x, within 2^-48 relative; x alone (lo NULL)
+   for beta = 1. */
 static pair scaled(cc_ctx *c, double beta, LLVMValueRef x)
 {
     if (beta == 1)
-        return (pair){x, k32(c, 0)};
+        return (pair){x, NULL};
     pair b = k32_pair(c, beta);
     LLVMValueRef hi = LLVMBuildFMul(c->b, b.hi, x, "");
     LLVMValueRef lo = cc_fma(c, b.hi, x, LLVMBuildFNeg(c->b, hi, ""));
@@ -263,18 +266,19 @@ static LLVMValueRef swish(cc_ctx *c, LLVMValueRef x, double beta)
 static const double tanh_taylor[5] = {-1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835,
                                       -1382.0 / 155925};
 
-/* tanh|x| = (1 - e)/(1 + e), e = e^-2|x| (as a pair, scaled by 2^64): the
-   numerator loses no accuracy for |x| >= 1/4 (e <= 0.61, and the pair
-   carries 2^-26 of e). Below, the odd series, which is exact at 0. The sign
-   is copied back: tanh(-0) = -0. */
+/* tanh|x| = (1 - e)/(1 + e), e = e^-2|x| (logistic_of's pair, scaled by
+   2^64: at |x| = 1/4, e = 0.61 and an error de/e costs 1.9 de/e of tanh,
+   so a float e came out 2 ULP off there): the numerator's Fast2Sum loses
+   no accuracy for |x| >= 1/4. Below, the odd series, which is exact at 0.
+   The sign is copied back: tanh(-0) = -0. */
 static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
     (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef a = fabs_(c, x);
-    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(B, a, a, ""), k32(c, 0)});
-    pair n = sum_pair(c, l.big.hi, neg_pair(c, l.e));
-    LLVMValueRef big = unscale(c, round_pair(c, divide(c, n, l.d, l.r)));
+    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(B, a, a, ""), NULL});
+    pair n = sum_pair(c, k32(c, 0x1p64f), neg_pair(c, l.e));
+    LLVMValueRef big = unscale(c, round_pair(c, divide(c, n, l.d)));
     LLVMValueRef z = LLVMBuildFMul(B, a, a, "");
     LLVMValueRef p = k32(c, (float)tanh_taylor[4]);
     for (int i = 3; i >= 0; i--)
@@ -342,7 +346,7 @@ static LLVMValueRef gelu_tanh_grad(cc_ctx *c, LLVMValueRef x)
     LLVMValueRef s = round_pair(c, sigmoid_pair(c, &l));
     LLVMValueRef du = cc_fma(c, LLVMBuildFMul(B, x, x, ""), k32(c, (float)(3 * 0.044715 * GELU_K1)),
                              k32(c, (float)GELU_K1));
-    LLVMValueRef sl = slope(c, round_pair(c, l.e), l.r);
+    LLVMValueRef sl = slope(c, l.e.hi, l.r);
     /* scaled by 2^64 until the sum, which rounds once into the denormals */
     LLVMValueRef g = unscale(c, cc_fma(c, LLVMBuildFMul(B, x, sl, ""), du, s));
     g = cc_select(c, gt(c, x, 40), k32(c, 1), g);
@@ -744,7 +748,7 @@ static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *params)
     d2b.lo = LLVMBuildFAdd(B, d2b.lo, LLVMBuildFAdd(B, d2.lo, sq.lo, ""), "");
     LLVMValueRef pos = gt(c, x, 0);
     pair n = select_pair(c, pos, n2, n1), d = select_pair(c, pos, d2b, d1);
-    pair q = divide(c, n, d, recip(c, d.hi));
+    pair q = divide(c, n, d);
     LLVMValueRef y = unscale(c, times(c, x, q));
     y = cc_select(c, gt(c, x, 1000), x, y);
     return cc_select(c, lt(c, x, -1000), k32(c, -0.0f), y);
@@ -800,7 +804,7 @@ static LLVMValueRef relu_f(cc_ctx *c, LLVMValueRef x, const double *params)
 static LLVMValueRef swish_grad(cc_ctx *c, LLVMValueRef x, double beta)
 {
     pair u = scaled(c, beta, x);
-    plain_logistic l = plain_logistic_of(c, u, c->with_forward);
+    logistic l = logistic_of(c, u);
     LLVMValueRef t = unscale(c, plain_sigmoid(c, &l, -1));
     LLVMValueRef bt = LLVMBuildFMul(c->b, u.hi, t, "");
     LLVMValueRef g =
@@ -837,22 +841,21 @@ static LLVMValueRef relu_df(cc_ctx *c, LLVMValueRef x, const double *params)
 static LLVMValueRef sigmoid_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p;
-    logistic l = logistic_of(c, (pair){x, k32(c, 0)});
+    logistic l = logistic_of(c, (pair){x, NULL});
     return unscale(c, round_pair(c, sigmoid_pair(c, &l)));
 }
 static LLVMValueRef sigmoid_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p; /* sigmoid(x) sigmoid(-x) */
-    plain_logistic l = plain_logistic_of(c, (pair){x, NULL}, c->with_forward);
-    return unscale(c, slope(c, l.e, l.r));
+    logistic l = logistic_of(c, (pair){x, NULL});
+    return unscale(c, slope(c, l.e.hi, l.r));
 }
 static LLVMValueRef tanh_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     (void)p; /* 4 sigmoid(2x) sigmoid(-2x), even: of 2|x| */
     LLVMValueRef a = fabs_(c, x);
-    plain_logistic l =
-        plain_logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), NULL}, c->with_forward);
-    return unscale(c, LLVMBuildFMul(c->b, slope(c, l.e, l.r), k32(c, 4), ""));
+    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(c->b, a, a, ""), NULL});
+    return unscale(c, LLVMBuildFMul(c->b, slope(c, l.e.hi, l.r), k32(c, 4), ""));
 }
 static LLVMValueRef silu_f(cc_ctx *c, LLVMValueRef x, const double *p)
 {
@@ -911,8 +914,7 @@ static LLVMValueRef softplus_df(cc_ctx *c, LLVMValueRef x, const double *p)
 {
     if (!softplus_ok(p)) /* where(x > threshold, 1, sigmoid(x)) */
         return NULL;
-    /* softplus's forward has no logistic_of to share */
-    plain_logistic l = plain_logistic_of(c, (pair){x, NULL}, false);
+    logistic l = logistic_of(c, (pair){x, NULL});
     return cc_select(c, gt(c, x, (float)p[1]), k32(c, 1), unscale(c, plain_sigmoid(c, &l, 1)));
 }
 

@@ -180,11 +180,16 @@ LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValue
 LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float lowest,
                              LLVMValueRef *rest);
 bool cc_vm_has_expf_pair(const cc_ctx *c);
-/* 2^64 e^(x + lo) in float lanes (lo NULL: 0; else |lo| <= ulp(x)/2),
-   one float within 1 ULP, for x <= 0: normal
-   down to e^-131, 0 below lowest (at least -131), NaN for NaN. No table:
-   about 13 instructions where the pair costs 30, for the derivatives,
-   which need no last bit. Where cc_vm_has_expf_pair. */
+/* 2^64 e^(x + lo) in float lanes (lo NULL: 0; else |lo| <= ulp(x)/2), for
+   x <= 0, as scale (1 + *q): scale = 2^(k + 64), a normal float down to
+   e^-131, and *q within 2.8e-8 of e^r - 1 (|*q| <= 0.41: its own rounding,
+   2^-26, is most of it), so that the sum is within 4e-8 relative; both 0
+   below lowest (at least -131), *q NaN for NaN. No table: about 16
+   instructions where the pair costs 30.
+   cc_vm_expf_scaled is the sum rounded once (within 1 ULP). Where
+   cc_vm_has_expf_pair. */
+LLVMValueRef cc_vm_expf_parts(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
+                              LLVMValueRef *q);
 LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest);
 /* The i32 v splatted to <width x i32>. */
 LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);

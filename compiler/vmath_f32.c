@@ -163,31 +163,46 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
     return cc_select(c, gone, zero, LLVMBuildFMul(B, th, p, ""));
 }
 
-/* x = k ln2 + r, k = round(x log2e) by the shifter, r = x - k LN2_HI
-   exactly (one FMA: k LN2_HI is a multiple of 2^-24 and the difference is
-   below 1/2) less k LN2_LO plus lo (NULL: 0), |r| <= 0.347; e^r by Taylor's series to r^7
-   (the first term left out is below 5e-9 of it), Horner's roundings about
-   half an ULP; 2^(k + 64) from the shifter's low bits ((k + 191) << 23,
-   k >= -190 for x >= lowest >= -131). */
-LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest)
+/* x = k ln2 + r, k = round(x log2e) by the shifter, r1 = x - k LN2_HI
+   exactly (one FMA: for k != 0, |x| > 0.34 makes x a multiple of 2^-25,
+   k LN2_HI is one of 2^-21, and |r1| <= 0.347 < 2^-1) and rl = lo - k
+   LN2_LO (lo NULL: 0); e^r - 1 = q = r1 + (rl + r^2 p(r)), p Taylor's
+   series to r^7 (the first term left out is below 5.4e-9), r = r1 + rl
+   rounded (5.7e-9 through r^2 p), q rounded once at the end (2^-26 for
+   |q| <= 0.41): within 2.8e-8 of e^r - 1, 4e-8 relative to e^r. Returns
+   2^(k + 64) from the shifter's low bits ((k + 191) << 23,
+   k >= -190 for x >= lowest >= -131), and 0 below lowest, where *q is 0
+   too (q is NaN for -inf). */
+LLVMValueRef cc_vm_expf_parts(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
+                              LLVMValueRef *q)
 {
     assert(lowest >= -131); /* k + 191 > 0 */
     LLVMBuilderRef B = c->b;
     LLVMValueRef s = fconst(c, SHIFTER_F);
     LLVMValueRef t = cc_fma(c, x, fconst(c, LOG2E_16 / 16), s);
     LLVMValueRef kf = LLVMBuildFSub(B, t, s, "");
-    LLVMValueRef r = cc_fma(c, kf, fconst(c, -LN2_16_HI * 16), x);
-    LLVMValueRef rl = fconst(c, -LN2_16_LO * 16);
-    r = lo ? LLVMBuildFAdd(B, r, cc_fma(c, kf, rl, lo), "") : cc_fma(c, kf, rl, r);
+    LLVMValueRef r1 = cc_fma(c, kf, fconst(c, -LN2_16_HI * 16), x);
+    LLVMValueRef ln2lo = fconst(c, -LN2_16_LO * 16);
+    LLVMValueRef rl = lo ? cc_fma(c, kf, ln2lo, lo) : LLVMBuildFMul(B, kf, ln2lo, "");
+    LLVMValueRef r = LLVMBuildFAdd(B, r1, rl, "");
     LLVMValueRef p = fconst(c, 1.0f / 5040);
-    static const float taylor[7] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1, 1};
-    for (int i = 0; i < 7; i++)
+    static const float taylor[5] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f};
+    for (int i = 0; i < 5; i++)
         p = cc_fma(c, p, r, fconst(c, taylor[i]));
+    LLVMValueRef ql = cc_fma(c, LLVMBuildFMul(B, r, r, ""), p, rl);
     LLVMValueRef bits = LLVMBuildShl(B, LLVMBuildBitCast(B, t, c->vi32, ""), cc_vm_i32(c, 23), "");
     bits = LLVMBuildAdd(B, bits, cc_vm_i32(c, (64 + 127) << 23), "");
-    LLVMValueRef e = LLVMBuildFMul(B, p, LLVMBuildBitCast(B, bits, c->vf32, ""), "");
     LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, x, fconst(c, lowest), "");
-    return cc_select(c, gone, fconst(c, 0), e);
+    LLVMValueRef zero = fconst(c, 0);
+    *q = cc_select(c, gone, zero, LLVMBuildFAdd(B, r1, ql, ""));
+    return cc_select(c, gone, zero, LLVMBuildBitCast(B, bits, c->vf32, ""));
+}
+
+/* 2^(k + 64) (1 + q) from cc_vm_expf_parts, rounded once by the FMA. */
+LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest)
+{
+    LLVMValueRef q, scale = cc_vm_expf_parts(c, x, lo, lowest, &q);
+    return cc_fma(c, scale, q, scale);
 }
 
 /* With e^x = 2^n T (1 + q) as above, e^x - 1 = 2^n ((T_hi - 2^-n) + (T_hi q

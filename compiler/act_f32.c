@@ -2,9 +2,8 @@
    float lanes (AVX-512, or AVX2 and FMA), instead of their formulas in double lanes: twice
    the lanes per instruction, no widening and narrowing. Where a step would
    round away accuracy, it works on pairs of floats (hi + lo, the
-   unevaluated sum): e^u comes as a pair (without a table for the logistic
-   family, cc_vm_expf_parts; from the 16-entry table of cc_vm_expf_pair for
-   softplus and mish), quotients are refined against the exact residual,
+   unevaluated sum): e^u comes as a pair (exp_pair, from cc_vm_expf_parts,
+   without a table), quotients are refined against the exact residual,
    and an argument like beta x is split exactly with FMA. Each result
    rounds once at the end, within 1 ULP by the sweep of
    tests/compiler/test_activation_ulp.c (docs/accuracy.md has the analysis);
@@ -148,24 +147,26 @@ static pair neg_pair(cc_ctx *c, pair p)
     return (pair){LLVMBuildFNeg(c->b, p.hi, ""), LLVMBuildFNeg(c->b, p.lo, "")};
 }
 
-/* 2^64 e^u for u <= 0 (cc_vm_expf_pair, 0 below lowest) as a normalised
-   pair (Fast2Sum): the table's pair has T q + T_lo up to 2% of T. */
+/* 2^64 e^u for u <= 0 (u.lo NULL: 0) as a normalised pair within 4e-8
+   relative, 0 below lowest: cc_vm_expf_parts' 2^(k + 64) (1 + q) rounded
+   once by an FMA, and that rounding's error by a second, exact (scale -
+   hi is, by Sterbenz's lemma, and the error of a sum of two floats is a
+   float). No table: on AVX2 each of cc_vm_expf_pair's two tables costs two
+   vpermps and a blend. A float e alone came out 2 ULP off in swish's left
+   tail, where e's error passes whole into the result. */
 static pair exp_pair(cc_ctx *c, pair u, float lowest)
 {
-    LLVMValueRef lo, hi = cc_vm_expf_pair(c, u.hi, u.lo, lowest, &lo);
-    return fast_sum(c, hi, lo);
+    LLVMValueRef q, scale = cc_vm_expf_parts(c, u.hi, u.lo, lowest, &q);
+    LLVMValueRef hi = cc_fma(c, scale, q, scale);
+    return (pair){hi, cc_fma(c, scale, q, LLVMBuildFSub(c->b, scale, hi, ""))};
 }
 
-/* The logistic function of u (u.lo NULL: 0), as e = 2^64 e^-|u| (a pair
-   within 1.2e-8 of it: cc_vm_expf_parts' 2^(k + 64) (1 + q) rounded once,
-   and that rounding's error, exact by FMA; 0 below e^-130, where even 40
-   sigmoid(u) or x sigmoid(beta x) for |beta| >= 1e-9 rounds to 0), the
+/* The logistic function of u (u.lo NULL: 0), as e = 2^64 e^-|u| (a pair,
+   0 below e^-130, where even 40 sigmoid(u) or x sigmoid(beta x) for
+   |beta| >= 1e-9 rounds to 0; its high part is cc_vm_expf_scaled's), the
    denominator d = 1 + e 2^-64 (its sum's rounding error is a float, which
    one FMA finds) and r ~ 1/d.hi; 2^64 sigmoid(u) = n/d with n = e for u <
-   0 and 2^64 otherwise, 2^64 sigmoid(-u) the other way round. This e costs
-   half the instructions of the table's pair (cc_vm_expf_pair); a float e
-   alone, a few fewer, came out 2 ULP off in swish's left tail, where e's
-   error passes whole into the result. Nothing overflows, and the quotient
+   0 and 2^64 otherwise, 2^64 sigmoid(-u) the other way round. Nothing overflows, and the quotient
    stays a normal float down to sigmoid(u) = 2^-150: the left tail keeps
    its relative accuracy until the last product, which rounds once into the
    denormals when multiplied by 2^-64. A derivative in the pass of its
@@ -183,9 +184,7 @@ static logistic logistic_of(cc_ctx *c, pair u)
     l.neg = lt(c, u.hi, 0);
     LLVMValueRef ah = LLVMBuildFNeg(B, fabs_(c, u.hi), "");
     LLVMValueRef al = u.lo ? cc_select(c, l.neg, u.lo, LLVMBuildFNeg(B, u.lo, "")) : NULL;
-    LLVMValueRef q, scale = cc_vm_expf_parts(c, ah, al, -130, &q);
-    l.e.hi = cc_fma(c, scale, q, scale);
-    l.e.lo = cc_fma(c, scale, q, LLVMBuildFSub(B, scale, l.e.hi, "")); /* Sterbenz: exact */
+    l.e = exp_pair(c, (pair){ah, al}, -130);
     LLVMValueRef down = k32(c, 0x1p-64f), one = k32(c, 1);
     l.d.hi = cc_fma(c, l.e.hi, down, one);
     l.d.lo = cc_fma(c, l.e.lo, down, cc_fma(c, l.e.hi, down, LLVMBuildFSub(B, one, l.d.hi, "")));
@@ -548,7 +547,7 @@ static const float gelu_lo[2][16] = {
 
 /* 2^64 Phi(-a) for a = |x| >= 0 as a pair, and e = 2^64 e^(-a^2/2) (a
    pair) and R (rounded) with Phi(-a) = e^(-a^2/2) R(a). a^2/2 is an exact
-   pair (a/2 is exact, then FMA), so e keeps its 1e-8 however large a^2 is;
+   pair (a/2 is exact, then FMA), so e keeps its 4e-8 however large a^2 is;
    R(a) is a degree-7 polynomial in t = a - centre on the 16th of [0, 14.5]
    holding a (16-entry tables, one vpermps per coefficient), t exact but for
    a < 0.45, where Fast2Sum keeps its rounding; its two leading terms are
@@ -566,7 +565,7 @@ static gelu_parts gelu_tail(cc_ctx *c, LLVMValueRef a)
     LLVMValueRef h = LLVMBuildFMul(B, a, k32(c, 0.5f), "");
     LLVMValueRef s = LLVMBuildFMul(B, a, h, "");
     LLVMValueRef sl = cc_fma(c, a, h, LLVMBuildFNeg(B, s, ""));
-    g.e.hi = cc_vm_expf_pair(c, LLVMBuildFNeg(B, s, ""), LLVMBuildFNeg(B, sl, ""), -110, &g.e.lo);
+    g.e = exp_pair(c, (pair){LLVMBuildFNeg(B, s, ""), LLVMBuildFNeg(B, sl, "")}, -110);
     LLVMValueRef ai = cc_select(c, lt(c, a, 14.49f), a, k32(c, 14.49f));
     LLVMValueRef j = LLVMBuildFPToSI(B, LLVMBuildFMul(B, ai, k32(c, 1 / GELU_W), ""), c->vi32, "");
     LLVMValueRef jf = LLVMBuildSIToFP(B, j, c->vf32, "");
@@ -707,7 +706,7 @@ static LLVMValueRef softplus(cc_ctx *c, LLVMValueRef x, double threshold)
 {
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = k32(c, 0);
-    pair e = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -104);
+    pair e = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), NULL}, -104);
     e = (pair){unscale(c, e.hi), unscale(c, e.lo)};
     pair l = log1p_unit(c, e);
     LLVMValueRef xp = cc_select(c, gt(c, x, 0), x, zero);
@@ -731,8 +730,8 @@ static LLVMValueRef mish_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
     (void)params;
     LLVMBuilderRef B = c->b;
-    LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
-    pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), zero}, -130);
+    LLVMValueRef one = k32(c, 1), two = k32(c, 2);
+    pair ws = exp_pair(c, (pair){LLVMBuildFNeg(B, fabs_(c, x), ""), NULL}, -130);
     pair w = {unscale(c, ws.hi), unscale(c, ws.lo)};
     /* x <= 0 */
     pair a = sum_pair(c, two, w);
@@ -768,9 +767,8 @@ static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *params)
     LLVMBuilderRef B = c->b;
     LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
     LLVMValueRef a = LLVMBuildFNeg(B, fabs_(c, x), "");
-    /* the forward's exp (mish_f) in its pass, else the plain one */
-    LLVMValueRef W = c->with_forward ? round_pair(c, exp_pair(c, (pair){a, zero}, -130))
-                                     : cc_vm_expf_scaled(c, a, NULL, -130);
+    /* exp_pair's high part: the forward's, in a pass that has both */
+    LLVMValueRef W = cc_vm_expf_scaled(c, a, NULL, -130);
     LLVMValueRef w = unscale(c, W), w1 = LLVMBuildFAdd(B, w, one, "");
     /* x <= 0 */
     LLVMValueRef n1 = LLVMBuildFMul(B, W, LLVMBuildFAdd(B, w, two, ""), "");
@@ -965,11 +963,9 @@ LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params,
 }
 
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,
-                             LLVMValueRef x, LLVMValueRef dy, bool with_forward)
+                             LLVMValueRef x, LLVMValueRef dy)
 {
     kernel df = find(c, a, true);
-    c->with_forward = with_forward;
     LLVMValueRef g = df ? df(c, x, params) : NULL;
-    c->with_forward = false;
     return g ? LLVMBuildFMul(c->b, g, dy, "") : NULL;
 }

@@ -41,8 +41,6 @@ typedef struct {
     bool fma;              /* the target has fused multiply-add */
     bool jit;              /* for the JIT (memory from its pool), not ahead of time */
     bool gradients;        /* the module computes derivatives: share exp between sigmoids */
-    bool with_forward;     /* set by cc_act_grad_f32 while it builds a derivative in the pass
-                              of its forward */
     const char *gemm;      /* the library's GEMM the module calls (cc_gemm_library), or NULL */
     const char *kernels;   /* the library's other kernels it calls (the same variant's), or NULL */
     const char *epilogues; /* and its activation epilogues, or NULL */
@@ -197,8 +195,9 @@ LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
    cc_vm_has_expf_pair. */
 LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
 /* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
-   *lo (their sum within ~0.7 ULP of float, x itself for tiny x, but -0
-   gives +0), -1 below -18, NaN for NaN. Where cc_vm_has_expf_pair. */
+   *lo (their sum within ~0.6 ULP of float, x itself for tiny x, but -0
+   gives +0), -1 below -18, NaN for NaN. No table. Where
+   cc_vm_has_expf_pair. */
 LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
 
 /* ---- activations in float lanes (compiler/act_f32.c) --------------------
@@ -209,11 +208,10 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
    target lacks cc_vm_has_expf_pair: the caller then evaluates the formula
    in double. */
 LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params, LLVMValueRef x);
-/* f'(x) dy, the same way; NULL likewise. with_forward: the pass computes
-   f(x) too, whose exp the derivative then shares (c->with_forward while
-   it is built). */
+/* f'(x) dy, the same way; NULL likewise. A derivative builds the same
+   exp as its forward, which LLVM computes once in a pass that has both. */
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,
-                             LLVMValueRef x, LLVMValueRef dy, bool with_forward);
+                             LLVMValueRef x, LLVMValueRef dy);
 /* a's row in the table of those kernels (for the target of c), or -1; the
    name of row i, or NULL past the last. */
 int cc_act_f32_index(cc_ctx *c, const ir_activation *a);

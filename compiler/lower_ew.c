@@ -162,9 +162,7 @@ static LLVMValueRef act_grad_lanes(cc_lower *l, const ir_value *v, LLVMValueRef 
     LLVMValueRef dy = operand(l, v->args[2], i, mask);
     if (ir_expr_uses_x(v->act->df)) {
         LLVMValueRef xf = operand(l, v->args[0], i, mask);
-        /* y in registers: this pass computed (or loaded) the forward */
-        LLVMValueRef g =
-            cc_act_grad_f32(c, v->act, v->attr, xf, dy, l->lanes[v->args[1]->id] != NULL);
+        LLVMValueRef g = cc_act_grad_f32(c, v->act, v->attr, xf, dy);
         if (g)
             return g;
         x = xf;

@@ -145,7 +145,7 @@ static void act_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
         r = e->grad ? cc_act_formula(c, e->a, x, NULL, s, NULL, e->at)
                     : cc_act_formula(c, e->a, s, NULL, NULL, NULL, e->at);
     else
-        r = e->grad ? cc_act_grad_f32(c, e->a, e->attr, x, s, false)
+        r = e->grad ? cc_act_grad_f32(c, e->a, e->attr, x, s)
                     : cc_act_f32(c, e->a, e->attr, s);
     cc_store(c, r, e->bufs[EPI_DST], i, mask);
 }

@@ -1,10 +1,11 @@
 /* vmath_f32.c -- exp and expm1 in float lanes, with their results as pairs
-   of floats: e^(hi + lo) for the softmax kernel and the logistic family of
-   compiler/act_f32.c, within 0.62 ULP (docs/accuracy.md), and expm1 for
-   the elu family; and a table-free exp as one float for the derivatives. On x86 with AVX-512, where
-   the table of 2^(j/16) is one vpermps, or AVX2 and FMA, where it is two and a blend. They spare
-   the kernels' widening to double and narrowing back, which cost as much as the double exp itself.
- */
+   of floats, for the softmax kernel (cc_vm_expf_pair: e^(hi + lo) within
+   1e-8 from a 16-entry table of 2^(j/16), one vpermps with AVX-512, two
+   and a blend with AVX2) and for compiler/act_f32.c's kernels and
+   derivatives (cc_vm_expf_parts, cc_vm_expf_scaled and cc_vm_expm1f_neg:
+   Taylor's series on |r| <= ln2/2, no table), on x86 with AVX-512, or
+   AVX2 and FMA. They spare the kernels' widening to double and narrowing
+   back, which cost as much as the double exp itself. */
 #include "cc.h"
 
 #include <assert.h>
@@ -166,36 +167,51 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
 /* x = k ln2 + r, k = round(x log2e) by the shifter, r1 = x - k LN2_HI
    exactly (one FMA: for k != 0, |x| > 0.34 makes x a multiple of 2^-25,
    k LN2_HI is one of 2^-21, and |r1| <= 0.347 < 2^-1) and rl = lo - k
-   LN2_LO (lo NULL: 0); e^r - 1 = q = r1 + (rl + r^2 p(r)), p Taylor's
+   LN2_LO (lo NULL: 0); e^r - 1 = r1 + *ql, *ql = rl + r^2 p(r), p Taylor's
    series to r^7 (the first term left out is below 5.4e-9), r = r1 + rl
-   rounded (5.7e-9 through r^2 p), q rounded once at the end (2^-26 for
-   |q| <= 0.41): within 2.8e-8 of e^r - 1, 4e-8 relative to e^r. Returns
-   2^(k + 64) from the shifter's low bits ((k + 191) << 23,
-   k >= -190 for x >= lowest >= -131), and 0 below lowest, where *q is 0
-   too (q is NaN for -inf). */
+   rounded (5.7e-9 through r^2 p), *ql rounded by 2^-24 of itself (|ql| <=
+   0.07). Returns the shifter's sum, whose low bits are k. */
+static LLVMValueRef reduce_exp(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, LLVMValueRef *r1,
+                               LLVMValueRef *ql)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef s = fconst(c, SHIFTER_F);
+    LLVMValueRef t = cc_fma(c, x, fconst(c, LOG2E_16 / 16), s);
+    LLVMValueRef kf = LLVMBuildFSub(B, t, s, "");
+    *r1 = cc_fma(c, kf, fconst(c, -LN2_16_HI * 16), x);
+    LLVMValueRef ln2lo = fconst(c, -LN2_16_LO * 16);
+    LLVMValueRef rl = lo ? cc_fma(c, kf, ln2lo, lo) : LLVMBuildFMul(B, kf, ln2lo, "");
+    LLVMValueRef r = LLVMBuildFAdd(B, *r1, rl, "");
+    LLVMValueRef p = fconst(c, 1.0f / 5040);
+    static const float taylor[5] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f};
+    for (int i = 0; i < 5; i++)
+        p = cc_fma(c, p, r, fconst(c, taylor[i]));
+    *ql = cc_fma(c, LLVMBuildFMul(B, r, r, ""), p, rl);
+    return t;
+}
+
+/* 2^(k + bias) from reduce_exp's shifter sum: (k + 127 + bias) << 23. */
+static LLVMValueRef pow2_of(cc_ctx *c, LLVMValueRef t, unsigned bias)
+{
+    LLVMBuilderRef B = c->b;
+    LLVMValueRef bits = LLVMBuildShl(B, LLVMBuildBitCast(B, t, c->vi32, ""), cc_vm_i32(c, 23), "");
+    bits = LLVMBuildAdd(B, bits, cc_vm_i32(c, (127 + bias) << 23), "");
+    return LLVMBuildBitCast(B, bits, c->vf32, "");
+}
+
+/* reduce_exp's q = r1 + ql rounded once (2^-26 for |q| <= 0.41): within
+   2.8e-8 of e^r - 1, 4e-8 relative to e^r; and 2^(k + 64) (k >= -190 for
+   x >= lowest >= -131); both 0 below lowest (q is NaN for -inf). */
 LLVMValueRef cc_vm_expf_parts(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
                               LLVMValueRef *q)
 {
     assert(lowest >= -131); /* k + 191 > 0 */
     LLVMBuilderRef B = c->b;
-    LLVMValueRef s = fconst(c, SHIFTER_F);
-    LLVMValueRef t = cc_fma(c, x, fconst(c, LOG2E_16 / 16), s);
-    LLVMValueRef kf = LLVMBuildFSub(B, t, s, "");
-    LLVMValueRef r1 = cc_fma(c, kf, fconst(c, -LN2_16_HI * 16), x);
-    LLVMValueRef ln2lo = fconst(c, -LN2_16_LO * 16);
-    LLVMValueRef rl = lo ? cc_fma(c, kf, ln2lo, lo) : LLVMBuildFMul(B, kf, ln2lo, "");
-    LLVMValueRef r = LLVMBuildFAdd(B, r1, rl, "");
-    LLVMValueRef p = fconst(c, 1.0f / 5040);
-    static const float taylor[5] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f};
-    for (int i = 0; i < 5; i++)
-        p = cc_fma(c, p, r, fconst(c, taylor[i]));
-    LLVMValueRef ql = cc_fma(c, LLVMBuildFMul(B, r, r, ""), p, rl);
-    LLVMValueRef bits = LLVMBuildShl(B, LLVMBuildBitCast(B, t, c->vi32, ""), cc_vm_i32(c, 23), "");
-    bits = LLVMBuildAdd(B, bits, cc_vm_i32(c, (64 + 127) << 23), "");
+    LLVMValueRef r1, ql, t = reduce_exp(c, x, lo, &r1, &ql);
     LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, x, fconst(c, lowest), "");
     LLVMValueRef zero = fconst(c, 0);
     *q = cc_select(c, gone, zero, LLVMBuildFAdd(B, r1, ql, ""));
-    return cc_select(c, gone, zero, LLVMBuildBitCast(B, bits, c->vf32, ""));
+    return cc_select(c, gone, zero, pow2_of(c, t, 64));
 }
 
 /* 2^(k + 64) (1 + q) from cc_vm_expf_parts, rounded once by the FMA. */
@@ -205,37 +221,28 @@ LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float
     return cc_fma(c, scale, q, scale);
 }
 
-/* With e^x = 2^n T (1 + q) as above, e^x - 1 = 2^n ((T_hi - 2^-n) + (T_hi q
-   + T_lo)). T_hi - 2^-n is exact for n = 0 and -1 (Sterbenz) and otherwise
-   Fast2Sum recovers its rounding error e (|2^-n| >= 4 > T_hi). The sum
-   cancels at most 1.3x for |x| >= 1/16, so the roundings of r, q and T_hi q
-   cost at most ~0.7 ULP of it; above -1/16, where it would cancel up to 4x,
-   e^x - 1 = x + x^2 (1/2 + x/6 + ... + x^4/720) instead (the first term
-   left out is 2e-11 of it), which is x itself for tiny x, denormals
-   included. Below -18, e^x - 1 rounds to -1 in float; the clamp keeps n >=
-   -26. */
+/* e^x - 1 = (2^k - 1) + 2^k r1 + 2^k ql (reduce_exp, x clamped to [-18, 0],
+   k >= -26). 2^k - 1 is s + err by Fast2Sum (|-1| >= 2^k); s + 2^k r1
+   rounds to m1, whose error is a float (2^k r1 is exact) that one FMA
+   finds (s - m1 is exact by Sterbenz: m1/s is in [0.65, 1.35], or s = 0
+   for k = 0); the rest, 2^k ql + that error + err, rounds by 2^-24 of
+   itself, and m1 + rest is Fast2Sum'ed into the pair. Nothing cancels
+   beyond rounding: for k = 0 the sum is r1 + ql with r1 = x, x itself for
+   tiny x, denormals included, and for k <= -1 |e^x - 1| >= 0.29 while the
+   roundings are below 1.2e-8 2^k: within ~0.6 ULP of float before the
+   pair's last rounding. Below -18, e^x - 1 rounds to -1 in float. */
 LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
 {
     LLVMBuilderRef B = c->b;
-    LLVMValueRef zero = fconst(c, 0);
     x = cc_vm_clamp(c, x, -18, 0);
-    LLVMValueRef bits, low, th = table_pair(c, x, zero, &low, &bits);
-    LLVMValueRef n = exponent_field(c, bits), one = cc_vm_i32(c, 127u << 23);
-    LLVMValueRef down = LLVMBuildBitCast(B, LLVMBuildSub(B, one, n, ""), c->vf32, ""); /* 2^-n */
-    LLVMValueRef up = LLVMBuildBitCast(B, LLVMBuildAdd(B, one, n, ""), c->vf32, "");   /* 2^n */
-    LLVMValueRef a = LLVMBuildFNeg(B, down, "");
-    LLVMValueRef s = LLVMBuildFAdd(B, a, th, "");
-    LLVMValueRef e = LLVMBuildFSub(B, th, LLVMBuildFSub(B, s, a, ""), "");
-    LLVMValueRef t = LLVMBuildFAdd(B, e, low, "");
-    LLVMValueRef m = LLVMBuildFAdd(B, s, t, "");
-    LLVMValueRef mlo =
-        LLVMBuildFMul(B, LLVMBuildFSub(B, t, LLVMBuildFSub(B, m, s, ""), ""), up, "");
-    m = LLVMBuildFMul(B, m, up, "");
-    LLVMValueRef p = fconst(c, 1.0f / 720);
-    static const float taylor[4] = {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f};
-    for (int i = 0; i < 4; i++)
-        p = cc_fma(c, p, x, fconst(c, taylor[i]));
-    LLVMValueRef near0 = LLVMBuildFCmp(B, LLVMRealOGT, x, fconst(c, -0.0625f), "");
-    *lo = cc_select(c, near0, zero, mlo);
-    return cc_select(c, near0, cc_fma(c, LLVMBuildFMul(B, x, x, ""), p, x), m);
+    LLVMValueRef r1, ql, p = pow2_of(c, reduce_exp(c, x, NULL, &r1, &ql), 0);
+    LLVMValueRef one = fconst(c, -1);
+    LLVMValueRef s = LLVMBuildFAdd(B, one, p, "");
+    LLVMValueRef err = LLVMBuildFSub(B, p, LLVMBuildFSub(B, s, one, ""), "");
+    LLVMValueRef m1 = cc_fma(c, p, r1, s);
+    LLVMValueRef e1 = cc_fma(c, p, r1, LLVMBuildFSub(B, s, m1, ""));
+    LLVMValueRef rest = cc_fma(c, p, ql, LLVMBuildFAdd(B, e1, err, ""));
+    LLVMValueRef m = LLVMBuildFAdd(B, m1, rest, "");
+    *lo = LLVMBuildFSub(B, rest, LLVMBuildFSub(B, m, m1, ""), "");
+    return m;
 }

@@ -194,6 +194,8 @@ LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
 /* t[idx & 15] lane by lane (vpermps), idx <width x i32>; where
    cc_vm_has_expf_pair. */
 LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
+/* t[idx & 7] lane by lane (one vpermps), in 8 lanes only. */
+LLVMValueRef cc_vm_lookup8(cc_ctx *c, const float *t, LLVMValueRef idx);
 /* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
    *lo (their sum within ~0.6 ULP of float, x itself for tiny x, but -0
    gives +0), -1 below -18, NaN for NaN. No table. Where

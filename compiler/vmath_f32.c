@@ -89,6 +89,12 @@ LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx)
     return LLVMBuildSelect(c->b, high, permute(c, t + 8, idx), permute(c, t, idx), "");
 }
 
+LLVMValueRef cc_vm_lookup8(cc_ctx *c, const float *t, LLVMValueRef idx)
+{
+    assert(c->width == 8);
+    return permute(c, t, idx);
+}
+
 LLVMValueRef cc_vm_two_diff(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo)
 {
     LLVMBuilderRef B = c->b;

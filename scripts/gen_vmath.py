@@ -234,36 +234,39 @@ def float_exp_table():
 
 
 # gelu in float lanes (compiler/act_f32.c): Phi(-a) = e^(-a^2/2) R(a) for
-# a = |x| in [0, GELU_END), R on GELU_N equal intervals, each a polynomial
-# of degree GELU_DEG in t = a - (its centre), its first two coefficients as
-# pairs of floats (their rounding would cost up to 0.3 ULP).
-GELU_END, GELU_N, GELU_DEG = mpf("14.5"), 16, 7
+# a = |x| in [0, GELU_END), R on n equal intervals, each a polynomial of
+# degree deg in t = a - (its centre), its first two coefficients as pairs
+# of floats (their rounding would cost up to 0.3 ULP). 16 intervals of
+# degree 7 where a 16-entry table is one vpermps (AVX-512); 8 of degree 10
+# where it is two and a blend, and an 8-entry table one (AVX2).
+GELU_END = mpf("14.5")
+GELU_TABLES = (("gelu", 16, 7), ("gelu8", 8, 10))
 
 
 def gelu_r(a):
     return erfc(a / sqrt(2)) / 2 * exp(a * a / 2)
 
 
-def gelu_tables():
-    w = GELU_END / GELU_N
-    hi, lo, worst = [[] for _ in range(GELU_DEG + 1)], [[], []], 0
-    for j in range(GELU_N):
+def gelu_tables(prefix, n, deg):
+    w = GELU_END / n
+    hi, lo, worst = [[] for _ in range(deg + 1)], [[], []], 0
+    for j in range(n):
         c = (j + mpf(1) / 2) * w
         f = lambda t, c=c: gelu_r(c + t)
-        exact = remez(f, -w / 2, w / 2, GELU_DEG, iters=12, grid=400)
+        exact = remez(f, -w / 2, w / 2, deg, iters=12, grid=400)
         for k, v in enumerate(exact):
             hi[k].append(to_float(v))
         for k in range(2):
             lo[k].append(to_float(exact[k] - mpf(hi[k][-1])))
-        used = [mpf(hi[k][-1]) + (mpf(lo[k][-1]) if k < 2 else 0) for k in range(GELU_DEG + 1)]
+        used = [mpf(hi[k][-1]) + (mpf(lo[k][-1]) if k < 2 else 0) for k in range(deg + 1)]
         ts = cheb_points(-w / 2, w / 2, 300) + [-w / 2, w / 2]
         worst = max(worst, max(abs(horner(used, t) / f(t) - 1) for t in ts))
     print("/* scripts/gen_vmath.py: Phi(-a) e^(a^2/2) on %d intervals of [0, %s], degree %d in "
           "t = a - centre,\n   max relative error %s with these floats (coefficient k is "
-          "gelu_hi[k] + gelu_lo[k] for k < 2) */" % (GELU_N, mp.nstr(GELU_END, 4), GELU_DEG,
-                                                     mp.nstr(worst, 2)))
-    for name, rows in (("gelu_hi", hi), ("gelu_lo", lo)):
-        print("static const float %s[%d][%d] = {" % (name, len(rows), GELU_N))
+          "%s_hi[k] + %s_lo[k] for k < 2) */" % (n, mp.nstr(GELU_END, 4), deg,
+                                                 mp.nstr(worst, 2), prefix, prefix))
+    for name, rows in ((prefix + "_hi", hi), (prefix + "_lo", lo)):
+        print("static const float %s[%d][%d] = {" % (name, len(rows), n))
         for row in rows:
             print("    {" + " ".join("%s," % c_float(v) for v in row) + "},")
         print("};")
@@ -293,7 +296,8 @@ def main():
     constants()
     float_exp_table()
     float_log_table()
-    gelu_tables()
+    for table in GELU_TABLES:
+        gelu_tables(*table)
     emit_poly("expm1_h", h_exp, -EXP_R, EXP_R, 10, "(e^r - 1 - r)/r^2", "r")
     print()
     # cc_vm_exp_f32: only as accurate as a float result (or a sum of them)

@@ -259,31 +259,21 @@ static LLVMValueRef swish(cc_ctx *c, LLVMValueRef x, double beta)
     return cc_select(c, lt(c, u.hi, -1000), zero, y);
 }
 
-/* Taylor's series of (tanh x - x)/x^3 in z = x^2, to z^4: for |x| <= 1/4
-   the first term left out is below 2.2e-10 of tanh x. The coefficients are
-   -1/3, 2/15, -17/315, 62/2835, -1382/155925. */
-static const double tanh_taylor[5] = {-1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835,
-                                      -1382.0 / 155925};
-
-/* tanh|x| = (1 - e)/(1 + e), e = e^-2|x| (logistic_of's pair, scaled by
-   2^64: at |x| = 1/4, e = 0.61 and an error de/e costs 1.9 de/e of tanh,
-   so a float e came out 2 ULP off there): the numerator's Fast2Sum loses
-   no accuracy for |x| >= 1/4. Below, the odd series, which is exact at 0.
-   The sign is copied back: tanh(-0) = -0. */
+/* tanh|x| = -m/(2 + m) with m = expm1(-2|x|) (cc_vm_expm1f_neg, a pair):
+   the numerator is m itself,
+   exact for tiny x (tanh x = x there, denormals included), and 2 + m is
+   in [1, 2], Fast2Sum'ed, so nothing cancels anywhere and no series is
+   needed near 0. The sign is copied back: tanh(-0) = -0. */
 static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
     (void)params;
     LLVMBuilderRef B = c->b;
     LLVMValueRef a = fabs_(c, x);
-    logistic l = logistic_of(c, (pair){LLVMBuildFAdd(B, a, a, ""), NULL});
-    pair n = sum_pair(c, k32(c, 0x1p64f), neg_pair(c, l.e));
-    LLVMValueRef big = unscale(c, round_pair(c, divide(c, n, l.d)));
-    LLVMValueRef z = LLVMBuildFMul(B, a, a, "");
-    LLVMValueRef p = k32(c, (float)tanh_taylor[4]);
-    for (int i = 3; i >= 0; i--)
-        p = cc_fma(c, p, z, k32(c, (float)tanh_taylor[i]));
-    LLVMValueRef small = cc_fma(c, LLVMBuildFMul(B, a, z, ""), p, a);
-    return copysign_(c, cc_select(c, lt(c, a, 0.25f), small, big), x);
+    pair m;
+    m.hi = cc_vm_expm1f_neg(c, LLVMBuildFNeg(B, LLVMBuildFAdd(B, a, a, ""), ""), &m.lo);
+    pair d = sum_pair(c, k32(c, 2), m);
+    LLVMValueRef t = round_pair(c, divide(c, neg_pair(c, m), d));
+    return copysign_(c, t, x);
 }
 
 /* where(x > 0, pos x, neg expm1(x)) with pos and neg constants (elu: 1 and

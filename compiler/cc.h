@@ -198,7 +198,7 @@ LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
 LLVMValueRef cc_vm_lookup8(cc_ctx *c, const float *t, LLVMValueRef idx);
 /* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
    *lo (their sum within ~0.6 ULP of float, x itself for tiny x, but -0
-   gives +0), -1 below -18, NaN for NaN. No table. Where
+   gives +0), -1 below -87, NaN for NaN. No table. Where
    cc_vm_has_expf_pair. */
 LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
 

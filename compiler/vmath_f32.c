@@ -227,8 +227,8 @@ LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float
     return cc_fma(c, scale, q, scale);
 }
 
-/* e^x - 1 = (2^k - 1) + 2^k r1 + 2^k ql (reduce_exp, x clamped to [-18, 0],
-   k >= -26). 2^k - 1 is s + err by Fast2Sum (|-1| >= 2^k); s + 2^k r1
+/* e^x - 1 = (2^k - 1) + 2^k r1 + 2^k ql (reduce_exp, x clamped to [-87, 0],
+   k >= -126). 2^k - 1 is s + err by Fast2Sum (|-1| >= 2^k); s + 2^k r1
    rounds to m1, whose error is a float (2^k r1 is exact) that one FMA
    finds (s - m1 is exact by Sterbenz: m1/s is in [0.65, 1.35], or s = 0
    for k = 0); the rest, 2^k ql + that error + err, rounds by 2^-24 of
@@ -236,11 +236,14 @@ LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float
    beyond rounding: for k = 0 the sum is r1 + ql with r1 = x, x itself for
    tiny x, denormals included, and for k <= -1 |e^x - 1| >= 0.29 while the
    roundings are below 1.2e-8 2^k: within ~0.6 ULP of float before the
-   pair's last rounding. Below -18, e^x - 1 rounds to -1 in float. */
+   pair's last rounding. e^x - 1 rounds to -1 in float below -18, but the
+   pair keeps e^x for the products and quotients made of it (0.3 (e^x - 1)
+   and tanh|x| = -m/(2 + m) round the other way for some x with e^-18 in
+   place of e^x); below -87, e^x < 2^-125 changes nothing. */
 LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
 {
     LLVMBuilderRef B = c->b;
-    x = cc_vm_clamp(c, x, -18, 0);
+    x = cc_vm_clamp(c, x, -87, 0);
     LLVMValueRef r1, ql, p = pow2_of(c, reduce_exp(c, x, NULL, &r1, &ql), 0);
     LLVMValueRef one = fconst(c, -1);
     LLVMValueRef s = LLVMBuildFAdd(B, one, p, "");

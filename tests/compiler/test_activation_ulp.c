@@ -287,18 +287,28 @@ static void sweep(const char *isa, uint32_t stride)
         const float *y = act_get(p, "y", NULL, NULL, &err);
         double worst = 0;
         float at = 0;
+        int64_t off = 0;
         for (int64_t i = 0; i < n; i++) {
             float w = (float)calls[c].ref(x[i]);
             double u = ts_ulps(y[i], w);
+            off += u > 0;
             if (u > worst || (!isnan(w) && signbit(y[i]) != signbit(w) && y[i] == 0 && w == 0)) {
                 worst = u;
                 at = x[i];
             }
         }
-        print_message("%-6s %-32s max %g ulp (at x = %.9g) over %lld floats\n", isa ? isa : "host",
-                      calls[c].call, worst, at, (long long)n);
+        print_message("%-6s %-32s max %g ulp (at x = %.9g) over %lld floats, %.3f%% not "
+                      "correctly rounded\n",
+                      isa ? isa : "host", calls[c].call, worst, at, (long long)n,
+                      100.0 * (double)off / (double)n);
         if (worst > 1)
             fail_msg("%s: %g ulp at x = %.9g", calls[c].call, worst, at);
+        /* a kernel that is 1 ULP off wholesale (tanh beyond 9.01, once)
+           fails here: the float-lane kernels round 0.04-1.1% of all floats
+           the other way (every float swept on the Zen 3) */
+        if (off > n / 25)
+            fail_msg("%s: %lld of %lld floats not correctly rounded", calls[c].call, (long long)off,
+                     (long long)n);
         if (calls[c].grad)
             sweep_grad(p, calls[c].call, calls[c].grad, x, n, isa);
         act_program_free(p);

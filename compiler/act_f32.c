@@ -72,8 +72,8 @@ static LLVMValueRef rcp_approx(cc_ctx *c, LLVMValueRef d)
 }
 
 /* 1/d within 2^-27 (before its rounding to float): vrcp14ps and one
-   Newton step; with AVX2, a division, correctly rounded (vrcpps is 2^-11
-   on some CPUs). */
+   Newton step; with AVX2, a division, correctly rounded (vrcpps, 1.5 2^-12,
+   would need two Newton steps). */
 static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
 {
     if (c->width != 16)
@@ -83,7 +83,7 @@ static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
     return cc_fma(c, r, e, r);
 }
 
-/* n/d as a pair (n.lo NULL: 0): q within ~1.1 ULP of the quotient (n.hi
+/* n/d as a pair: q within ~1.1 ULP of the quotient (n.hi
    times recip(d.hi)), or with AVX2 the quotient of the highs correctly
    rounded, one division and no product after it; the residual n - q d is
    computed to 2^-24 of itself (the first FMA is exact), and lo = residual
@@ -101,8 +101,7 @@ static pair divide(cc_ctx *c, pair n, pair d)
     }
     LLVMValueRef nq = LLVMBuildFNeg(c->b, q, "");
     LLVMValueRef e = cc_fma(c, nq, d.hi, n.hi);
-    LLVMValueRef rest = n.lo ? cc_fma(c, nq, d.lo, n.lo) : LLVMBuildFMul(c->b, nq, d.lo, "");
-    e = LLVMBuildFAdd(c->b, e, rest, "");
+    e = LLVMBuildFAdd(c->b, e, cc_fma(c, nq, d.lo, n.lo), "");
     return (pair){q, LLVMBuildFMul(c->b, e, r, "")};
 }
 
@@ -169,9 +168,10 @@ static pair exp_pair(cc_ctx *c, pair u, float lowest)
    0 and 2^64 otherwise, 2^64 sigmoid(-u) the other way round. Nothing overflows, and the quotient
    stays a normal float down to sigmoid(u) = 2^-150: the left tail keeps
    its relative accuracy until the last product, which rounds once into the
-   denormals when multiplied by 2^-64. A derivative in the pass of its
-   forward builds the same logistic, which LLVM then computes once for
-   both. */
+   denormals when multiplied by 2^-64. The derivatives of sigmoid, swish,
+   silu, gelu (tanh) and tanh build it too: in a pass with the forward of
+   the first four, LLVM computes it once for both (tanh's forward takes
+   expm1 instead). */
 typedef struct {
     pair e, d;
     LLVMValueRef neg, r;

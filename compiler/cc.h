@@ -210,8 +210,10 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo);
    target lacks cc_vm_has_expf_pair: the caller then evaluates the formula
    in double. */
 LLVMValueRef cc_act_f32(cc_ctx *c, const ir_activation *a, const double *params, LLVMValueRef x);
-/* f'(x) dy, the same way; NULL likewise. A derivative builds the same
-   exp as its forward, which LLVM computes once in a pass that has both. */
+/* f'(x) dy, the same way; NULL likewise. The derivatives of the logistic
+   family and of mish build the same exp as their forward, which LLVM
+   computes once in a pass that has both (tanh's and elu's forwards take
+   expm1, and such a pass makes two). */
 LLVMValueRef cc_act_grad_f32(cc_ctx *c, const ir_activation *a, const double *params,
                              LLVMValueRef x, LLVMValueRef dy);
 /* a's row in the table of those kernels (for the target of c), or -1; the

@@ -207,7 +207,8 @@ static LLVMValueRef pow2_of(cc_ctx *c, LLVMValueRef t, unsigned bias)
 
 /* reduce_exp's q = r1 + ql rounded once (2^-26 for |q| <= 0.41): within
    2.8e-8 of e^r - 1, 4e-8 relative to e^r; and 2^(k + 64) (k >= -190 for
-   x >= lowest >= -131); both 0 below lowest (q is NaN for -inf). */
+   x >= lowest >= -131); both 0 below lowest (the select also hides r1's
+   NaN for -inf). */
 LLVMValueRef cc_vm_expf_parts(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
                               LLVMValueRef *q)
 {
@@ -229,7 +230,8 @@ LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float
 
 /* e^x - 1 = (2^k - 1) + 2^k r1 + 2^k ql (reduce_exp, x clamped to [-87, 0],
    k >= -126). 2^k - 1 is s + err by Fast2Sum (|-1| >= 2^k); s + 2^k r1
-   rounds to m1, whose error is a float (2^k r1 is exact) that one FMA
+   rounds to m1, whose error is a float (2^k r1 is exact unless subnormal,
+   for k <= -125, where its 2^-150 is nothing beside m ~ -1) that one FMA
    finds (s - m1 is exact by Sterbenz: m1/s is in [0.65, 1.35], or s = 0
    for k = 0); the rest, 2^k ql + that error + err, rounds by 2^-24 of
    itself, and m1 + rest is Fast2Sum'ed into the pair. Nothing cancels

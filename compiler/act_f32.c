@@ -2,7 +2,7 @@
    float lanes (AVX-512, or AVX2 and FMA), instead of their formulas in double lanes: twice
    the lanes per instruction, no widening and narrowing. Where a step would
    round away accuracy, it works on pairs of floats (hi + lo, the
-   unevaluated sum): e^u comes as a pair (exp_pair, from cc_vm_expf_parts,
+   unevaluated sum): e^u comes as a pair (exp_pair, from cc_vm_expf_scaled,
    without a table), quotients are refined against the exact residual,
    and an argument like beta x is split exactly with FMA. Each result
    rounds once at the end, within 1 ULP by the sweep of
@@ -118,8 +118,9 @@ static pair select_pair(cc_ctx *c, LLVMValueRef m, pair a, pair b)
 /* a + b exactly (Fast2Sum: a's exponent at least b's). */
 static pair fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b)
 {
-    LLVMValueRef s = LLVMBuildFAdd(c->b, a, b, "");
-    return (pair){s, LLVMBuildFSub(c->b, b, LLVMBuildFSub(c->b, s, a, ""), "")};
+    pair s;
+    s.hi = cc_vm_fast_sum(c, a, b, &s.lo);
+    return s;
 }
 
 /* a b for pairs, to 2^-44 relative: the high product exactly (FMA) and the
@@ -147,17 +148,15 @@ static pair neg_pair(cc_ctx *c, pair p)
 }
 
 /* 2^64 e^u for u <= 0 (u.lo NULL: 0) as a normalised pair within 4e-8
-   relative, 0 below lowest: cc_vm_expf_parts' 2^(k + 64) (1 + q) rounded
-   once by an FMA, and that rounding's error by a second, exact (scale -
-   hi is, by Sterbenz's lemma, and the error of a sum of two floats is a
-   float). No table: on AVX2 each of cc_vm_expf_pair's two tables costs two
-   vpermps and a blend. A float e alone came out 2 ULP off in swish's left
-   tail, where e's error passes whole into the result. */
+   relative, 0 below lowest (cc_vm_expf_scaled and its rounding error). No
+   table: on AVX2 each of cc_vm_expf_pair's two tables costs two vpermps
+   and a blend. A float e alone came out 2 ULP off in swish's left tail,
+   where e's error passes whole into the result. */
 static pair exp_pair(cc_ctx *c, pair u, float lowest)
 {
-    LLVMValueRef q, scale = cc_vm_expf_parts(c, u.hi, u.lo, lowest, &q);
-    LLVMValueRef hi = cc_fma(c, scale, q, scale);
-    return (pair){hi, cc_fma(c, scale, q, LLVMBuildFSub(c->b, scale, hi, ""))};
+    pair e;
+    e.hi = cc_vm_expf_scaled(c, u.hi, u.lo, lowest, &e.lo);
+    return e;
 }
 
 /* The logistic function of u (u.lo NULL: 0), as e = 2^64 e^-|u| (a pair,
@@ -165,13 +164,12 @@ static pair exp_pair(cc_ctx *c, pair u, float lowest)
    |beta| >= 1e-9 rounds to 0; its high part is cc_vm_expf_scaled's), the
    denominator d = 1 + e 2^-64 (its sum's rounding error is a float, which
    one FMA finds) and r ~ 1/d.hi; 2^64 sigmoid(u) = n/d with n = e for u <
-   0 and 2^64 otherwise, 2^64 sigmoid(-u) the other way round. Nothing overflows, and the quotient
-   stays a normal float down to sigmoid(u) = 2^-150: the left tail keeps
-   its relative accuracy until the last product, which rounds once into the
-   denormals when multiplied by 2^-64. The derivatives of sigmoid, swish,
-   silu, gelu (tanh) and tanh build it too: in a pass with the forward of
-   the first four, LLVM computes it once for both (tanh's forward takes
-   expm1 instead). */
+   0 and 2^64 otherwise, 2^64 sigmoid(-u) the other way round. Nothing
+   overflows, and the quotient stays a normal float down to sigmoid(u) =
+   2^-150: the left tail keeps its relative accuracy until the last
+   product, which rounds once into the denormals when multiplied by 2^-64. The derivatives of
+   sigmoid, swish, silu, gelu (tanh) and tanh build it too: in a pass with the forward of the first
+   four, LLVM computes it once for both (tanh's forward takes expm1 instead). */
 typedef struct {
     pair e, d;
     LLVMValueRef neg, r;
@@ -260,10 +258,10 @@ static LLVMValueRef swish(cc_ctx *c, LLVMValueRef x, double beta)
 }
 
 /* tanh|x| = -m/(2 + m) with m = expm1(-2|x|) (cc_vm_expm1f_neg, a pair):
-   the numerator is m itself,
-   exact for tiny x (tanh x = x there, denormals included), and 2 + m is
-   in [1, 2], Fast2Sum'ed, so nothing cancels anywhere and no series is
-   needed near 0. The sign is copied back: tanh(-0) = -0. */
+   the numerator is m itself, exact for tiny x (tanh x = x there,
+   denormals included), and 2 + m is in [1, 2], Fast2Sum'ed, so nothing
+   cancels anywhere and no series is needed near 0. The sign is copied
+   back: tanh(-0) = -0. */
 static LLVMValueRef tanh_f(cc_ctx *c, LLVMValueRef x, const double *params)
 {
     (void)params;
@@ -907,7 +905,7 @@ static LLVMValueRef mish_df(cc_ctx *c, LLVMValueRef x, const double *params)
     LLVMValueRef zero = k32(c, 0), one = k32(c, 1), two = k32(c, 2);
     LLVMValueRef a = LLVMBuildFNeg(B, fabs_(c, x), "");
     /* exp_pair's high part: the forward's, in a pass that has both */
-    LLVMValueRef W = cc_vm_expf_scaled(c, a, NULL, -130);
+    LLVMValueRef W = cc_vm_expf_scaled(c, a, NULL, -130, NULL);
     LLVMValueRef w = unscale(c, W), w1 = LLVMBuildFAdd(B, w, one, "");
     /* x <= 0 */
     LLVMValueRef n1 = LLVMBuildFMul(B, W, LLVMBuildFAdd(B, w, two, ""), "");
@@ -956,7 +954,7 @@ static LLVMValueRef swish_grad(cc_ctx *c, LLVMValueRef x, double beta)
 static LLVMValueRef elu_grad(cc_ctx *c, LLVMValueRef x, double pos, double neg)
 {
     LLVMValueRef xn = cc_select(c, gt(c, x, 0), k32(c, 0), x);
-    LLVMValueRef e = cc_vm_expf_scaled(c, xn, NULL, -130);
+    LLVMValueRef e = cc_vm_expf_scaled(c, xn, NULL, -130, NULL);
     LLVMValueRef g = unscale(c, LLVMBuildFMul(c->b, e, k32(c, (float)neg), ""));
     return cc_select(c, gt(c, x, 0), k32(c, (float)pos), g);
 }

@@ -179,16 +179,16 @@ LLVMValueRef cc_vm_expf_pair(cc_ctx *c, LLVMValueRef hi, LLVMValueRef lo, float 
                              LLVMValueRef *rest);
 bool cc_vm_has_expf_pair(const cc_ctx *c);
 /* 2^64 e^(x + lo) in float lanes (lo NULL: 0; else |lo| <= ulp(x)/2), for
-   x <= 0, as scale (1 + *q): scale = 2^(k + 64), a normal float down to
-   e^-131, and *q within 2.8e-8 of e^r - 1 (|*q| <= 0.41: its own rounding,
-   2^-26, is most of it), so that the sum is within 4e-8 relative; both 0
-   below lowest (at least -131), *q NaN for NaN. No table: about 16
-   instructions where the pair costs 30.
-   cc_vm_expf_scaled is the sum rounded once (within 1 ULP). Where
-   cc_vm_has_expf_pair. */
-LLVMValueRef cc_vm_expf_parts(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
-                              LLVMValueRef *q);
-LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest);
+   x <= 0: one float within 1 ULP, a normal float down to e^-131, and in
+   *rest (unless NULL) its rounding error, so that the two are a
+   normalised pair within 4e-8 relative; both 0 below lowest (at least
+   -131), NaN for NaN. No table: about 16 instructions where
+   cc_vm_expf_pair costs 30 on AVX2. Where cc_vm_has_expf_pair. */
+LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
+                               LLVMValueRef *rest);
+/* a + b = the return value + *lo exactly, lane by lane (Fast2Sum, 3
+   additions), when a's exponent is at least b's (or either sum is exact). */
+LLVMValueRef cc_vm_fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo);
 /* The i32 v splatted to <width x i32>. */
 LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
 /* t[idx & 15] lane by lane (vpermps), idx <width x i32>; where

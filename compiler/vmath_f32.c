@@ -2,7 +2,7 @@
    of floats, for the softmax kernel (cc_vm_expf_pair: e^(hi + lo) within
    1e-8 from a 16-entry table of 2^(j/16), one vpermps with AVX-512, two
    and a blend with AVX2) and for compiler/act_f32.c's kernels and
-   derivatives (cc_vm_expf_parts, cc_vm_expf_scaled and cc_vm_expm1f_neg:
+   derivatives (cc_vm_expf_scaled and cc_vm_expm1f_neg:
    Taylor's series on |r| <= ln2/2, no table), on x86 with AVX-512, or
    AVX2 and FMA. They spare the kernels' widening to double and narrowing
    back, which cost as much as the double exp itself. */
@@ -205,27 +205,34 @@ static LLVMValueRef pow2_of(cc_ctx *c, LLVMValueRef t, unsigned bias)
     return LLVMBuildBitCast(B, bits, c->vf32, "");
 }
 
-/* reduce_exp's q = r1 + ql rounded once (2^-26 for |q| <= 0.41): within
-   2.8e-8 of e^r - 1, 4e-8 relative to e^r; and 2^(k + 64) (k >= -190 for
-   x >= lowest >= -131); both 0 below lowest (the select also hides r1's
-   NaN for -inf). */
-LLVMValueRef cc_vm_expf_parts(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
-                              LLVMValueRef *q)
+LLVMValueRef cc_vm_fast_sum(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef *lo)
+{
+    LLVMValueRef s = LLVMBuildFAdd(c->b, a, b, "");
+    *lo = LLVMBuildFSub(c->b, b, LLVMBuildFSub(c->b, s, a, ""), "");
+    return s;
+}
+
+/* scale (1 + q) with scale = 2^(k + 64) (k >= -190 for x >= lowest >=
+   -131) and q = r1 + ql of reduce_exp rounded once (2^-26 for |q| <=
+   0.41: within 2.8e-8 of e^r - 1, 4e-8 relative to e^r), rounded once by
+   an FMA; *rest (unless NULL) is that rounding's error, exact by a second
+   FMA: scale - hi is exact (Sterbenz: hi/scale is in [0.7, 1.42]), and
+   the error of a sum of two floats (scale and scale q, exact) is a float.
+   Both 0 below lowest (the selects also hide r1's NaN for -inf). */
+LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest,
+                               LLVMValueRef *rest)
 {
     assert(lowest >= -131); /* k + 191 > 0 */
     LLVMBuilderRef B = c->b;
     LLVMValueRef r1, ql, t = reduce_exp(c, x, lo, &r1, &ql);
     LLVMValueRef gone = LLVMBuildFCmp(B, LLVMRealOLT, x, fconst(c, lowest), "");
     LLVMValueRef zero = fconst(c, 0);
-    *q = cc_select(c, gone, zero, LLVMBuildFAdd(B, r1, ql, ""));
-    return cc_select(c, gone, zero, pow2_of(c, t, 64));
-}
-
-/* 2^(k + 64) (1 + q) from cc_vm_expf_parts, rounded once by the FMA. */
-LLVMValueRef cc_vm_expf_scaled(cc_ctx *c, LLVMValueRef x, LLVMValueRef lo, float lowest)
-{
-    LLVMValueRef q, scale = cc_vm_expf_parts(c, x, lo, lowest, &q);
-    return cc_fma(c, scale, q, scale);
+    LLVMValueRef q = cc_select(c, gone, zero, LLVMBuildFAdd(B, r1, ql, ""));
+    LLVMValueRef scale = cc_select(c, gone, zero, pow2_of(c, t, 64));
+    LLVMValueRef hi = cc_fma(c, scale, q, scale);
+    if (rest)
+        *rest = cc_fma(c, scale, q, LLVMBuildFSub(B, scale, hi, ""));
+    return hi;
 }
 
 /* e^x - 1 = (2^k - 1) + 2^k r1 + 2^k ql (reduce_exp, x clamped to [-87, 0],
@@ -247,13 +254,9 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
     LLVMBuilderRef B = c->b;
     x = cc_vm_clamp(c, x, -87, 0);
     LLVMValueRef r1, ql, p = pow2_of(c, reduce_exp(c, x, NULL, &r1, &ql), 0);
-    LLVMValueRef one = fconst(c, -1);
-    LLVMValueRef s = LLVMBuildFAdd(B, one, p, "");
-    LLVMValueRef err = LLVMBuildFSub(B, p, LLVMBuildFSub(B, s, one, ""), "");
+    LLVMValueRef err, s = cc_vm_fast_sum(c, fconst(c, -1), p, &err);
     LLVMValueRef m1 = cc_fma(c, p, r1, s);
     LLVMValueRef e1 = cc_fma(c, p, r1, LLVMBuildFSub(B, s, m1, ""));
     LLVMValueRef rest = cc_fma(c, p, ql, LLVMBuildFAdd(B, e1, err, ""));
-    LLVMValueRef m = LLVMBuildFAdd(B, m1, rest, "");
-    *lo = LLVMBuildFSub(B, rest, LLVMBuildFSub(B, m, m1, ""), "");
-    return m;
+    return cc_vm_fast_sum(c, m1, rest, lo);
 }

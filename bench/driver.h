@@ -87,6 +87,9 @@ typedef struct {
     double fma_gflops; /* one core, float */
 } bench_machine;
 void machine_measure(const bench_options *o, bench_machine *m);
+/* How many times one core's FMA rate two threads reach, timed in turn
+   with one (row 8's ceiling; the process must be free to use two cores). */
+double machine_fma_threads(const bench_options *o);
 /* The copy bound in GB/s for a working set of n floats per stream. */
 double machine_copy_bound(const bench_machine *m, long n);
 

@@ -4,6 +4,7 @@
 #include "driver.h"
 #include "simd.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static const long copy_sizes[4] = {4096, 262144, 16777216, 67108864};
@@ -75,6 +76,41 @@ static void fma_loop(void *state)
     a0 = V(add)(a0, V(add)(V(add)(a8, a9), V(add)(a10, a11)));
     fma_sink = sum_lanes(a0);
 #endif
+}
+
+/* Enough of fma_loop per sample that starting a thread (tens of us) is
+   lost in it. */
+enum { FMA_REPEATS = 32 };
+
+static void *fma_repeated(void *state)
+{
+    for (int r = 0; r < FMA_REPEATS; r++)
+        fma_loop(state);
+    return NULL;
+}
+
+static void fma_one_thread(void *state)
+{
+    fma_repeated(state);
+}
+
+static void fma_two_threads(void *state)
+{
+    pthread_t t;
+    bool started = !pthread_create(&t, NULL, fma_repeated, state);
+    fma_repeated(state);
+    if (started)
+        pthread_join(t, NULL);
+    else
+        fma_repeated(state); /* no second thread: the same work, on one */
+}
+
+double machine_fma_threads(const bench_options *o)
+{
+    bench_kernel two = {fma_two_threads, NULL, NULL}, one = {fma_one_thread, NULL, NULL};
+    double t2, t1;
+    bench_time_pair(&two, &one, o->min_samples, o->min_seconds, &t2, &t1);
+    return 2 * t1 / t2;
 }
 
 void machine_measure(const bench_options *o, bench_machine *m)

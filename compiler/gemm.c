@@ -206,6 +206,75 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     LLVMPositionBuilderAtEnd(c->b, done);
 }
 
+/* ---- one row of A: B streamed row by row -------------------------------- */
+
+enum { GEMV_ROWS = 4 }; /* rows of B a pass over C's row */
+
+typedef struct {
+    cc_ctx *c;
+    const blocks *b;
+    LLVMValueRef x[GEMV_ROWS], row[GEMV_ROWS]; /* A[0, k + r] splatted; B's row k + r */
+    int rows;
+} gemv_pass;
+
+/* C[j] = bias[j] (0 without a bias) */
+static void gemv_init(void *arg, LLVMValueRef j, LLVMValueRef mask)
+{
+    gemv_pass *g = arg;
+    cc_ctx *c = g->c;
+    LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, g->b->bias, "");
+    LLVMValueRef from = LLVMBuildSelect(c->b, has_bias, g->b->bias, g->b->c_buf, ""); /* not NULL */
+    LLVMValueRef lanes = mask ? mask_if(c, mask, has_bias) : NULL;
+    LLVMValueRef v = cc_load(c, from, j, lanes);
+    if (!mask)
+        v = LLVMBuildSelect(c->b, has_bias, v, LLVMConstNull(c->vf32), "");
+    cc_store(c, v, g->b->c_buf, j, mask);
+}
+
+/* C[j] += A[0, k + r] B[k + r, j] for each row r of the pass, in order */
+static void gemv_rows(void *arg, LLVMValueRef j, LLVMValueRef mask)
+{
+    gemv_pass *g = arg;
+    cc_ctx *c = g->c;
+    LLVMValueRef sum = cc_load(c, g->b->c_buf, j, mask);
+    for (int r = 0; r < g->rows; r++)
+        sum = cc_fma(c, g->x[r], cc_load(c, g->row[r], j, mask), sum);
+    cc_store(c, sum, g->b->c_buf, j, mask);
+}
+
+/* The passes of `rows` rows of B from k0 to kend (a multiple of rows on). */
+static void gemv_passes(cc_ctx *c, const blocks *b, LLVMValueRef src, LLVMValueRef b_rs,
+                        LLVMValueRef k0, LLVMValueRef kend, int rows)
+{
+    cc_loop k;
+    cc_loop_begin(c, &k, k0, kend, cc_i64(c, rows));
+    gemv_pass g = {c, b, {0}, {0}, rows};
+    for (int r = 0; r < rows; r++) {
+        LLVMValueRef kr = add(c, k.i, cc_i64(c, r));
+        g.x[r] = cc_splat(c, cc_load1(c, b->a, mul(c, kr, b->a_cs)));
+        LLVMValueRef at = mul(c, kr, b_rs);
+        g.row[r] = LLVMBuildGEP2(c->b, c->f32, src, &at, 1, "");
+    }
+    cc_vector_loop(c, b->n, gemv_rows, &g);
+    cc_loop_end(c, &k);
+}
+
+/* C = bias + A B for one row of A and B by rows, then the epilogue: C's
+   row stays in L1 while B streams through it, GEMV_ROWS rows a pass, each
+   sum in k order as the tiles make it. The tiles' one-row kernel reads B
+   down its columns, a K block at a time: 1 x 512 x 512 on Zen 3, in 8
+   interleaved runs, took 19.6 us (median) that way, 17.7 this way. */
+static void gemv(cc_ctx *c, const blocks *b, LLVMValueRef src, LLVMValueRef b_rs, LLVMValueRef k,
+                 LLVMValueRef has_epi)
+{
+    gemv_pass g = {c, b, {0}, {0}, 0};
+    cc_vector_loop(c, b->n, gemv_init, &g);
+    LLVMValueRef k4 = LLVMBuildSub(c->b, k, LLVMBuildSRem(c->b, k, cc_i64(c, GEMV_ROWS), ""), "");
+    gemv_passes(c, b, src, b_rs, cc_i64(c, 0), k4, GEMV_ROWS);
+    gemv_passes(c, b, src, b_rs, k4, k, 1);
+    epilogue(c, b, has_epi, cc_i64(c, 0), cc_i64(c, 1), cc_i64(c, 0), b->n);
+}
+
 /* Memory for the packed blocks when cond (else NULL). */
 static LLVMValueRef take_if(cc_lower *l, LLVMValueRef cond, LLVMValueRef bytes)
 {
@@ -290,6 +359,17 @@ static void build_gemm(cc_lower *outer, LLVMValueRef fn)
                                         k, cc_i64(c, 1), "");
     LLVMValueRef kblocks = LLVMBuildSDiv(c->b, add(c, kend, cc_i64(c, kc - 1)), cc_i64(c, kc), "");
     LLVMValueRef has_epi = LLVMBuildIsNotNull(c->b, b.epi, "");
+    /* one row of A, B by rows and whole vectors wide: streamed (gemv) */
+    LLVMValueRef one_row =
+        LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, m, cc_i64(c, 1), ""),
+                     LLVMBuildAnd(c->b, LLVMBuildNot(c->b, do_pack, ""), by_rows, ""), "");
+    LLVMValueRef whole = LLVMBuildICmp(
+        c->b, LLVMIntEQ, LLVMBuildSRem(c->b, b.n, cc_i64(c, c->width), ""), cc_i64(c, 0), "");
+    one_row = LLVMBuildAnd(c->b, one_row, whole, "");
+    LLVMBasicBlockRef blocked = cc_if_then(c, one_row); /* the else branch */
+    gemv(c, &b, src, b_rs, k, has_epi);
+    LLVMBuildRetVoid(c->b);
+    LLVMPositionBuilderAtEnd(c->b, blocked);
     cc_loop jc, pc, ic;
     cc_loop_begin(c, &jc, cc_i64(c, 0), b.n, cc_i64(c, NC));
     b.jc = jc.i;

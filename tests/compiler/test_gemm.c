@@ -26,12 +26,15 @@ typedef struct {
    thresholds (512 rows; 128 at N = 1024), the one-row kernel's 128
    columns; the
    narrow tiles (one vector, or two) with rows left over, packed and not,
-   across K blocks, N (or K, for dY Wᵀ) of 7, 10, 16, 17, 20, 30 and 32. */
+   across K blocks, N (or K, for dY Wᵀ) of 7, 10, 16, 17, 20, 30 and 32;
+   one row of A streaming B (N whole vectors) with K a multiple of its 4
+   rows a pass, past one, and below 4. */
 static const shape shapes[] = {
     {1, 1, 1},      {1, 512, 512},  {1, 300, 700},  {3, 1, 17},     {4, 255, 63},   {5, 256, 64},
     {63, 257, 65},  {64, 17, 1},    {65, 513, 130}, {67, 300, 513}, {130, 1, 1030}, {2, 2, 129},
     {129, 300, 70}, {139, 600, 10}, {13, 9, 16},    {20, 10, 7},    {520, 40, 70},  {130, 20, 1024},
     {45, 530, 32},  {520, 30, 20},  {6, 40, 48},    {12, 33, 47},   {66, 70, 49},
+    {1, 301, 64},   {1, 3, 16},
 };
 
 /* n multiples of 1/8 in [-1, 1] from seed. */
@@ -120,7 +123,7 @@ static void backward_same(act_program *p[2], const shape *s, const char *out, in
 
 /* relu(dense(x, W, b)): the bias initialises the sums, the activation is
    the epilogue, and with a second output the pre-activation is stored
-   too. Every step-th shape. */
+   too; and a product without a bias. Every step-th shape. */
 static void forward_across_block_edges(size_t step)
 {
     act_context *ctx = act_context_new();
@@ -128,7 +131,7 @@ static void forward_across_block_edges(size_t step)
         act_program *p[2];
         build(ctx,
               " z = dense(x, W, b)\n y = relu(z)\n u = scale(relu(z), s = 0.5)\n"
-              " output y\n output u\n output z\n",
+              " v = dense(x, W)\n output y\n output u\n output z\n output v\n",
               &shapes[i], p);
         act_error err = {0};
         for (int e = 0; e < 2; e++)
@@ -136,6 +139,7 @@ static void forward_across_block_edges(size_t step)
         same(p[0], p[1], "y", &shapes[i]);
         same(p[0], p[1], "u", &shapes[i]);
         same(p[0], p[1], "z", &shapes[i]);
+        same(p[0], p[1], "v", &shapes[i]);
         act_program_free(p[0]);
         act_program_free(p[1]);
     }

@@ -252,7 +252,8 @@ LLVMValueRef cc_i64(cc_ctx *c, int64_t v);
 /* n / d (or n % d when rem), 0 when d is 0: a size name may be bound to 0,
    and the interpreter then computes nothing rather than trapping. */
 LLVMValueRef cc_div0(cc_ctx *c, LLVMValueRef n, LLVMValueRef d, bool rem);
-/* Lanes i + k < n of a vector starting at index i. */
+/* Lanes i + k < n of a vector starting at index i. Every mask of a load
+   or store is one of these (or none of the lanes): its first lanes. */
 LLVMValueRef cc_mask(cc_ctx *c, LLVMValueRef i, LLVMValueRef n);
 /* <width x float> at base[i..], masked (NULL: all lanes). */
 LLVMValueRef cc_load(cc_ctx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef mask);

@@ -174,20 +174,29 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     cc_loop_end(c, &jr);
     cc_end_if(c, tiled);
     epilogue(c, b, run_epi, ic, rows, b->jc, ncols);
-    /* 2 .. tr - 1 rows past the last whole tile (of wide blocks): one tile
-       of them, two panels wide when its sums and B's vectors fit in the
-       registers (one by one, 64 x 784 x 256's last 4 rows of each row
-       block took 12% of its time at a third of the tiles' rate) */
-    LLVMValueRef rest =
-        LLVMBuildSelect(c->b, narrow, cc_i64(c, 0), LLVMBuildSub(c->b, mc, rows, ""), "");
+    /* The rows past the last whole tile: one tile of them. Of wide blocks
+       2 .. tr - 1 rows, two panels wide when its sums and B's vectors fit
+       in the registers (one by one, 64 x 784 x 256's last 4 rows of each
+       row block took 12% of its time at a third of the tiles' rate); of
+       narrow ones 1 .. nr - 1 rows of their one or two vectors, where the
+       one-row kernel's eight vectors were six or seven masked off. The
+       switch's key: the rows, plus NARROW_KEY times the vectors if narrow. */
+    enum { NARROW_KEY = 2 * MR_MAX };
+    LLVMValueRef rest = LLVMBuildSub(c->b, mc, rows, "");
+    LLVMValueRef key =
+        LLVMBuildSelect(c->b, narrow, add(c, mul(c, vecs, cc_i64(c, NARROW_KEY)), rest), rest, "");
     LLVMBasicBlockRef by_row = LLVMAppendBasicBlockInContext(c->ctx, fn, "by_row");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows_done");
-    LLVMValueRef sw = LLVMBuildSwitch(c->b, rest, by_row, (unsigned)tr);
+    LLVMValueRef sw = LLVMBuildSwitch(c->b, key, by_row, (unsigned)(tr + NV_NARROW * nr));
     int regs = c->width == 16 ? 32 : 16;
-    for (int r = 2; r < tr; r++) {
-        int nv = (r + 1) * 2 * tv + 1 <= regs ? 2 * tv : tv;
+    for (int k = 2; k < NARROW_KEY * (NV_NARROW + 1); k++) {
+        int nv = k / NARROW_KEY, r = k % NARROW_KEY;
+        if (nv ? r < 1 || r >= nr : r >= tr)
+            continue;
+        if (!nv) /* wide */
+            nv = (r + 1) * 2 * tv + 1 <= regs ? 2 * tv : tv;
         LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "rest_tile");
-        LLVMAddCase(sw, cc_i64(c, r), at);
+        LLVMAddCase(sw, cc_i64(c, k), at);
         LLVMPositionBuilderAtEnd(c->b, at);
         cc_loop_begin(c, &jr, cc_i64(c, 0), ncols, cc_i64(c, nv * (int64_t)c->width));
         micro(c, b, end, jr.i, r, nv);

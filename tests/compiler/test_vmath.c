@@ -58,6 +58,7 @@ static struct {
     float_kernel *exp_f32_f[2];
     double_kernel *exp_f32_d[2];
     float_kernel *expf_pair[2]; /* e^(x - PAIR_M[v]) in float lanes, NULL without AVX-512 */
+    float_kernel *expf_scaled, *expm1f_neg; /* pairs: y[i] high parts, y[n + i] low ones */
 } fx;
 
 /* cc_vm_expf_pair's kernels subtract these: 0 (lo = 0) and a float whose
@@ -169,6 +170,34 @@ static void build_pair_kernel(cc_ctx *c, const char *name, float m)
     LLVMBuildRetVoid(c->b);
 }
 
+/* void name(const float *x, float *y, int64_t n), n a multiple of the
+   width: the pair of cc_vm_expf_scaled(x) (lowest -131) or of
+   cc_vm_expm1f_neg(x), high parts in y[0..n), low ones in y[n..2n). */
+static void build_split_kernel(cc_ctx *c, const char *name, bool expm1)
+{
+    LLVMTypeRef pt = LLVMPointerType(c->f32, 0), vp = LLVMPointerType(c->vf32, 0);
+    LLVMTypeRef params[3] = {pt, pt, c->i64};
+    LLVMValueRef fn = LLVMAddFunction(
+        c->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 3, 0));
+    LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+    LLVMValueRef n = LLVMGetParam(fn, 2);
+    cc_loop lp;
+    cc_loop_begin(c, &lp, cc_i64(c, 0), n, cc_i64(c, c->width));
+    LLVMValueRef at[2] = {lp.i, LLVMBuildAdd(c->b, lp.i, n, "")};
+    LLVMValueRef px = LLVMBuildGEP2(c->b, c->f32, LLVMGetParam(fn, 0), &lp.i, 1, "");
+    LLVMValueRef x = LLVMBuildLoad2(c->b, c->vf32, LLVMBuildBitCast(c->b, px, vp, ""), "");
+    LLVMSetAlignment(x, 4);
+    LLVMValueRef part[2];
+    part[0] =
+        expm1 ? cc_vm_expm1f_neg(c, x, &part[1]) : cc_vm_expf_scaled(c, x, NULL, -131, &part[1]);
+    for (int k = 0; k < 2; k++) {
+        LLVMValueRef py = LLVMBuildGEP2(c->b, c->f32, LLVMGetParam(fn, 1), &at[k], 1, "");
+        LLVMSetAlignment(LLVMBuildStore(c->b, part[k], LLVMBuildBitCast(c->b, py, vp, "")), 4);
+    }
+    cc_loop_end(c, &lp);
+    LLVMBuildRetVoid(c->b);
+}
+
 static void *lookup(const char *name)
 {
     act_error err = {0};
@@ -208,6 +237,11 @@ static int setup(void **state)
         if (cc_vm_has_expf_pair(&c))
             build_pair_kernel(&c, name, PAIR_M[v]);
     }
+    c.fma = fx.target.fma;
+    if (cc_vm_has_expf_pair(&c)) {
+        build_split_kernel(&c, "expf_scaled", false);
+        build_split_kernel(&c, "expm1f_neg", true);
+    }
     cc_ctx_fini(&c);
     if (cc_jit_add(fx.jit, c.mod, &fx.target, &err)) {
         fprintf(stderr, "JIT: %s\n", err.message);
@@ -228,6 +262,10 @@ static int setup(void **state)
         snprintf(name, sizeof name, "expf_pair%d", v);
         if (cc_vm_has_expf_pair(&c))
             fx.expf_pair[v] = (float_kernel *)lookup(name);
+    }
+    if (cc_vm_has_expf_pair(&c)) {
+        fx.expf_scaled = (float_kernel *)lookup("expf_scaled");
+        fx.expm1f_neg = (float_kernel *)lookup("expm1f_neg");
     }
     return 0;
 }
@@ -662,6 +700,119 @@ static void test_expf_pair_within_its_bound(void **state)
     }
 }
 
+/* ---- cc_vm_expf_scaled and cc_vm_expm1f_neg ------------------------------ */
+
+typedef struct {
+    double pair, high; /* the pair's error relative to the exact value; the high part's in ULP */
+    float pair_at, high_at;
+} split_stats;
+
+/* The pairs of kernel k on x[0..n) (n a multiple of 16) against ref(x)
+   scaled by 2^scale: the pair relative to it, the high part in ULP of
+   its correctly rounded float. */
+static void check_split(float_kernel *k, long double (*ref)(long double), int scale, const float *x,
+                        int n, split_stats *st)
+{
+    static float y[2 * 4096];
+    k(x, y, n);
+    for (int j = 0; j < n; j++) {
+        long double want = ldexpl(ref(x[j]), scale);
+        if (want == 0)
+            continue;
+        long double rel = fabsl(((long double)y[j] + y[n + j] - want) / want);
+        double u = ts_ulps(y[j], (float)want);
+        if (rel > st->pair)
+            st->pair = (double)rel, st->pair_at = x[j];
+        if (u > st->high)
+            st->high = u, st->high_at = x[j];
+    }
+}
+
+/* The floats from lo to hi every STRIDE / 7 + 1 and within 2^16 of each
+   of near[] through kernel k. */
+static void sweep_split(float_kernel *k, long double (*ref)(long double), int scale, float lo,
+                        float hi, const float *near, int nnear, split_stats *st)
+{
+    enum { N = 4096 };
+    static float x[N];
+    int n = 0;
+    for (int64_t o = ts_ordered(lo); o <= ts_ordered(hi); o += STRIDE / 7 + 1) {
+        x[n++] = ts_from_ordered(o);
+        if (n == N)
+            check_split(k, ref, scale, x, n, st), n = 0;
+    }
+    for (int e = 0; e < nnear; e++)
+        for (int64_t o = ts_ordered(near[e]) - (1 << 16); o <= ts_ordered(near[e]) + (1 << 16);
+             o++) {
+            float v = ts_from_ordered(o);
+            if (v < lo || v > hi)
+                continue;
+            x[n++] = v;
+            if (n == N)
+                check_split(k, ref, scale, x, n, st), n = 0;
+        }
+    while (n % 16)
+        x[n++] = hi;
+    check_split(k, ref, scale, x, n, st);
+}
+
+/* 2^64 e^x for x in [-131, 0]: the pair within 4e-8 relative, its high
+   part within 1 ULP (normal floats down to e^-131); 0 below -131 and for
+   -inf, NaN for NaN. */
+static void test_expf_scaled_within_its_bound(void **state)
+{
+    (void)state;
+    if (!fx.expf_scaled)
+        skip();
+    static const float near[] = {0, -0.34657359f, -87.33655f, -103.97208f, -131};
+    split_stats st = {0};
+    sweep_split(fx.expf_scaled, expl, 64, -131, 0, near, 5, &st);
+    print_message("expf_scaled: pair %.3g relative (at %a), high part %.3f ULP (at %a)\n", st.pair,
+                  st.pair_at, st.high, st.high_at);
+    if (st.pair > 4e-8 || st.high > 1)
+        fail_msg("expf_scaled: pair %g off at %a, high part %g ULP at %a", st.pair, st.pair_at,
+                 st.high, st.high_at);
+    static const float special[][2] = {{-INFINITY, 0}, {-1e30f, 0}, {-131.5f, 0}, {NAN, NAN}};
+    float x[16], y[32];
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+        for (int j = 0; j < 16; j++)
+            x[j] = special[k][0];
+        fx.expf_scaled(x, y, 16);
+        for (int j = 0; j < 16; j++)
+            if (!(y[j] == special[k][1] || (isnan(y[j]) && isnan(special[k][1]))))
+                fail_msg("expf_scaled(%g) = %g, want %g", special[k][0], y[j], special[k][1]);
+    }
+}
+
+/* e^x - 1 for x in [-100, 0]: the pair's sum within 0.6 ULP of float
+   (4e-8 relative), the high part within 1 ULP; -1 below -87, x itself for
+   tiny x, +0 for -0, NaN for NaN. */
+static void test_expm1f_neg_within_its_bound(void **state)
+{
+    (void)state;
+    if (!fx.expm1f_neg)
+        skip();
+    static const float near[] = {-0x1p-25f, -0x1p-10f, -0.34657359f, -1, -17.3f, -87.33655f};
+    split_stats st = {0};
+    sweep_split(fx.expm1f_neg, expm1l, 0, -100, -0x1p-126f, near, 6, &st);
+    print_message("expm1f_neg: pair %.3g relative (at %a), high part %.3f ULP (at %a)\n", st.pair,
+                  st.pair_at, st.high, st.high_at);
+    if (st.pair > 4e-8 || st.high > 1)
+        fail_msg("expm1f_neg: pair %g off at %a, high part %g ULP at %a", st.pair, st.pair_at,
+                 st.high, st.high_at);
+    static const float special[][2] = {{-INFINITY, -1},        {-88, -1},  {-1e30f, -1},
+                                       {-0x1p-30f, -0x1p-30f}, {-0.0f, 0}, {NAN, NAN}};
+    float x[16], y[32];
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+        for (int j = 0; j < 16; j++)
+            x[j] = special[k][0];
+        fx.expm1f_neg(x, y, 16);
+        for (int j = 0; j < 16; j++)
+            if (!(y[j] == special[k][1] || (isnan(y[j]) && isnan(special[k][1]))))
+                fail_msg("expm1f_neg(%g) = %g, want %g", special[k][0], y[j], special[k][1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +822,8 @@ int main(void)
         cmocka_unit_test(test_floats_within_one_ulp_of_correctly_rounded),
         cmocka_unit_test(test_exp_f32_within_its_bound),
         cmocka_unit_test(test_expf_pair_within_its_bound),
+        cmocka_unit_test(test_expf_scaled_within_its_bound),
+        cmocka_unit_test(test_expm1f_neg_within_its_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -632,6 +632,21 @@ static void test_exp_f32_within_its_bound(void **state)
             }
 }
 
+/* Kernel k on 16 copies of each special[i][0]: special[i][1] (the high
+   parts of a pair kernel), NaN for NaN. */
+static void check_specials(float_kernel *k, const char *name, const float (*special)[2], size_t n)
+{
+    float x[16], y[32];
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 16; j++)
+            x[j] = special[i][0];
+        k(x, y, 16);
+        for (int j = 0; j < 16; j++)
+            if (!(y[j] == special[i][1] || (isnan(y[j]) && isnan(special[i][1]))))
+                fail_msg("%s(%g) = %g, want %g", name, special[i][0], y[j], special[i][1]);
+    }
+}
+
 /* ---- cc_vm_expf_pair ----------------------------------------------------- */
 
 /* e^(x - m) for every 61st float x from -110 to m (every 241st under the
@@ -661,7 +676,7 @@ static void test_expf_pair_within_its_bound(void **state)
     if (!fx.expf_pair[0])
         skip();
     enum { N = 4096 };
-    static float x[N], y[N];
+    static float x[N];
     static const float near[] = {-110, -103.97f, -87.34f, -1, 0};
     for (int v = 0; v < 2; v++) {
         double worst[2] = {0, 0};
@@ -690,14 +705,7 @@ static void test_expf_pair_within_its_bound(void **state)
                      worst[1], at[1]);
     }
     static const float special[][2] = {{-INFINITY, 0}, {-1e30f, 0}, {-105, 0}, {NAN, NAN}};
-    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
-        for (int j = 0; j < 16; j++)
-            x[j] = special[k][0];
-        fx.expf_pair[0](x, y, 16);
-        for (int j = 0; j < 16; j++)
-            if (!(y[j] == special[k][1] || (isnan(y[j]) && isnan(special[k][1]))))
-                fail_msg("expf_pair(%g) = %g, want %g", special[k][0], y[j], special[k][1]);
-    }
+    check_specials(fx.expf_pair[0], "expf_pair", special, sizeof special / sizeof *special);
 }
 
 /* ---- cc_vm_expf_scaled and cc_vm_expm1f_neg ------------------------------ */
@@ -773,15 +781,7 @@ static void test_expf_scaled_within_its_bound(void **state)
         fail_msg("expf_scaled: pair %g off at %a, high part %g ULP at %a", st.pair, st.pair_at,
                  st.high, st.high_at);
     static const float special[][2] = {{-INFINITY, 0}, {-1e30f, 0}, {-131.5f, 0}, {NAN, NAN}};
-    float x[16], y[32];
-    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
-        for (int j = 0; j < 16; j++)
-            x[j] = special[k][0];
-        fx.expf_scaled(x, y, 16);
-        for (int j = 0; j < 16; j++)
-            if (!(y[j] == special[k][1] || (isnan(y[j]) && isnan(special[k][1]))))
-                fail_msg("expf_scaled(%g) = %g, want %g", special[k][0], y[j], special[k][1]);
-    }
+    check_specials(fx.expf_scaled, "expf_scaled", special, sizeof special / sizeof *special);
 }
 
 /* e^x - 1 for x in [-100, 0]: the pair's sum within 0.6 ULP of float
@@ -802,15 +802,7 @@ static void test_expm1f_neg_within_its_bound(void **state)
                  st.high, st.high_at);
     static const float special[][2] = {{-INFINITY, -1},        {-88, -1},  {-1e30f, -1},
                                        {-0x1p-30f, -0x1p-30f}, {-0.0f, 0}, {NAN, NAN}};
-    float x[16], y[32];
-    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
-        for (int j = 0; j < 16; j++)
-            x[j] = special[k][0];
-        fx.expm1f_neg(x, y, 16);
-        for (int j = 0; j < 16; j++)
-            if (!(y[j] == special[k][1] || (isnan(y[j]) && isnan(special[k][1]))))
-                fail_msg("expm1f_neg(%g) = %g, want %g", special[k][0], y[j], special[k][1]);
-    }
+    check_specials(fx.expm1f_neg, "expm1f_neg", special, sizeof special / sizeof *special);
 }
 
 int main(void)

@@ -1,10 +1,13 @@
 /* machine.c -- row 0: the limits of this machine, measured rather than
    quoted: copy bandwidth with normal and non-temporal stores at four working
-   sets, and the peak FMA rate of one core. The rows' ceilings come from them. */
+   sets, and the peak FMA rate of one core (and of two, row 8's ceiling).
+   The rows' ceilings come from them. */
+#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
 #include "driver.h"
 #include "simd.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 static const long copy_sizes[4] = {4096, 262144, 16777216, 67108864};
@@ -94,10 +97,26 @@ static void fma_one_thread(void *state)
     fma_repeated(state);
 }
 
+/* The second thread on another CPU than this one: left to the scheduler
+   it started, in some runs, on this thread's CPU and stayed there (1.0x). */
 static void fma_two_threads(void *state)
 {
     pthread_t t;
-    bool started = !pthread_create(&t, NULL, fma_repeated, state);
+    pthread_attr_t attr;
+    bool placed = !pthread_attr_init(&attr);
+    cpu_set_t all, other;
+    CPU_ZERO(&other);
+    if (placed && !sched_getaffinity(0, sizeof all, &all)) {
+        int here = sched_getcpu();
+        for (int c = 0; c < CPU_SETSIZE && !CPU_COUNT(&other); c++)
+            if (CPU_ISSET(c, &all) && c != here)
+                CPU_SET(c, &other);
+    }
+    if (placed && CPU_COUNT(&other))
+        pthread_attr_setaffinity_np(&attr, sizeof other, &other);
+    bool started = !pthread_create(&t, placed ? &attr : NULL, fma_repeated, state);
+    if (placed)
+        pthread_attr_destroy(&attr);
     fma_repeated(state);
     if (started)
         pthread_join(t, NULL);

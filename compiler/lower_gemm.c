@@ -128,6 +128,7 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     cc_lower e = *l;
     e.buf = buf;
     e.twin = NULL; /* arguments of the entry, not of the epilogue */
+    e.nt = NULL;   /* the entry's; and whole lanes here (once) would read it */
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(c->b);
     LLVMValueRef p[6];
     e.fn = new_epilogue(c, "act.epilogue", p);

@@ -647,62 +647,82 @@ static void check_specials(float_kernel *k, const char *name, const float (*spec
     }
 }
 
+/* A batch of n floats (n a multiple of 16) for a check to run a kernel on. */
+typedef void float_batch(void *ctx, const float *x, int n);
+
+/* The floats from lo to hi every STRIDE / 7 + 1 (every 61st; every 241st
+   under the sanitizers) and every float of [lo, hi] within 2^16 of each of
+   near[], through f in batches, the last padded with hi. */
+static void sweep_floats(float lo, float hi, const float *near, int nnear, float_batch *f,
+                         void *ctx)
+{
+    enum { N = 4096 };
+    static float x[N];
+    int n = 0;
+    for (int64_t o = ts_ordered(lo); o <= ts_ordered(hi); o += STRIDE / 7 + 1) {
+        x[n++] = ts_from_ordered(o);
+        if (n == N)
+            f(ctx, x, n), n = 0;
+    }
+    for (int e = 0; e < nnear; e++)
+        for (int64_t o = ts_ordered(near[e]) - (1 << 16); o <= ts_ordered(near[e]) + (1 << 16);
+             o++) {
+            float v = ts_from_ordered(o);
+            if (v < lo || v > hi)
+                continue;
+            x[n++] = v;
+            if (n == N)
+                f(ctx, x, n), n = 0;
+        }
+    while (n % 16)
+        x[n++] = hi;
+    f(ctx, x, n);
+}
+
 /* ---- cc_vm_expf_pair ----------------------------------------------------- */
+
+typedef struct {
+    int v;
+    double worst[2]; /* normal results, subnormal ones */
+    float at[2];
+} pair_stats;
+
+static void check_pair(void *ctx, const float *x, int n)
+{
+    pair_stats *st = ctx;
+    float y[4096];
+    fx.expf_pair[st->v](x, y, n);
+    for (int j = 0; j < n; j++) {
+        long double want = expl((long double)x[j] - PAIR_M[st->v]);
+        int e;
+        frexpl(want, &e);
+        bool sub = e - 1 < -126; /* the spacing of the binade, 2^-149 among the subnormals */
+        long double ulp = ldexpl(1, sub ? -149 : e - 24);
+        double u = (double)(fabsl((long double)y[j] - want) / ulp);
+        if (u > st->worst[sub])
+            st->worst[sub] = u, st->at[sub] = x[j];
+    }
+}
 
 /* e^(x - m) for every 61st float x from -110 to m (every 241st under the
    sanitizers) and every float near the edges (0, where the result turns
    subnormal, and where it vanishes), against the exact value: the pair is within 1e-8 relative, so
    its sum rounded to float is within 0.5 ULP + 0.2 (normal results) and 1 ULP (subnormal ones,
    rounded twice), for m = 0 and m = 3.3 (x - m inexact in float); -inf gives 0, NaN gives NaN. */
-static void check_pair(int v, const float *x, int n, double worst[2], float at[2])
-{
-    float y[4096];
-    fx.expf_pair[v](x, y, n);
-    for (int j = 0; j < n; j++) {
-        long double want = expl((long double)x[j] - PAIR_M[v]);
-        int e;
-        frexpl(want, &e);
-        bool sub = e - 1 < -126; /* the spacing of the binade, 2^-149 among the subnormals */
-        long double ulp = ldexpl(1, sub ? -149 : e - 24);
-        double u = (double)(fabsl((long double)y[j] - want) / ulp);
-        if (u > worst[sub])
-            worst[sub] = u, at[sub] = x[j];
-    }
-}
-
 static void test_expf_pair_within_its_bound(void **state)
 {
     (void)state;
     if (!fx.expf_pair[0])
         skip();
-    enum { N = 4096 };
-    static float x[N];
-    static const float near[] = {-110, -103.97f, -87.34f, -1, 0};
+    static const float near[] = {-103.97f, -87.34f, -1, 0};
     for (int v = 0; v < 2; v++) {
-        double worst[2] = {0, 0};
-        float at[2] = {0, 0};
-        int n = 0;
-        int64_t top = ts_ordered(PAIR_M[v]);
-        for (int64_t o = ts_ordered(-110); o <= top; o += STRIDE / 7 + 1) {
-            x[n++] = ts_from_ordered(o);
-            if (n == N)
-                check_pair(v, x, n, worst, at), n = 0;
-        }
-        for (size_t e = 1; e < sizeof near / sizeof *near; e++)
-            for (int64_t o = ts_ordered(near[e]) - (1 << 16);
-                 o <= ts_ordered(near[e]) + (1 << 16) && o <= top; o++) {
-                x[n++] = ts_from_ordered(o);
-                if (n == N)
-                    check_pair(v, x, n, worst, at), n = 0;
-            }
-        while (n % 16)
-            x[n++] = PAIR_M[v];
-        check_pair(v, x, n, worst, at);
+        pair_stats st = {v, {0, 0}, {0, 0}};
+        sweep_floats(-110, PAIR_M[v], near, 4, check_pair, &st);
         print_message("expf_pair(x - %g): max %.3f ULP (at %a), %.3f among subnormals (at %a)\n",
-                      PAIR_M[v], worst[0], at[0], worst[1], at[1]);
-        if (worst[0] > 0.7 || worst[1] > 1)
-            fail_msg("expf_pair(x - %g) is %g ULP off at %a, %g at %a", PAIR_M[v], worst[0], at[0],
-                     worst[1], at[1]);
+                      PAIR_M[v], st.worst[0], st.at[0], st.worst[1], st.at[1]);
+        if (st.worst[0] > 0.7 || st.worst[1] > 1)
+            fail_msg("expf_pair(x - %g) is %g ULP off at %a, %g at %a", PAIR_M[v], st.worst[0],
+                     st.at[0], st.worst[1], st.at[1]);
     }
     static const float special[][2] = {{-INFINITY, 0}, {-1e30f, 0}, {-105, 0}, {NAN, NAN}};
     check_specials(fx.expf_pair[0], "expf_pair", special, sizeof special / sizeof *special);
@@ -711,20 +731,23 @@ static void test_expf_pair_within_its_bound(void **state)
 /* ---- cc_vm_expf_scaled and cc_vm_expm1f_neg ------------------------------ */
 
 typedef struct {
+    float_kernel *k;
+    long double (*ref)(long double);
+    int scale;
     double pair, high; /* the pair's error relative to the exact value; the high part's in ULP */
     float pair_at, high_at;
 } split_stats;
 
-/* The pairs of kernel k on x[0..n) (n a multiple of 16) against ref(x)
-   scaled by 2^scale: the pair relative to it, the high part in ULP of
-   its correctly rounded float. */
-static void check_split(float_kernel *k, long double (*ref)(long double), int scale, const float *x,
-                        int n, split_stats *st)
+/* The pairs of kernel k on x[0..n) against ref(x) scaled by 2^scale: the
+   pair relative to it, the high part in ULP of its correctly rounded
+   float. */
+static void check_split(void *ctx, const float *x, int n)
 {
+    split_stats *st = ctx;
     static float y[2 * 4096];
-    k(x, y, n);
+    st->k(x, y, n);
     for (int j = 0; j < n; j++) {
-        long double want = ldexpl(ref(x[j]), scale);
+        long double want = ldexpl(st->ref(x[j]), st->scale);
         if (want == 0)
             continue;
         long double rel = fabsl(((long double)y[j] + y[n + j] - want) / want);
@@ -736,34 +759,6 @@ static void check_split(float_kernel *k, long double (*ref)(long double), int sc
     }
 }
 
-/* The floats from lo to hi every STRIDE / 7 + 1 and within 2^16 of each
-   of near[] through kernel k. */
-static void sweep_split(float_kernel *k, long double (*ref)(long double), int scale, float lo,
-                        float hi, const float *near, int nnear, split_stats *st)
-{
-    enum { N = 4096 };
-    static float x[N];
-    int n = 0;
-    for (int64_t o = ts_ordered(lo); o <= ts_ordered(hi); o += STRIDE / 7 + 1) {
-        x[n++] = ts_from_ordered(o);
-        if (n == N)
-            check_split(k, ref, scale, x, n, st), n = 0;
-    }
-    for (int e = 0; e < nnear; e++)
-        for (int64_t o = ts_ordered(near[e]) - (1 << 16); o <= ts_ordered(near[e]) + (1 << 16);
-             o++) {
-            float v = ts_from_ordered(o);
-            if (v < lo || v > hi)
-                continue;
-            x[n++] = v;
-            if (n == N)
-                check_split(k, ref, scale, x, n, st), n = 0;
-        }
-    while (n % 16)
-        x[n++] = hi;
-    check_split(k, ref, scale, x, n, st);
-}
-
 /* 2^64 e^x for x in [-131, 0]: the pair within 4e-8 relative, its high
    part within 1 ULP (normal floats down to e^-131); 0 below -131 and for
    -inf, NaN for NaN. */
@@ -773,8 +768,8 @@ static void test_expf_scaled_within_its_bound(void **state)
     if (!fx.expf_scaled)
         skip();
     static const float near[] = {0, -0.34657359f, -87.33655f, -103.97208f, -131};
-    split_stats st = {0};
-    sweep_split(fx.expf_scaled, expl, 64, -131, 0, near, 5, &st);
+    split_stats st = {fx.expf_scaled, expl, 64, 0, 0, 0, 0};
+    sweep_floats(-131, 0, near, 5, check_split, &st);
     print_message("expf_scaled: pair %.3g relative (at %a), high part %.3f ULP (at %a)\n", st.pair,
                   st.pair_at, st.high, st.high_at);
     if (st.pair > 4e-8 || st.high > 1)
@@ -793,8 +788,8 @@ static void test_expm1f_neg_within_its_bound(void **state)
     if (!fx.expm1f_neg)
         skip();
     static const float near[] = {-0x1p-25f, -0x1p-10f, -0.34657359f, -1, -17.3f, -87.33655f};
-    split_stats st = {0};
-    sweep_split(fx.expm1f_neg, expm1l, 0, -100, -0x1p-126f, near, 6, &st);
+    split_stats st = {fx.expm1f_neg, expm1l, 0, 0, 0, 0, 0};
+    sweep_floats(-100, -0x1p-126f, near, 6, check_split, &st);
     print_message("expm1f_neg: pair %.3g relative (at %a), high part %.3f ULP (at %a)\n", st.pair,
                   st.pair_at, st.high, st.high_at);
     if (st.pair > 4e-8 || st.high > 1)

@@ -188,13 +188,12 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
     LLVMBasicBlockRef by_row = LLVMAppendBasicBlockInContext(c->ctx, fn, "by_row");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, fn, "rows_done");
     LLVMValueRef sw = LLVMBuildSwitch(c->b, key, by_row, (unsigned)(tr + NV_NARROW * nr));
-    int regs = c->width == 16 ? 32 : 16;
     for (int k = 2; k < NARROW_KEY * (NV_NARROW + 1); k++) {
         int nv = k / NARROW_KEY, r = k % NARROW_KEY;
         if (nv ? r < 1 || r >= nr : r >= tr)
             continue;
         if (!nv) /* wide */
-            nv = (r + 1) * 2 * tv + 1 <= regs ? 2 * tv : tv;
+            nv = (r + 1) * 2 * tv + 1 <= g->vregs ? 2 * tv : tv;
         LLVMBasicBlockRef at = LLVMAppendBasicBlockInContext(c->ctx, fn, "rest_tile");
         LLVMAddCase(sw, cc_i64(c, k), at);
         LLVMPositionBuilderAtEnd(c->b, at);
@@ -219,65 +218,47 @@ static void row_block(cc_ctx *c, const blocks *b, LLVMValueRef ic, LLVMValueRef 
 
 enum { GEMV_ROWS = 4 }; /* rows of B a pass over C's row */
 
-typedef struct {
-    cc_ctx *c;
-    const blocks *b;
-    LLVMValueRef x[GEMV_ROWS], row[GEMV_ROWS]; /* A[0, k + r] splatted; B's row k + r */
-    int rows;
-} gemv_pass;
-
-/* C[j] = bias[j] (0 without a bias) */
-static void gemv_init(void *arg, LLVMValueRef j, LLVMValueRef mask)
-{
-    gemv_pass *g = arg;
-    cc_ctx *c = g->c;
-    LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, g->b->bias, "");
-    LLVMValueRef from = LLVMBuildSelect(c->b, has_bias, g->b->bias, g->b->c_buf, ""); /* not NULL */
-    LLVMValueRef lanes = mask ? mask_if(c, mask, has_bias) : NULL;
-    LLVMValueRef v = cc_load(c, from, j, lanes);
-    if (!mask)
-        v = LLVMBuildSelect(c->b, has_bias, v, LLVMConstNull(c->vf32), "");
-    cc_store(c, v, g->b->c_buf, j, mask);
-}
-
-/* C[j] += A[0, k + r] B[k + r, j] for each row r of the pass, in order */
-static void gemv_rows(void *arg, LLVMValueRef j, LLVMValueRef mask)
-{
-    gemv_pass *g = arg;
-    cc_ctx *c = g->c;
-    LLVMValueRef sum = cc_load(c, g->b->c_buf, j, mask);
-    for (int r = 0; r < g->rows; r++)
-        sum = cc_fma(c, g->x[r], cc_load(c, g->row[r], j, mask), sum);
-    cc_store(c, sum, g->b->c_buf, j, mask);
-}
-
-/* The passes of `rows` rows of B from k0 to kend (a multiple of rows on). */
+/* C[j] += A[0, k + r] B[k + r, j] for the `rows` rows r of each pass from
+   k0 to kend (a multiple of rows on), in order, over C's row in whole
+   vectors. */
 static void gemv_passes(cc_ctx *c, const blocks *b, LLVMValueRef src, LLVMValueRef b_rs,
                         LLVMValueRef k0, LLVMValueRef kend, int rows)
 {
-    cc_loop k;
+    cc_loop k, j;
     cc_loop_begin(c, &k, k0, kend, cc_i64(c, rows));
-    gemv_pass g = {c, b, {0}, {0}, rows};
+    LLVMValueRef x[GEMV_ROWS], row[GEMV_ROWS]; /* A[0, k + r] splatted; B's row k + r */
     for (int r = 0; r < rows; r++) {
         LLVMValueRef kr = add(c, k.i, cc_i64(c, r));
-        g.x[r] = cc_splat(c, cc_load1(c, b->a, mul(c, kr, b->a_cs)));
+        x[r] = cc_splat(c, cc_load1(c, b->a, mul(c, kr, b->a_cs)));
         LLVMValueRef at = mul(c, kr, b_rs);
-        g.row[r] = LLVMBuildGEP2(c->b, c->f32, src, &at, 1, "");
+        row[r] = LLVMBuildGEP2(c->b, c->f32, src, &at, 1, "");
     }
-    cc_vector_loop(c, b->n, gemv_rows, &g);
+    cc_loop_begin(c, &j, cc_i64(c, 0), b->n, cc_i64(c, c->width));
+    LLVMValueRef sum = cc_load(c, b->c_buf, j.i, NULL);
+    for (int r = 0; r < rows; r++)
+        sum = cc_fma(c, x[r], cc_load(c, row[r], j.i, NULL), sum);
+    cc_store(c, sum, b->c_buf, j.i, NULL);
+    cc_loop_end(c, &j);
     cc_loop_end(c, &k);
 }
 
-/* C = bias + A B for one row of A and B by rows, then the epilogue: C's
-   row stays in L1 while B streams through it, GEMV_ROWS rows a pass, each
-   sum in k order as the tiles make it. The tiles' one-row kernel reads B
-   down its columns, a K block at a time: 1 x 512 x 512 on Zen 3, in 8
-   interleaved runs, took 19.6 us (median) that way, 17.7 this way. */
+/* C = bias + A B for one row of A and B by rows, N whole vectors, then
+   the epilogue: C's row stays in L1 while B streams through it,
+   GEMV_ROWS rows a pass, each sum in k order as the tiles make it. The
+   tiles' one-row kernel reads B down its columns, a K block at a time: 1
+   x 512 x 512 on Zen 3, in 8 interleaved runs, took 19.6 us (median) that
+   way, 17.7 this way. */
 static void gemv(cc_ctx *c, const blocks *b, LLVMValueRef src, LLVMValueRef b_rs, LLVMValueRef k,
                  LLVMValueRef has_epi)
 {
-    gemv_pass g = {c, b, {0}, {0}, 0};
-    cc_vector_loop(c, b->n, gemv_init, &g);
+    LLVMValueRef has_bias = LLVMBuildIsNotNull(c->b, b->bias, "");
+    LLVMValueRef from = LLVMBuildSelect(c->b, has_bias, b->bias, b->c_buf, ""); /* not NULL */
+    cc_loop j;
+    cc_loop_begin(c, &j, cc_i64(c, 0), b->n, cc_i64(c, c->width));
+    LLVMValueRef v = cc_load(c, from, j.i, NULL);
+    cc_store(c, LLVMBuildSelect(c->b, has_bias, v, LLVMConstNull(c->vf32), ""), b->c_buf, j.i,
+             NULL);
+    cc_loop_end(c, &j);
     LLVMValueRef k4 = LLVMBuildSub(c->b, k, LLVMBuildSRem(c->b, k, cc_i64(c, GEMV_ROWS), ""), "");
     gemv_passes(c, b, src, b_rs, cc_i64(c, 0), k4, GEMV_ROWS);
     gemv_passes(c, b, src, b_rs, k4, k, 1);

@@ -41,12 +41,13 @@ typedef struct {
     int tile_rows, tile_vecs;
     int narrow_rows; /* rows of the tiles of one or two vectors (NV_NARROW) */
     int64_t kc, pack_rows;
+    int vregs; /* the vector registers the blocking is for */
 } gemm_blocking;
 
 static inline const gemm_blocking *blocking(const cc_ctx *c)
 {
-    static const gemm_blocking regs32 = {4, NR_MAX, 8, KC, PACK_ROWS},
-                               regs16 = {6, 2, 6, KC_SMALL, 8};
+    static const gemm_blocking regs32 = {4, NR_MAX, 8, KC, PACK_ROWS, 32},
+                               regs16 = {6, 2, 6, KC_SMALL, 8, 16};
     return c->width == 16 ? &regs32 : &regs16;
 }
 

@@ -48,28 +48,14 @@ static bool mark_chain(const cc_lower *l, const ir_value *v, bool *used)
     return chain;
 }
 
-typedef void (*epi_body)(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask);
-
-typedef struct {
-    cc_ctx *c;
-    epi_body body;
-    void *arg;
-} epi_lanes;
-
-static void epi_lanes_body(void *arg, LLVMValueRef i, LLVMValueRef mask)
-{
-    epi_lanes *e = arg;
-    e->body(e->c, e->arg, i, mask);
-}
-
 /* The loops of epilogue fn over its strip (its parameters p: bufs, row0,
    rows, col0, cols, ldc): body at each vector i of a row, mask its lanes,
    with each of the n bases (NULL: unused) moved to the row's first column.
    The row is one cc_vector_loop_once: whole vectors unmasked, the last
    through a copy (a masked store every vector was 70% of a 32 x 128 x 128
    dense layer's relu on Zen 3, where vmaskmovps to memory is microcoded). */
-static void epilogue_loops(cc_ctx *c, LLVMValueRef p[6], LLVMValueRef *bases, int n, epi_body body,
-                           void *arg)
+static void epilogue_loops(cc_ctx *c, LLVMValueRef p[6], LLVMValueRef *bases, int n,
+                           cc_lanes_fn body, void *arg)
 {
     /* whole rows are one run of rows x cols floats */
     LLVMValueRef flat = LLVMBuildICmp(c->b, LLVMIntEQ, p[4], p[5], "");
@@ -82,7 +68,7 @@ static void epilogue_loops(cc_ctx *c, LLVMValueRef p[6], LLVMValueRef *bases, in
     for (int k = 0; k < n; k++)
         if (bases[k])
             bases[k] = LLVMBuildGEP2(c->b, c->f32, bases[k], &at, 1, "");
-    cc_vector_loop_once(c, cols, epi_lanes_body, &(epi_lanes){c, body, arg});
+    cc_vector_loop_once(c, cols, body, arg);
     cc_loop_end(c, &r);
     LLVMBuildRetVoid(c->b);
 }
@@ -111,10 +97,10 @@ typedef struct {
     const ir_value *v, *cv;
 } chain_epi;
 
-static void chain_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
+static void chain_body(void *arg, LLVMValueRef i, LLVMValueRef mask)
 {
     chain_epi *e = arg;
-    cc_lower_chain(e->l, e->v, cc_load(c, e->l->buf[e->cv->id], i, mask), i, mask);
+    cc_lower_chain(e->l, e->v, cc_load(e->l->c, e->l->buf[e->cv->id], i, mask), i, mask);
 }
 
 /* epi(bufs, row0, rows, col0, cols, ldc): v's chain on that strip of the
@@ -147,6 +133,7 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
 enum { EPI_KIND, EPI_SRC, EPI_DST, EPI_X, EPI_PARAMS, EPI_SLOTS };
 
 typedef struct {
+    cc_ctx *c;
     const ir_activation *a;
     const double *attr;             /* float-lane kernels: the defaults */
     LLVMValueRef at[IR_MAX_PARAMS]; /* the double formulas: the call's, splatted */
@@ -154,9 +141,10 @@ typedef struct {
     LLVMValueRef bufs[EPI_SLOTS];
 } act_epi;
 
-static void act_body(cc_ctx *c, void *arg, LLVMValueRef i, LLVMValueRef mask)
+static void act_body(void *arg, LLVMValueRef i, LLVMValueRef mask)
 {
     act_epi *e = arg;
+    cc_ctx *c = e->c;
     LLVMValueRef s = cc_load(c, e->bufs[EPI_SRC], i, mask);
     LLVMValueRef x = e->grad ? cc_load(c, e->bufs[EPI_X], i, mask) : NULL, r;
     if (!e->attr) /* the formula, as compiler/lower_ew.c evaluates it in a module */
@@ -260,7 +248,7 @@ int cc_epilogues_define(cc_ctx *c, const char *name)
             attr[j] = a->params.p[j].def;
         char kname[64];
         snprintf(kname, sizeof kname, "act.epi.%s%s", a->name, k % 2 ? ".grad" : "");
-        act_epi e = {.a = a, .attr = attr, .grad = k % 2 == 1};
+        act_epi e = {.c = c, .a = a, .attr = attr, .grad = k % 2 == 1};
         add_kind(c, fn, sw, k, define_kind(c, &e, kname), p);
     }
     const ir_builtin_row *rows = ir_builtin_rows(&nrows);
@@ -270,7 +258,7 @@ int cc_epilogues_define(cc_ctx *c, const char *name)
             continue;
         char kname[64];
         snprintf(kname, sizeof kname, "act.epi.%s%s", a->name, k % 2 ? ".grad" : "");
-        act_epi e = {.a = a, .grad = k % 2 == 1};
+        act_epi e = {.c = c, .a = a, .grad = k % 2 == 1};
         add_kind(c, fn, sw, base + k, define_kind(c, &e, kname), p);
     }
     ir_registry_free(reg);

@@ -103,19 +103,19 @@ static void fma_two_threads(void *state)
 {
     pthread_t t;
     pthread_attr_t attr;
-    bool placed = !pthread_attr_init(&attr);
+    bool have_attr = !pthread_attr_init(&attr);
     cpu_set_t all, other;
     CPU_ZERO(&other);
-    if (placed && !sched_getaffinity(0, sizeof all, &all)) {
+    if (have_attr && !sched_getaffinity(0, sizeof all, &all)) {
         int here = sched_getcpu();
         for (int c = 0; c < CPU_SETSIZE && !CPU_COUNT(&other); c++)
             if (CPU_ISSET(c, &all) && c != here)
                 CPU_SET(c, &other);
     }
-    if (placed && CPU_COUNT(&other))
+    if (have_attr && CPU_COUNT(&other))
         pthread_attr_setaffinity_np(&attr, sizeof other, &other);
-    bool started = !pthread_create(&t, placed ? &attr : NULL, fma_repeated, state);
-    if (placed)
+    bool started = !pthread_create(&t, have_attr ? &attr : NULL, fma_repeated, state);
+    if (have_attr)
         pthread_attr_destroy(&attr);
     fma_repeated(state);
     if (started)

@@ -59,16 +59,22 @@ static LLVMValueRef copysign_(cc_ctx *c, LLVMValueRef mag, LLVMValueRef sign)
 /* 1/d within 2^-14 (AVX-512's vrcp14ps) or 1.5 2^-12 (AVX's vrcpps). */
 static LLVMValueRef rcp_approx(cc_ctx *c, LLVMValueRef d)
 {
-    bool wide = c->width == 16;
+    bool wide = c->isa_width == 16;
     const char *name = wide ? "llvm.x86.avx512.rcp14.ps.512" : "llvm.x86.avx.rcp.ps.256";
     LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
-    LLVMTypeRef params[3] = {c->vf32, c->vf32, i16};
-    LLVMTypeRef fty = LLVMFunctionType(c->vf32, params, wide ? 3 : 1, false);
+    LLVMTypeRef vf = LLVMVectorType(c->f32, c->isa_width);
+    LLVMTypeRef params[3] = {vf, vf, i16};
+    LLVMTypeRef fty = LLVMFunctionType(vf, params, wide ? 3 : 1, false);
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (!fn)
         fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMValueRef args[3] = {d, k32(c, 0), LLVMConstInt(i16, 0xffff, false)};
-    return LLVMBuildCall2(c->b, fty, fn, args, wide ? 3 : 1, "");
+    LLVMValueRef parts[4];
+    for (unsigned k = 0; k < c->width / c->isa_width; k++) {
+        LLVMValueRef args[3] = {cc_vm_part(c, d, k), LLVMConstNull(vf),
+                                LLVMConstInt(i16, 0xffff, false)};
+        parts[k] = LLVMBuildCall2(c->b, fty, fn, args, wide ? 3 : 1, "");
+    }
+    return cc_vm_join(c, parts);
 }
 
 /* 1/d within 2^-27 (before its rounding to float): vrcp14ps and one
@@ -76,7 +82,7 @@ static LLVMValueRef rcp_approx(cc_ctx *c, LLVMValueRef d)
    would need two Newton steps). */
 static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
 {
-    if (c->width != 16)
+    if (c->isa_width != 16)
         return LLVMBuildFDiv(c->b, k32(c, 1), d, "");
     LLVMValueRef r = rcp_approx(c, d);
     LLVMValueRef e = cc_fma(c, LLVMBuildFNeg(c->b, d, ""), r, k32(c, 1));
@@ -92,7 +98,7 @@ static LLVMValueRef recip(cc_ctx *c, LLVMValueRef d)
 static pair divide(cc_ctx *c, pair n, pair d)
 {
     LLVMValueRef q, r;
-    if (c->width == 16) {
+    if (c->isa_width == 16) {
         r = recip(c, d.hi);
         q = LLVMBuildFMul(c->b, n.hi, r, "");
     } else {
@@ -688,7 +694,7 @@ typedef struct {
 /* R's coefficient k (its low part, for k < 2, with low) on the interval j. */
 static LLVMValueRef gelu_coef(cc_ctx *c, bool low, int k, LLVMValueRef j)
 {
-    if (c->width == 8)
+    if (c->isa_width == 8)
         return cc_vm_lookup8(c, low ? gelu8_lo[k] : gelu8_hi[k], j);
     return cc_vm_lookup16(c, low ? gelu_lo[k] : gelu_hi[k], j);
 }
@@ -697,7 +703,7 @@ static gelu_parts gelu_tail(cc_ctx *c, LLVMValueRef a)
 {
     LLVMBuilderRef B = c->b;
     gelu_parts g;
-    int n = c->width == 8 ? 8 : 16, deg = n == 8 ? 10 : 7;
+    int n = c->isa_width == 8 ? 8 : 16, deg = n == 8 ? 10 : 7;
     float w = GELU_END / (float)n; /* 0.90625 or 1.8125, exact */
     LLVMValueRef h = LLVMBuildFMul(B, a, k32(c, 0.5f), "");
     LLVMValueRef s = LLVMBuildFMul(B, a, h, "");

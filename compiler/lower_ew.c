@@ -102,7 +102,7 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
     }
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef last = LLVMGetLastBasicBlock(fn);
-    cc_vector_loop_once(c, n, ew_lanes, &e);
+    cc_vector_loop_interleaved(c, n, ew_lanes, &e);
     if (l->nt && arithmetic(LLVMGetNextBasicBlock(last)) > NT_COST) { /* compute-bound */
         LLVMReplaceAllUsesWith(l->nt, LLVMConstInt(c->i1, 0, false));
         LLVMInstructionEraseFromParent(l->nt);

@@ -53,9 +53,10 @@ static bool mark_chain(const cc_lower *l, const ir_value *v, bool *used)
    with each of the n bases (NULL: unused) moved to the row's first column.
    The row is one cc_vector_loop_once: whole vectors unmasked, the last
    through a copy (a masked store every vector was 70% of a 32 x 128 x 128
-   dense layer's relu on Zen 3, where vmaskmovps to memory is microcoded). */
+   dense layer's relu on Zen 3, where vmaskmovps to memory is microcoded);
+   interleaved when the body builds every vector it uses. */
 static void epilogue_loops(cc_ctx *c, LLVMValueRef p[6], LLVMValueRef *bases, int n,
-                           cc_lanes_fn body, void *arg)
+                           bool interleaved, cc_lanes_fn body, void *arg)
 {
     /* whole rows are one run of rows x cols floats */
     LLVMValueRef flat = LLVMBuildICmp(c->b, LLVMIntEQ, p[4], p[5], "");
@@ -68,7 +69,7 @@ static void epilogue_loops(cc_ctx *c, LLVMValueRef p[6], LLVMValueRef *bases, in
     for (int k = 0; k < n; k++)
         if (bases[k])
             bases[k] = LLVMBuildGEP2(c->b, c->f32, bases[k], &at, 1, "");
-    cc_vector_loop_once(c, cols, body, arg);
+    (interleaved ? cc_vector_loop_interleaved : cc_vector_loop_once)(c, cols, body, arg);
     cc_loop_end(c, &r);
     LLVMBuildRetVoid(c->b);
 }
@@ -121,7 +122,7 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     for (int i = 0; i < l->g->values.n; i++)
         buf[i] = slot[i] >= 0 ? buf_at(c, p[0], slot[i]) : NULL;
     chain_epi body = {&e, v, cv};
-    epilogue_loops(c, p, buf, l->g->values.n, chain_body, &body);
+    epilogue_loops(c, p, buf, l->g->values.n, true, chain_body, &body);
     LLVMPositionBuilderAtEnd(c->b, saved);
     return e.fn;
 }
@@ -203,7 +204,8 @@ static LLVMValueRef define_kind(cc_ctx *c, act_epi *e, const char *name)
             LLVMBuildLoad2(c->b, c->f64, LLVMBuildGEP2(c->b, c->f64, params, &at, 1, ""), "");
         e->at[j] = cc_splat(c, v);
     }
-    epilogue_loops(c, q, e->bufs + EPI_SRC, EPI_PARAMS - EPI_SRC, act_body, e); /* not the params */
+    /* not the params; a formula's, splatted here, have the target's width */
+    epilogue_loops(c, q, e->bufs + EPI_SRC, EPI_PARAMS - EPI_SRC, e->attr != NULL, act_body, e);
     return kfn;
 }
 

@@ -197,7 +197,10 @@ static void lower_rows(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLV
 }
 
 /* v's kernel, or job j's (rows along the last axis), in lanes as few as its
-   rows need. */
+   rows need; a softmax along rows of a known length of a few vectors or
+   more in two interleaved vectors of AVX2 (cc_vector_loop_interleaved's
+   reasons): forward 256 x 1000 0.71 -> 0.87 of the best peer, 256 x 32000
+   0.88 -> 1.12 (five interleaved runs). */
 static void lower_in_lanes(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLVMValueRef outer,
                            LLVMValueRef len, LLVMValueRef inner, bool along)
 {
@@ -205,6 +208,11 @@ static void lower_in_lanes(cc_lower *l, const ir_value *v, const cc_loss_job *j,
     cc_lower nl = *l;
     if (along && lanes_for(l->c, len) < l->c->width) {
         cc_ctx_set_width(&narrow, lanes_for(l->c, len));
+        nl.c = &narrow;
+    } else if (along && !j && v->op == IR_SOFTMAX && narrow.isa_width == 8 && narrow.width == 8 &&
+               LLVMIsConstant(len) && LLVMConstIntGetSExtValue(len) >= 64 &&
+               cc_vm_has_expf_pair(&narrow)) {
+        cc_ctx_set_width(&narrow, 2 * narrow.width);
         nl.c = &narrow;
     }
     lower_rows(&nl, v, j, outer, len, inner, along);

@@ -187,6 +187,7 @@ void cc_ctx_init(cc_ctx *c, LLVMContextRef ctx, const cc_target *t, const char *
     c->i64 = LLVMInt64TypeInContext(ctx);
     c->ptr = LLVMPointerType(c->f32, 0);
     cc_ctx_set_width(c, t->width);
+    c->isa_width = t->width;
 }
 
 void cc_ctx_set_width(cc_ctx *c, unsigned width)

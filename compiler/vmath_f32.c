@@ -45,8 +45,9 @@ static const float exp16_lo[16] = {
 
 bool cc_vm_has_expf_pair(const cc_ctx *c)
 {
-    /* 16 lanes: AVX-512F, 8: AVX2 (see target.c); FMA for exact products */
-    return (c->width == 16 || c->width == 8) && c->fma;
+    /* 16 lanes: AVX-512F, 8: AVX2 (see target.c); FMA for exact products;
+       vectors of one or more of the target's (not narrowed, lower_rows.c) */
+    return (c->isa_width == 16 || c->isa_width == 8) && c->fma && c->width % c->isa_width == 0;
 }
 
 static LLVMValueRef fconst(cc_ctx *c, float v)
@@ -56,33 +57,38 @@ static LLVMValueRef fconst(cc_ctx *c, float v)
 
 LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v)
 {
-    LLVMValueRef one = LLVMConstInt(c->i32, v, false), lanes[16];
+    LLVMValueRef one = LLVMConstInt(c->i32, v, false), lanes[64];
     for (unsigned k = 0; k < c->width; k++)
         lanes[k] = one;
     return LLVMConstVector(lanes, c->width);
 }
 
-/* vpermps: t[idx & (width - 1)] lane by lane, t <width x float>. */
+/* vpermps: t[idx & (isa_width - 1)] lane by lane, t <isa_width x float>. */
 static LLVMValueRef permute(cc_ctx *c, const float *t, LLVMValueRef idx)
 {
+    unsigned w = c->isa_width;
     LLVMValueRef vals[16];
-    for (unsigned j = 0; j < c->width; j++)
+    for (unsigned j = 0; j < w; j++)
         vals[j] = LLVMConstReal(c->f32, t[j]);
-    const char *name = c->width == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
-    LLVMTypeRef params[2] = {c->vf32, c->vi32};
-    LLVMTypeRef fty = LLVMFunctionType(c->vf32, params, 2, false);
+    const char *name = w == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
+    LLVMTypeRef params[2] = {LLVMVectorType(c->f32, w), LLVMVectorType(c->i32, w)};
+    LLVMTypeRef fty = LLVMFunctionType(params[0], params, 2, false);
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (!fn)
         fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMValueRef args[2] = {LLVMConstVector(vals, c->width), idx};
-    return LLVMBuildCall2(c->b, fty, fn, args, 2, "");
+    LLVMValueRef parts[4];
+    for (unsigned k = 0; k < c->width / w; k++) {
+        LLVMValueRef args[2] = {LLVMConstVector(vals, w), cc_vm_part(c, idx, k)};
+        parts[k] = LLVMBuildCall2(c->b, fty, fn, args, 2, "");
+    }
+    return cc_vm_join(c, parts);
 }
 
 /* t[idx & 15] lane by lane: one vpermps in 16 lanes; in 8, one for each
    half of t and a blend on bit 3 (its sign after a shift). */
 LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx)
 {
-    if (c->width == 16)
+    if (c->isa_width == 16)
         return permute(c, t, idx);
     LLVMValueRef up = LLVMBuildShl(c->b, idx, cc_vm_i32(c, 28), "");
     LLVMValueRef high = LLVMBuildICmp(c->b, LLVMIntSLT, up, cc_vm_i32(c, 0), "");
@@ -91,7 +97,7 @@ LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx)
 
 LLVMValueRef cc_vm_lookup8(cc_ctx *c, const float *t, LLVMValueRef idx)
 {
-    assert(c->width == 8);
+    assert(c->isa_width == 8);
     return permute(c, t, idx);
 }
 
@@ -259,4 +265,33 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
     LLVMValueRef e1 = cc_fma(c, p, r1, LLVMBuildFSub(B, s, m1, ""));
     LLVMValueRef rest = cc_fma(c, p, ql, LLVMBuildFAdd(B, e1, err, ""));
     return cc_vm_fast_sum(c, m1, rest, lo);
+}
+
+LLVMValueRef cc_vm_part(cc_ctx *c, LLVMValueRef v, unsigned k)
+{
+    if (c->width == c->isa_width)
+        return v;
+    LLVMValueRef idx[16];
+    for (unsigned j = 0; j < c->isa_width; j++)
+        idx[j] = LLVMConstInt(c->i32, k * c->isa_width + j, false);
+    return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(LLVMTypeOf(v)),
+                                  LLVMConstVector(idx, c->isa_width), "");
+}
+
+LLVMValueRef cc_vm_join(cc_ctx *c, LLVMValueRef *parts)
+{
+    unsigned n = c->width / c->isa_width, w = c->isa_width;
+    assert(n >= 1 && n <= 4);
+    LLVMValueRef v[4];
+    for (unsigned k = 0; k < n; k++)
+        v[k] = parts[k];
+    for (; n > 1; n /= 2, w *= 2) {
+        LLVMValueRef idx[64];
+        for (unsigned j = 0; j < 2 * w; j++)
+            idx[j] = LLVMConstInt(c->i32, j, false);
+        for (unsigned k = 0; k < n / 2; k++)
+            v[k] = LLVMBuildShuffleVector(c->b, v[2 * k], v[2 * k + 1], LLVMConstVector(idx, 2 * w),
+                                          "");
+    }
+    return v[0];
 }

@@ -402,6 +402,11 @@ void cc_lower_native_array(cc_lower *l, const ir_value *v);
    stores what must be stored. */
 void cc_lower_chain(cc_lower *l, const ir_value *v, LLVMValueRef val, LLVMValueRef i,
                     LLVMValueRef mask);
+/* Whether v and its fused consumers run in float lanes: no activation of
+   theirs is a formula in double lanes (those are two of the target's
+   vectors already; interleaved, a formula's code doubles and so does its
+   compile time), so that their loop may interleave vectors. */
+bool cc_chain_in_float_lanes(const cc_lower *l, const ir_value *v);
 
 /* ---- the matrix product (compiler/gemm.c) --------------------------------
      gemm(A, a_rs, a_cs, B, b_rs, b_cs, C, bias, M, N, K, epi, ctx, packed, pool)

@@ -227,10 +227,12 @@ void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
    FMAs a vector ran at their latency, four chains of 7 four times as fast.
    Two vectors a pass, at 262144 floats in interleaved runs of the same
    build: sigmoid 1.23x, tanh 1.27x, gelu (erf) 1.15x, silu 1.19x, elu
-   1.28x, softplus 1.46x, mish 1.15x, relu 1.17x, softclip's double lanes
-   1.20x; the backward from kept outputs 1.05-1.4x at 4096. Four were
-   1.22-1.41x, but a first compile of gelu and mish took 62 ms instead of 26
-   (two: 38), and softclip gained nothing more. With AVX-512 the vectors
+   1.28x, softplus 1.46x, mish 1.15x, relu 1.17x; the backward from kept
+   outputs 1.05-1.4x at 4096. Four were 1.22-1.41x, but a first compile of
+   gelu and mish took 62 ms instead of 26 (two: 38). A formula in double
+   lanes is two vectors already: softclip gained 1.20x more, but
+   examples/custom.act's first compile took 37 ms instead of 27, so those
+   stay as they are (cc_chain_in_float_lanes). With AVX-512 the vectors
    stay the target's (not measured). */
 void cc_vector_loop_interleaved(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
 {

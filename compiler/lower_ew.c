@@ -102,7 +102,8 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
     }
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(c->b));
     LLVMBasicBlockRef last = LLVMGetLastBasicBlock(fn);
-    cc_vector_loop_interleaved(c, n, ew_lanes, &e);
+    (cc_chain_in_float_lanes(l, v) ? cc_vector_loop_interleaved
+                                   : cc_vector_loop_once)(c, n, ew_lanes, &e);
     if (l->nt && arithmetic(LLVMGetNextBasicBlock(last)) > NT_COST) { /* compute-bound */
         LLVMReplaceAllUsesWith(l->nt, LLVMConstInt(c->i1, 0, false));
         LLVMInstructionEraseFromParent(l->nt);
@@ -115,6 +116,17 @@ static void vector_loop(cc_lower *l, const ir_value *v, LLVMValueRef n, lane_bod
         cc_end_if(c, join);
     }
     l->nt = NULL;
+}
+
+bool cc_chain_in_float_lanes(const cc_lower *l, const ir_value *v)
+{
+    if ((v->op == IR_ACT || v->op == IR_ACT_GRAD) && cc_act_f32_index(l->c, v->act) < 0)
+        return false;
+    for (int j = v->id + 1; j < l->g->values.n; j++)
+        if (cc_is_fused_into(l, l->g->values.items[j], v) &&
+            !cc_chain_in_float_lanes(l, l->g->values.items[j]))
+            return false;
+    return true;
 }
 
 static LLVMValueRef widen(cc_ctx *c, LLVMValueRef v)

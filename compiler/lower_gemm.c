@@ -122,7 +122,7 @@ static LLVMValueRef build_epilogue(cc_lower *l, const ir_value *v, const ir_valu
     for (int i = 0; i < l->g->values.n; i++)
         buf[i] = slot[i] >= 0 ? buf_at(c, p[0], slot[i]) : NULL;
     chain_epi body = {&e, v, cv};
-    epilogue_loops(c, p, buf, l->g->values.n, true, chain_body, &body);
+    epilogue_loops(c, p, buf, l->g->values.n, cc_chain_in_float_lanes(l, v), chain_body, &body);
     LLVMPositionBuilderAtEnd(c->b, saved);
     return e.fn;
 }

@@ -12,24 +12,29 @@
 #include <string.h>
 #include <time.h>
 
-/* Every input set to zeros of its declared shape, size names = 1. */
+/* Every input set to zeros of its declared shape, size names = 1; and
+   without a loss, every output's gradient (so that act_backward runs the
+   backward pass, as for a graph with a loss). */
 static int set_inputs(act_program *p)
 {
-    const char **names;
-    int n = act_program_names(p, 0, &names);
+    bool grads = act_program_names(p, 3, &(const char **){NULL}) == 0;
     static const float zeros[4096];
-    for (int i = 0; i < n; i++) {
-        const char *type = act_program_type(p, names[i]);
-        int64_t shape[4];
-        int rank = 0;
-        for (const char *c = strchr(type, '['); c && *c && *c != ']' && rank < 4; rank++) {
-            c += strspn(c, "[, ");
-            shape[rank] = *c >= '0' && *c <= '9' ? strtoll(c, NULL, 10) : 1;
-            c += strcspn(c, ",]");
+    for (int kind = 0; kind <= (grads ? 2 : 0); kind += 2) {
+        const char **names;
+        int n = act_program_names(p, kind, &names);
+        for (int i = 0; i < n; i++) {
+            const char *type = act_program_type(p, names[i]);
+            int64_t shape[4];
+            int rank = 0;
+            for (const char *c = strchr(type, '['); c && *c && *c != ']' && rank < 4; rank++) {
+                c += strspn(c, "[, ");
+                shape[rank] = *c >= '0' && *c <= '9' ? strtoll(c, NULL, 10) : 1;
+                c += strcspn(c, ",]");
+            }
+            act_error err = {0};
+            if ((kind ? act_set_output_grad : act_set)(p, names[i], zeros, shape, rank, &err))
+                return fprintf(stderr, "bench: %s\n", err.message), -1;
         }
-        act_error err = {0};
-        if (act_set(p, names[i], zeros, shape, rank, &err))
-            return fprintf(stderr, "bench: %s\n", err.message), -1;
     }
     return 0;
 }
@@ -41,10 +46,13 @@ static double get_code(act_context *ctx, const char *path, double *forward_only)
     double t0 = bench_now();
     act_program *p = act_compile_file(ctx, path, NULL, ACT_ENGINE_JIT, &err);
     double t1 = bench_now();
-    if (!p || set_inputs(p))
-        return fprintf(stderr, "bench: %s: %s\n", path, err.message), NAN;
+    int rc = !p || set_inputs(p);
     double t2 = bench_now();
-    act_backward(p, &err);
+    if (rc || act_backward(p, &err)) {
+        fprintf(stderr, "bench: %s: %s\n", path, err.message);
+        act_program_free(p);
+        return NAN;
+    }
     double t3 = bench_now();
     act_backward(p, &err);
     double t4 = bench_now();

@@ -7,7 +7,8 @@ Reads the table act_bench wrote to RESULTS.md and appends a section: for each
 case of rows 1, 2, 3 and 7 at 262144 floats (and softmax at 1000 and 32000
 columns), the SIMD instructions per float of the loops act's JIT compiled for
 it, and the ceiling they set at row 0's measured FMA rate, next to the memory
-ceiling of the table and the fastest peer (and the fastest within 2 ULP).
+ceiling of the table and the fastest peer (and the fastest within 2 ULP); and
+the ceiling gelu's instructions set on row 4's layers with gelu.
 
 The code counted is the code that ran: each case is compiled and run through
 libact (ctypes) with ACT_CACHE_DIR set to a folder of its own, and the object
@@ -225,7 +226,7 @@ def parse_table(path):
     head = None
     for line in open(path):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0] == "row":
+        if cells and cells[0] == "row" and "ceiling / target" in cells:  # act_bench's table
             head = cells
         elif head and len(cells) == len(head) and cells[0].isdigit():
             rows[(int(cells[0]), cells[1])] = dict(zip(head, cells))
@@ -240,6 +241,32 @@ def number(cell):
 def ulp(cell):
     m = re.search(r"\(([0-9.e+-]+) ulp\)", cell or "")
     return float(m.group(1)) if m else None
+
+
+def dense_ceilings(rows, peak, lanes, gelu):
+    """Row 4's gelu layers: the GEMM at the FMA peak and then gelu's
+    instructions on each output at the same rate bound the layer to
+    peak x 2K / (2K + 2 lanes gelu) GFLOP/s, whatever the GEMM does."""
+    lines = []
+    for (row, label), line in rows.items():
+        m = re.match(r"dense \+ bias \+ gelu_erf, (\d+) x (\d+) x (\d+)$", label)
+        if row != 4 or not m or not gelu:
+            continue
+        k = int(m.group(2))
+        ceiling = peak * 2 * k / (2 * k + 2 * lanes * gelu)
+        act, dnnl = number(line["act"]), number(line.get("oneDNN"))
+        lines.append("| %s | %.3g | %.3g | %.0f%% | %s | %s |" % (
+            label, act, ceiling, 100 * act / ceiling, f"{dnnl:.3g}" if dnnl else "—",
+            f"{ceiling / dnnl:.2f}" if dnnl else "—"))
+    if not lines:
+        return []
+    return ["", "Row 4's layers with gelu: the product at row 0's FMA peak, then gelu's %.1f "
+            "instructions a float (above) on each output at the same rate, bound a layer to "
+            "peak x 2K / (2K + 2 x lanes x %.1f) GFLOP/s however fast its GEMM; where that "
+            "ceiling is below oneDNN's rate, 1.0x oneDNN cannot be reached with a gelu within "
+            "1 ULP." % (gelu, gelu), "",
+            "| case | act | ceiling | act / ceiling | oneDNN | ceiling / oneDNN |",
+            "|---|---|---|---|---|---|"] + lines
 
 
 def main():
@@ -293,7 +320,7 @@ def main():
            "| act / ceiling | fastest peer (max ULP) | its instructions / float, at most "
            "| fastest within 2 ULP | act / it |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    bound, header = [], len(out)
+    bound, header, counts = [], len(out), {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, (row, label, src, ins, bwd) in enumerate(cases):
             line = rows.get((row, label))
@@ -324,6 +351,7 @@ def main():
                 f"**{act / exact[0]:.2f}×**" if exact else "—"))
             if comp and comp < mem:
                 bound.append(act / comp)
+            counts[label] = count
     if len(out) == header:  # none of the cases ran (--quick sizes)
         return
     if bound:
@@ -337,6 +365,7 @@ def main():
                 "instructions a float than act (at most those of its column, if it issues no "
                 "faster than the FMAs); row 1's ULP shows what it gives up for them."
                 % (100 * min(bound), 100 * max(bound))]
+    out += dense_ceilings(rows, peak, lanes, counts.get(f"gelu_erf forward, {n} floats"))
     with open(results, "a") as f:
         f.write("\n".join(out) + "\n")
 

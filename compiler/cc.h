@@ -461,6 +461,7 @@ typedef struct cc_rows {
     bool along;         /* lanes along the axis: sums reduced across them */
     bool nt;            /* along: results stored past the caches */
     bool f32;           /* softmax along a row in float lanes (cc_vm_expf_pair) */
+    bool one_vector;    /* along: the row fits one vector, its length known at run time */
     LLVMValueRef a, b;  /* float*: args[0] (x, y or the logits), args[1] (dy or the target) */
     LLVMValueRef out;   /* float*: the result (the loss's: the logits' gradient), or NULL */
     LLVMValueRef out_t; /* float*: the loss's target gradient, or NULL */

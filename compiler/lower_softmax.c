@@ -101,6 +101,10 @@ static void along_lanes(void *arg, LLVMValueRef j, LLVMValueRef mask)
 static void pass(cc_rows *s, pass_fn fn)
 {
     cc_ctx *c = s->l->c;
+    if (s->along && s->one_vector) {
+        along_lanes(&(pass_arg){s, fn}, cc_i64(c, 0), cc_mask(c, cc_i64(c, 0), s->len));
+        return;
+    }
     if (s->along) {
         cc_vector_loop(c, s->len, along_lanes, &(pass_arg){s, fn});
         return;

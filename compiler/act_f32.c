@@ -64,17 +64,9 @@ static LLVMValueRef rcp_approx(cc_ctx *c, LLVMValueRef d)
     LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
     LLVMTypeRef vf = LLVMVectorType(c->f32, c->isa_width);
     LLVMTypeRef params[3] = {vf, vf, i16};
-    LLVMTypeRef fty = LLVMFunctionType(vf, params, wide ? 3 : 1, false);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMValueRef parts[4];
-    for (unsigned k = 0; k < c->width / c->isa_width; k++) {
-        LLVMValueRef args[3] = {cc_vm_part(c, d, k), LLVMConstNull(vf),
-                                LLVMConstInt(i16, 0xffff, false)};
-        parts[k] = LLVMBuildCall2(c->b, fty, fn, args, wide ? 3 : 1, "");
-    }
-    return cc_vm_join(c, parts);
+    LLVMValueRef args[3] = {d, LLVMConstNull(vf), LLVMConstInt(i16, 0xffff, false)};
+    unsigned n = wide ? 3 : 1;
+    return cc_vm_isa_call(c, name, LLVMFunctionType(vf, params, n, false), args, n, 0);
 }
 
 /* 1/d within 2^-27 (before its rounding to float): vrcp14ps and one

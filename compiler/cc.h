@@ -38,9 +38,9 @@ typedef struct {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     unsigned width;        /* float lanes per vector: 16 with AVX-512, 8 with AVX2, 4 otherwise */
-    unsigned isa_width;    /* the target's: width is a multiple of it where a kernel's
-                              vectors are several of the target's, interleaved (lower_ew.c),
-                              and smaller where a kernel is narrowed (lower_rows.c) */
+    unsigned isa_width;    /* the target's: width is twice it where a kernel's vectors are
+                              two of the target's, interleaved (cc_interleaved_width), and
+                              smaller where a kernel is narrowed (lower_rows.c) */
     bool fma;              /* the target has fused multiply-add */
     bool jit;              /* for the JIT (memory from its pool), not ahead of time */
     bool gradients;        /* the module computes derivatives: share exp between sigmoids */
@@ -199,11 +199,11 @@ LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v);
 LLVMValueRef cc_vm_lookup16(cc_ctx *c, const float *t, LLVMValueRef idx);
 /* t[idx & 7] lane by lane (one vpermps), in 8 lanes only. */
 LLVMValueRef cc_vm_lookup8(cc_ctx *c, const float *t, LLVMValueRef idx);
-/* Where width is a multiple of isa_width (at most 4 times, lower_ew.c): the
-   k-th of v's vectors of isa_width lanes (v itself when the two are equal),
-   and the vector of width lanes joined from width / isa_width of them. */
-LLVMValueRef cc_vm_part(cc_ctx *c, LLVMValueRef v, unsigned k);
-LLVMValueRef cc_vm_join(cc_ctx *c, LLVMValueRef *parts);
+/* The intrinsic `name` of type fty (on vectors of isa_width lanes) on
+   args, whose args[at] has width lanes: one call, or where width is twice
+   isa_width (cc_interleaved_width) one on each half, joined. */
+LLVMValueRef cc_vm_isa_call(cc_ctx *c, const char *name, LLVMTypeRef fty, LLVMValueRef *args,
+                            unsigned nargs, unsigned at);
 /* e^x - 1 for x <= 0 in float lanes as the pair of its return value and
    *lo (their sum within ~0.6 ULP of float, x itself for tiny x, but -0
    gives +0), -1 below -87, NaN for NaN. No table. Where
@@ -301,9 +301,12 @@ void cc_vector_loop(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
    loop; other accesses stay masked. A length known to be one vector at
    most is one pass of the body, masked when short, and no loop. */
 void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
-/* cc_vector_loop_once with vectors of several of the target's where that
-   is faster (AVX2: two): the body sees c->width lanes, and builds every
-   vector value it uses (those built before have the target's width). */
+/* The lanes of a kernel whose vectors are interleaved: two of the target's
+   with AVX2 at its full width (see loop.c), else c->width. */
+unsigned cc_interleaved_width(const cc_ctx *c);
+/* cc_vector_loop_once in cc_interleaved_width's lanes: the body sees
+   c->width lanes, and builds every vector value it uses (those built
+   before have the target's width). */
 void cc_vector_loop_interleaved(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg);
 /* Whether loads and stores with mask are of whole vectors: mask is NULL,
    or that of a cc_vector_loop_once body (cc_store_nt is then allowed). */

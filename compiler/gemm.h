@@ -48,7 +48,7 @@ static inline const gemm_blocking *blocking(const cc_ctx *c)
 {
     static const gemm_blocking regs32 = {4, NR_MAX, 8, KC, PACK_ROWS, 32},
                                regs16 = {6, 2, 6, KC_SMALL, 8, 16};
-    return c->width == 16 ? &regs32 : &regs16;
+    return c->isa_width == 16 ? &regs32 : &regs16;
 }
 
 /* The function's arguments and the current blocks, as the kernels read

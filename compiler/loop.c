@@ -234,11 +234,15 @@ void cc_vector_loop_once(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
    examples/custom.act's first compile took 37 ms instead of 27, so those
    stay as they are (cc_chain_in_float_lanes). With AVX-512 the vectors
    stay the target's (not measured). */
+unsigned cc_interleaved_width(const cc_ctx *c)
+{
+    return c->isa_width == 8 && c->width == 8 ? 2 * c->width : c->width;
+}
+
 void cc_vector_loop_interleaved(cc_ctx *c, LLVMValueRef n, cc_lanes_fn body, void *arg)
 {
     unsigned width = c->width;
-    if (c->isa_width == 8 && width == 8)
-        cc_ctx_set_width(c, 2 * width);
+    cc_ctx_set_width(c, cc_interleaved_width(c));
     cc_vector_loop_once(c, n, body, arg);
     cc_ctx_set_width(c, width);
 }

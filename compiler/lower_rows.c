@@ -201,31 +201,27 @@ static void lower_rows(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLV
    rows need; a softmax along rows of a known length of a few vectors or
    more in two interleaved vectors of AVX2 (cc_vector_loop_interleaved's
    reasons): forward 256 x 1000 0.71 -> 0.87 of the best peer, 256 x 32000
-   0.88 -> 1.12 (five interleaved runs). The library's softmax (job j, rows
-   of a length known at run time) takes rows of 16 floats or fewer (a
+   0.88 -> 1.12 (five interleaved runs). Rows of a length known at run
+   time (the library's softmax) take rows of 16 floats or fewer (a
    classifier's 10) as one vector of two of AVX2's: each pass one masked
    vector instead of a loop and its masked tail, 256 x 10 0.79 -> 0.94-1.0
    of the best peer (eight interleaved runs; libact 12 KB larger). */
 static void lower_in_lanes(cc_lower *l, const ir_value *v, const cc_loss_job *j, LLVMValueRef outer,
                            LLVMValueRef len, LLVMValueRef inner, bool along)
 {
-    cc_ctx narrow = *l->c;
-    cc_lower nl = *l;
-    if (along && lanes_for(l->c, len) < l->c->width) {
-        cc_ctx_set_width(&narrow, lanes_for(l->c, len));
-        nl.c = &narrow;
-    } else if (along && !j && v->op == IR_SOFTMAX && narrow.isa_width == 8 && narrow.width == 8 &&
-               LLVMIsConstant(len) && LLVMConstIntGetSExtValue(len) >= 64 &&
-               cc_vm_has_expf_pair(&narrow)) {
-        cc_ctx_set_width(&narrow, 2 * narrow.width);
-        nl.c = &narrow;
-    }
-    if (along && j && j->op == IR_SOFTMAX && !LLVMIsConstant(len) && narrow.isa_width == 8 &&
-        narrow.width == 8 && cc_vm_has_expf_pair(&narrow)) {
-        cc_ctx *c = l->c, wide = narrow;
-        cc_ctx_set_width(&wide, 2 * narrow.width);
-        cc_lower wl = *l;
-        wl.c = &wide;
+    cc_ctx *c = l->c, narrow = *c, wide = *c;
+    cc_lower nl = *l, wl = *l;
+    nl.c = &narrow;
+    wl.c = &wide;
+    cc_ctx_set_width(&wide, cc_interleaved_width(c));
+    bool softmax = along && (j ? j->op : v->op) == IR_SOFTMAX && cc_vm_has_expf_pair(c) &&
+                   wide.width > c->width;
+    bool known = LLVMIsConstant(len);
+    if (along && lanes_for(c, len) < c->width) {
+        cc_ctx_set_width(&narrow, lanes_for(c, len));
+    } else if (softmax && known && LLVMConstIntGetSExtValue(len) >= 64) {
+        narrow = wide;
+    } else if (softmax && !known) {
         LLVMValueRef fits = LLVMBuildICmp(c->b, LLVMIntSLE, len, cc_i64(c, wide.width), "");
         LLVMBasicBlockRef longer = cc_if_then(c, fits); /* the else branch */
         lower_rows(&wl, v, j, outer, len, inner, along, true);
@@ -235,11 +231,11 @@ static void lower_in_lanes(cc_lower *l, const ir_value *v, const cc_loss_job *j,
         LLVMPositionBuilderAtEnd(c->b, longer);
         lower_rows(&nl, v, j, outer, len, inner, along, false);
         cc_end_if(c, after);
-        l->c->scalar_loops |= wide.scalar_loops | narrow.scalar_loops;
+        c->scalar_loops |= wide.scalar_loops | narrow.scalar_loops;
         return;
     }
     lower_rows(&nl, v, j, outer, len, inner, along, false);
-    l->c->scalar_loops |= narrow.scalar_loops;
+    c->scalar_loops |= narrow.scalar_loops;
 }
 
 void cc_lower_rows(cc_lower *l, const ir_value *v)

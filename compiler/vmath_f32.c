@@ -9,6 +9,7 @@
 #include "cc.h"
 
 #include <assert.h>
+#include <string.h>
 
 /* scripts/gen_vmath.py: ln2/16 = LN2_16_HI + LN2_16_LO (floats); 16 log2e */
 #define LN2_16_HI 0x1.62e43p-5f
@@ -57,10 +58,40 @@ static LLVMValueRef fconst(cc_ctx *c, float v)
 
 LLVMValueRef cc_vm_i32(cc_ctx *c, unsigned v)
 {
-    LLVMValueRef one = LLVMConstInt(c->i32, v, false), lanes[64];
+    LLVMValueRef one = LLVMConstInt(c->i32, v, false), lanes[16];
     for (unsigned k = 0; k < c->width; k++)
         lanes[k] = one;
     return LLVMConstVector(lanes, c->width);
+}
+
+/* Lanes [k isa_width, (k + 1) isa_width) of v. */
+static LLVMValueRef part(cc_ctx *c, LLVMValueRef v, unsigned k)
+{
+    LLVMValueRef idx[16];
+    for (unsigned j = 0; j < c->isa_width; j++)
+        idx[j] = LLVMConstInt(c->i32, k * c->isa_width + j, false);
+    return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(LLVMTypeOf(v)),
+                                  LLVMConstVector(idx, c->isa_width), "");
+}
+
+LLVMValueRef cc_vm_isa_call(cc_ctx *c, const char *name, LLVMTypeRef fty, LLVMValueRef *args,
+                            unsigned nargs, unsigned at)
+{
+    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
+    if (!fn)
+        fn = LLVMAddFunction(c->mod, name, fty);
+    if (c->width == c->isa_width)
+        return LLVMBuildCall2(c->b, fty, fn, args, nargs, "");
+    assert(c->width == 2 * c->isa_width && nargs <= 4);
+    LLVMValueRef a[4], halves[2], idx[32];
+    memcpy(a, args, nargs * sizeof *a);
+    for (unsigned k = 0; k < 2; k++) {
+        a[at] = part(c, args[at], k);
+        halves[k] = LLVMBuildCall2(c->b, fty, fn, a, nargs, "");
+    }
+    for (unsigned j = 0; j < c->width; j++)
+        idx[j] = LLVMConstInt(c->i32, j, false);
+    return LLVMBuildShuffleVector(c->b, halves[0], halves[1], LLVMConstVector(idx, c->width), "");
 }
 
 /* vpermps: t[idx & (isa_width - 1)] lane by lane, t <isa_width x float>. */
@@ -72,16 +103,8 @@ static LLVMValueRef permute(cc_ctx *c, const float *t, LLVMValueRef idx)
         vals[j] = LLVMConstReal(c->f32, t[j]);
     const char *name = w == 16 ? "llvm.x86.avx512.permvar.sf.512" : "llvm.x86.avx2.permps";
     LLVMTypeRef params[2] = {LLVMVectorType(c->f32, w), LLVMVectorType(c->i32, w)};
-    LLVMTypeRef fty = LLVMFunctionType(params[0], params, 2, false);
-    LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
-    if (!fn)
-        fn = LLVMAddFunction(c->mod, name, fty);
-    LLVMValueRef parts[4];
-    for (unsigned k = 0; k < c->width / w; k++) {
-        LLVMValueRef args[2] = {LLVMConstVector(vals, w), cc_vm_part(c, idx, k)};
-        parts[k] = LLVMBuildCall2(c->b, fty, fn, args, 2, "");
-    }
-    return cc_vm_join(c, parts);
+    LLVMValueRef args[2] = {LLVMConstVector(vals, w), idx};
+    return cc_vm_isa_call(c, name, LLVMFunctionType(params[0], params, 2, false), args, 2, 1);
 }
 
 /* t[idx & 15] lane by lane: one vpermps in 16 lanes; in 8, one for each
@@ -265,33 +288,4 @@ LLVMValueRef cc_vm_expm1f_neg(cc_ctx *c, LLVMValueRef x, LLVMValueRef *lo)
     LLVMValueRef e1 = cc_fma(c, p, r1, LLVMBuildFSub(B, s, m1, ""));
     LLVMValueRef rest = cc_fma(c, p, ql, LLVMBuildFAdd(B, e1, err, ""));
     return cc_vm_fast_sum(c, m1, rest, lo);
-}
-
-LLVMValueRef cc_vm_part(cc_ctx *c, LLVMValueRef v, unsigned k)
-{
-    if (c->width == c->isa_width)
-        return v;
-    LLVMValueRef idx[16];
-    for (unsigned j = 0; j < c->isa_width; j++)
-        idx[j] = LLVMConstInt(c->i32, k * c->isa_width + j, false);
-    return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(LLVMTypeOf(v)),
-                                  LLVMConstVector(idx, c->isa_width), "");
-}
-
-LLVMValueRef cc_vm_join(cc_ctx *c, LLVMValueRef *parts)
-{
-    unsigned n = c->width / c->isa_width, w = c->isa_width;
-    assert(n >= 1 && n <= 4);
-    LLVMValueRef v[4];
-    for (unsigned k = 0; k < n; k++)
-        v[k] = parts[k];
-    for (; n > 1; n /= 2, w *= 2) {
-        LLVMValueRef idx[64];
-        for (unsigned j = 0; j < 2 * w; j++)
-            idx[j] = LLVMConstInt(c->i32, j, false);
-        for (unsigned k = 0; k < n / 2; k++)
-            v[k] = LLVMBuildShuffleVector(c->b, v[2 * k], v[2 * k + 1], LLVMConstVector(idx, 2 * w),
-                                          "");
-    }
-    return v[0];
 }

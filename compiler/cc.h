@@ -4,14 +4,16 @@
  * lowering of a verified graph -- forward, loss and backward -- to LLVM IR
  * with explicit vectors of the target's width, our own vector math, the
  * optimisation pipeline, ORC LLJIT, ahead-of-time output, and the compile
- * cache of a context. The only module that includes LLVM headers.
+ * cache of a context (in memory, and on disk: objects read back are mapped
+ * by act's own loader). The only module that includes LLVM headers.
  * Leaves to others: parsing, verifying and autodiff (ir/), tensors, .npy,
  * calling entry points through libffi (runtime/).
  *
  * Passes, in order (cc_compile calls them):
  *   cc_target_init -> cc_plan (which values are fused, which are stored)
  *   -> cc_lower (one LLVM function per entry point) -> cc_optimize
- *   -> LLJIT (or cc_emit_file for AOT).
+ *   -> LLJIT (or cc_emit_file for AOT); a disk cache hit skips to
+ *   cc_image_load.
  *
  * Numerics: every activation formula is evaluated in double-precision
  * vectors and rounded to float once, so its float result is within 1 ULP
@@ -62,12 +64,17 @@ typedef struct {
     char *triple, *cpu, *features; /* malloc'ed */
     unsigned width;                /* float lanes: 16 (AVX-512), 8 (AVX2), 4 */
     bool fma;
-    LLVMTargetMachineRef tm;
+    LLVMTargetMachineRef tm; /* NULL until cc_target_machine */
 } cc_target;
 
 /* The host, or cpu/features when not NULL (AOT for another machine; a cpu
-   without features: no feature beyond the baseline decides the kernels). */
+   without features: no feature beyond the baseline decides the kernels):
+   cc_target_describe fills all but tm, which cc_target_machine makes when
+   code is to be generated (it sets up LLVM's targets); cc_target_init does
+   both. */
 int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err);
+int cc_target_describe(cc_target *t, const char *cpu, const char *features, act_error *err);
+int cc_target_machine(cc_target *t, act_error *err);
 void cc_target_fini(cc_target *t);
 /* The float lanes and FMA of a feature list ("+avx512f,+fma,..."). */
 void cc_features_isa(const char *features, unsigned *width, bool *fma);
@@ -95,7 +102,8 @@ int cc_optimize(LLVMModuleRef mod, const cc_target *t, cc_opt level, act_error *
 
 /* ---- JIT (compiler/jit.c) ----------------------------------------------- */
 
-/* One LLJIT instance: compiled modules stay loaded until cc_jit_free. */
+/* One JIT: LLJIT (made when first needed) and the objects act mapped
+   itself; compiled code stays loaded until cc_jit_free. */
 typedef struct cc_jit cc_jit;
 cc_jit *cc_jit_new(act_error *err);
 void cc_jit_free(cc_jit *j);
@@ -107,13 +115,26 @@ LLVMContextRef cc_jit_context(cc_jit *j);
    (free). */
 int cc_codegen(LLVMModuleRef mod, const cc_target *t, cc_opt level, char **obj, size_t *size,
                act_error *err);
-/* Adds an object file (copied) to the JIT. */
-int cc_jit_add_object(cc_jit *j, const char *obj, size_t size, act_error *err);
-/* Both, with the JIT's pipeline for kernels (CC_OPT_KERNELS): mod compiled
-   for t into the JIT, which disposes mod (also on failure). */
-int cc_jit_add(cc_jit *j, LLVMModuleRef mod, const cc_target *t, act_error *err);
+/* Adds an object file (copied) to the JIT: linked by LLJIT when mapped is
+   NULL; else mapped by act itself if objload.c takes it (an object that
+   cc_codegen wrote, read back from disk), and *mapped says whether it did. */
+int cc_jit_add_object(cc_jit *j, const char *obj, size_t size, bool *mapped, act_error *err);
 /* The address of a function added before, or NULL with err set. */
 void *cc_jit_lookup(cc_jit *j, const char *name, act_error *err);
+
+/* ---- object files mapped by act (compiler/objload.c) ------------------- */
+
+/* Code and read-only data of one object file, mapped until cc_image_free. */
+typedef struct cc_image cc_image;
+/* The address of an undefined symbol the object names, or NULL. */
+typedef const void *(*cc_resolve_fn)(void *arg, const char *name);
+/* Maps and relocates an object file cc_codegen wrote for this x86-64 host
+   (obj is copied); NULL when it holds anything else or anything is amiss
+   (then LLJIT links it). Not thread-safe for one image. */
+cc_image *cc_image_load(const char *obj, size_t size, cc_resolve_fn resolve, void *arg);
+/* The address of a global symbol the object defines, or NULL. */
+void *cc_image_symbol(const cc_image *im, const char *name);
+void cc_image_free(cc_image *im);
 
 /* Whether v calls a plugin's native function (forward or derivative): its
    address belongs to this process, so the code cannot be kept in an object

@@ -53,7 +53,7 @@ void cc_cache_free(cc_cache *c)
     }
     free(c->items);
     cc_jit_free(c->jit);
-    if (c->target.tm)
+    if (c->target.triple)
         cc_target_fini(&c->target);
     mtx_destroy(&c->lock);
     free(c);
@@ -195,6 +195,8 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
     size_t size = 0;
     char *obj = portable ? cc_disk_load(full_key, name, &size) : NULL;
     e->from_disk = obj != NULL;
+    if (!obj && (rc = cc_target_machine(&cache->target, err)))
+        return rc;
     if (!obj) {
         cc_ctx c;
         cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
@@ -217,7 +219,7 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
         if (portable)
             cc_disk_store(full_key, name, obj, size);
     }
-    rc = cc_jit_add_object(cache->jit, obj, size, err);
+    rc = cc_jit_add_object(cache->jit, obj, size, e->from_disk ? &e->mapped : NULL, err);
     free(obj);
     if (rc)
         return rc;
@@ -231,7 +233,7 @@ static int prepare(cc_cache *cache, act_error *err)
 {
     if (cache->jit)
         return 0;
-    int rc = cc_target_init(&cache->target, NULL, NULL, err);
+    int rc = cc_target_describe(&cache->target, NULL, NULL, err);
     if (!rc && !(cache->jit = cc_jit_new(err))) {
         cc_target_fini(&cache->target);
         rc = ACT_ERR_UNSUPPORTED;

@@ -58,6 +58,7 @@ typedef struct {
     cc_arg *args;
     double compile_ms; /* of the first compilation */
     bool from_disk;    /* loaded from ACT_CACHE_DIR rather than compiled */
+    bool mapped;       /* from disk and linked by act itself (objload.c), not LLJIT */
 } cc_entry;
 
 /* The compile cache of a context: compiled entry points, keyed by the

@@ -12,12 +12,14 @@
 #include <threads.h>
 
 /* LLVM's target registry is process-global and must be initialised once;
-   call_once makes that safe from any thread. The host's CPU name, features
-   and triple are read then too, and kept: LLVM reads them with cpuid, which
-   in a virtual machine traps to the hypervisor (a sixth of creating a
-   context that loads its code from disk). NULL when out of memory: asked
-   again each time. */
-static once_flag llvm_once = ONCE_FLAG_INIT;
+   call_once makes that safe from any thread. It is set up only when code
+   is generated: a context whose code all comes from disk never needs it
+   (objload.c). The host's CPU name, features and triple are read once too,
+   under their own call_once, and kept: LLVM reads them with cpuid, which in
+   a virtual machine traps to the hypervisor (0.16 ms, a third of a
+   process's first on-disk hit). NULL when out of memory: asked again each
+   time. */
+static once_flag llvm_once = ONCE_FLAG_INIT, host_once = ONCE_FLAG_INIT;
 static char *host_cpu, *host_features, *host_triple;
 
 static char *copy(const char *s)
@@ -45,6 +47,10 @@ static void init_llvm(void)
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     LLVMInitializeNativeAsmParser();
+}
+
+static void read_host(void)
+{
     host_cpu = keep(LLVMGetHostCPUName());
     host_features = keep(LLVMGetHostCPUFeatures());
     host_triple = keep(LLVMGetDefaultTargetTriple());
@@ -94,9 +100,9 @@ static int cap_features(char *features, act_error *err)
     return 0;
 }
 
-int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err)
+int cc_target_describe(cc_target *t, const char *cpu, const char *features, act_error *err)
 {
-    call_once(&llvm_once, init_llvm);
+    call_once(&host_once, read_host);
     memset(t, 0, sizeof *t);
     t->cpu = cpu ? copy(cpu) : host(host_cpu, LLVMGetHostCPUName);
     /* Another CPU named without features gets none of the host's (code for
@@ -115,23 +121,38 @@ int cc_target_init(cc_target *t, const char *cpu, const char *features, act_erro
         cc_target_fini(t);
         return rc;
     }
+    /* The width follows the features: 512-bit vectors need avx512f (and we
+       ask for them explicitly in cc_optimize, since LLVM prefers 256 bits
+       on some AVX-512 CPUs). */
+    cc_features_isa(t->features, &t->width, &t->fma);
+    return 0;
+}
+
+int cc_target_machine(cc_target *t, act_error *err)
+{
+    if (t->tm)
+        return 0;
+    call_once(&llvm_once, init_llvm);
     LLVMTargetRef target;
     char *msg = NULL;
     if (LLVMGetTargetFromTriple(t->triple, &target, &msg)) {
         act_error_set(err, NULL, ACT_ERR_UNSUPPORTED, "expected a target LLVM knows, found %s: %s",
                       t->triple, msg ? msg : "");
         LLVMDisposeMessage(msg);
-        cc_target_fini(t);
         return ACT_ERR_UNSUPPORTED;
     }
     t->tm =
         LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
                                 LLVMRelocPIC, LLVMCodeModelJITDefault);
-    /* The width follows the features: 512-bit vectors need avx512f (and we
-       ask for them explicitly in cc_optimize, since LLVM prefers 256 bits
-       on some AVX-512 CPUs). */
-    cc_features_isa(t->features, &t->width, &t->fma);
     return 0;
+}
+
+int cc_target_init(cc_target *t, const char *cpu, const char *features, act_error *err)
+{
+    int rc = cc_target_describe(t, cpu, features, err);
+    if (!rc && (rc = cc_target_machine(t, err)))
+        cc_target_fini(t);
+    return rc;
 }
 
 void cc_features_isa(const char *features, unsigned *width, bool *fma)

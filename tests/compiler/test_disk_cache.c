@@ -23,7 +23,8 @@ static const float x[6] = {0.5f, -1.5f, 2.0f, 3.0f, -0.25f, 1.0f};
 
 /* Compiles source in a new context, runs forward and backward (seeded
    with ones) and returns d_W and y in out[0..5], out[6..9]; *from_disk says
-   where the forward entry came from. */
+   where the forward entry came from, and both entries from disk were
+   mapped by act (compiler/objload.c), not LLJIT. */
 static void run(float out[10], bool *from_disk)
 {
     act_context *ctx = act_context_new();
@@ -39,6 +40,11 @@ static void run(float out[10], bool *from_disk)
     *from_disk = p->entry[CC_FORWARD]->from_disk;
     assert_int_equal(act_set_output_grad(p, "y", ones, yshape, 2, &err), 0);
     assert_int_equal(act_backward(p, &err), 0);
+#if defined(__x86_64__) && defined(__linux__)
+    for (int k = 0; k < CC_MODE_COUNT_; k++)
+        if (p->entry[k])
+            assert_int_equal(p->entry[k]->mapped, p->entry[k]->from_disk);
+#endif
     memcpy(out, act_get(p, "d_W", NULL, NULL, &err), 6 * sizeof *out);
     memcpy(out + 6, act_get(p, "y", NULL, NULL, &err), 4 * sizeof *out);
     act_program_free(p);

@@ -2,7 +2,10 @@
    double libm: every float result within 1 ULP of the correctly rounded value
    over a sweep of every binade of both signs, every double result within
    1e-13 relative, and exact special values; with FMA and without. The row
-   kernels' cheaper exp (cc_vm_exp_f32) against its own bound. */
+   kernels' cheaper exp (cc_vm_exp_f32) against its own bound. The kernels
+   run as mapped by act's own object loader (compiler/objload.c), as code
+   from the disk cache is: damaged objects are declined, and what it does
+   not handle goes to LLJIT. */
 #include "compiler/cc.h"
 #include "support.h"
 
@@ -59,6 +62,9 @@ static struct {
     double_kernel *exp_f32_d[2];
     float_kernel *expf_pair[2]; /* e^(x - PAIR_M[v]) in float lanes, NULL without AVX-512 */
     float_kernel *expf_scaled, *expm1f_neg; /* pairs: y[i] high parts, y[n + i] low ones */
+    char *obj;                              /* the kernels' object file */
+    size_t size;
+    bool mapped; /* by objload.c */
 } fx;
 
 /* cc_vm_expf_pair's kernels subtract these: 0 (lo = 0) and a float whose
@@ -243,7 +249,8 @@ static int setup(void **state)
         build_split_kernel(&c, "expm1f_neg", true);
     }
     cc_ctx_fini(&c);
-    if (cc_jit_add(fx.jit, c.mod, &fx.target, &err)) {
+    if (cc_codegen(c.mod, &fx.target, CC_OPT_KERNELS, &fx.obj, &fx.size, &err) ||
+        cc_jit_add_object(fx.jit, fx.obj, fx.size, &fx.mapped, &err)) {
         fprintf(stderr, "JIT: %s\n", err.message);
         return -1;
     }
@@ -275,6 +282,7 @@ static int teardown(void **state)
     (void)state;
     cc_jit_free(fx.jit);
     cc_target_fini(&fx.target);
+    free(fx.obj);
     return 0;
 }
 
@@ -800,6 +808,123 @@ static void test_expm1f_neg_within_its_bound(void **state)
     check_specials(fx.expm1f_neg, "expm1f_neg", special, sizeof special / sizeof *special);
 }
 
+/* ---- the object loader --------------------------------------------------- */
+
+static const void *anywhere(void *arg, const char *name)
+{
+    (void)name;
+    return arg;
+}
+
+/* On x86-64 Linux act maps the kernels' object itself (the sweeps above
+   ran that code), and finds their symbols. */
+static void test_act_maps_its_objects(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) && defined(__linux__)
+    assert_true(fx.mapped);
+    static char dummy;
+    cc_image *im = cc_image_load(fx.obj, fx.size, anywhere, &dummy);
+    assert_non_null(im);
+    assert_ptr_not_equal(cc_image_symbol(im, "sigmoid_f0"), NULL);
+    assert_ptr_equal(cc_image_symbol(im, "sigmoid_f9"), NULL);
+    cc_image_free(im);
+#else
+    assert_false(fx.mapped);
+#endif
+}
+
+static uint64_t read_u64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* A damaged object is declined, or mapped without reading or writing out
+   of its bounds (the sanitizers' build checks that): truncated anywhere,
+   or a byte changed in its ELF header, its section headers or the first
+   bytes of each section that is not code or constants (symbols, their
+   names, relocations). */
+static void test_damaged_objects_are_declined(void **state)
+{
+    (void)state;
+    static char dummy;
+    for (size_t n = 0; n < fx.size; n += 1 + n / 32)
+        assert_null(cc_image_load(fx.obj, n, anywhere, &dummy));
+    if (fx.size < 64)
+        fail_msg("an object of %zu bytes", fx.size);
+    uint64_t shoff = read_u64(fx.obj + 40);
+    uint16_t shnum;
+    memcpy(&shnum, fx.obj + 60, 2);
+    assert_true(shoff + 64 * (uint64_t)shnum <= fx.size);
+    char *bad = malloc(fx.size);
+    assert_non_null(bad);
+    long tried = 0;
+    for (int part = -2; part < (int)shnum; part++) {
+        size_t from = part == -2 ? 0 : part == -1 ? (size_t)shoff : 0, to = 0;
+        if (part == -2)
+            to = 64;
+        else if (part == -1)
+            to = (size_t)shoff + 64 * (size_t)shnum;
+        else {
+            const char *sh = fx.obj + shoff + 64 * (uint64_t)part;
+            uint32_t type;
+            memcpy(&type, sh + 4, 4);
+            if (type == 1) /* SHT_PROGBITS: code and constants */
+                continue;
+            from = (size_t)read_u64(sh + 24);
+            to = from + (size_t)(read_u64(sh + 32) < 512 ? read_u64(sh + 32) : 512);
+        }
+        for (size_t at = from; at < to && at < fx.size; at++)
+            for (int flip = 0; flip < 2; flip++) {
+                memcpy(bad, fx.obj, fx.size);
+                bad[at] = (char)(bad[at] ^ (flip ? 0xff : 0x01));
+                cc_image_free(cc_image_load(bad, fx.size, anywhere, &dummy));
+                tried++;
+            }
+    }
+    free(bad);
+    assert_true(tried > 1000);
+}
+
+/* An object act does not map (here the small code model's 32-bit
+   PC-relative calls) is linked by LLJIT, and runs. */
+static void test_lljit_links_what_act_declines(void **state)
+{
+    (void)state;
+    LLVMContextRef ctx = cc_jit_context(fx.jit);
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("small", ctx);
+    LLVMTypeRef f32 = LLVMFloatTypeInContext(ctx);
+    LLVMTypeRef ft = LLVMFunctionType(f32, &f32, 1, 0);
+    LLVMValueRef callee = LLVMAddFunction(m, "expf", ft);
+    LLVMValueRef fn = LLVMAddFunction(m, "call_expf", ft);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+    LLVMValueRef arg = LLVMGetParam(fn, 0);
+    LLVMBuildRet(b, LLVMBuildCall2(b, ft, callee, &arg, 1, ""));
+    LLVMDisposeBuilder(b);
+    cc_target small = fx.target; /* its strings stay fx's */
+    small.tm = LLVMCreateTargetMachine(LLVMGetTargetMachineTarget(fx.target.tm), small.triple,
+                                       small.cpu, small.features, LLVMCodeGenLevelDefault,
+                                       LLVMRelocPIC, LLVMCodeModelSmall);
+    char *obj = NULL;
+    size_t size = 0;
+    act_error err = {0};
+    int rc = cc_codegen(m, &small, CC_OPT_KERNELS, &obj, &size, &err);
+    LLVMDisposeTargetMachine(small.tm);
+    if (rc)
+        fail_msg("%s", err.message);
+    static char dummy;
+    assert_null(cc_image_load(obj, size, anywhere, &dummy));
+    bool mapped = true;
+    assert_int_equal(cc_jit_add_object(fx.jit, obj, size, &mapped, &err), 0);
+    free(obj);
+    assert_false(mapped);
+    float (*call)(float) = (float (*)(float))lookup("call_expf");
+    assert_true(call(1.5f) == expf(1.5f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -811,6 +936,9 @@ int main(void)
         cmocka_unit_test(test_expf_pair_within_its_bound),
         cmocka_unit_test(test_expf_scaled_within_its_bound),
         cmocka_unit_test(test_expm1f_neg_within_its_bound),
+        cmocka_unit_test(test_act_maps_its_objects),
+        cmocka_unit_test(test_damaged_objects_are_declined),
+        cmocka_unit_test(test_lljit_links_what_act_declines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -100,21 +100,58 @@ def run_case(lib, source, inputs, backward, folder):
 
 def disassemble(path):
     """The functions of a cache file's object code: lists of (address,
-    mnemonic, operands)."""
+    mnemonic, operands), a relocation's target appended to the operands of
+    the instruction it patches (" #reloc .text+0x440")."""
     data = open(path, "rb").read()
     obj = path + ".elf"
     with open(obj, "wb") as f:
         f.write(data[data.index(b"\x7fELF"):])
-    text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", obj], check=True,
+    text = subprocess.run(["objdump", "-dr", "--no-show-raw-insn", obj], check=True,
                           capture_output=True, text=True).stdout
     funcs = []
     for line in text.splitlines():
         if re.match(r"[0-9a-f]+ <.*>:$", line):
             funcs.append([])
+        r = re.match(r"\s*[0-9a-f]+: R_X86_64_\w+\s+(\S+)", line)
         m = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", line)
-        if m and funcs:
+        if r and funcs and funcs[-1]:
+            addr, mnem, ops = funcs[-1][-1]
+            funcs[-1][-1] = (addr, mnem, ops + " #reloc " + r.group(1))
+        elif m and funcs:
             funcs[-1].append((int(m.group(1), 16), m.group(2), m.group(3)))
     return funcs
+
+
+def simd_compute(insns):
+    return [ins for ins in insns if ins[1].startswith("v") and not NOT_COMPUTE.match(ins[1])]
+
+
+def call_targets(insns):
+    """For each indirect call of a function, the offset in .text of the
+    function it calls, followed from where its address was formed (movabs
+    with a relocation against .text) through register and stack copies; the
+    large code model calls through registers."""
+    where, targets = {}, {}
+    for addr, mnem, ops in insns:
+        m = re.match(r"\$0x0,(%\w+) #reloc \.text\+0x([0-9a-f]+)$", ops)
+        if mnem == "movabs" and m:
+            where[m.group(1)] = int(m.group(2), 16)
+            continue
+        m = re.match(r"(\S+),(\S+)$", ops)
+        if mnem.startswith("call") and ops.startswith("*"):
+            targets[addr] = where.get(ops[1:])
+        elif mnem == "mov" and m:
+            where[m.group(2)] = where.get(m.group(1))
+        elif m and not (mnem == "add" and m.group(1).startswith("%")):  # + the GOT's address
+            where.pop(m.group(2), None)
+    return targets
+
+
+def straight_line_costs(funcs):
+    """The SIMD instructions of each function without branches (the
+    vector math a formula's loop calls), by its start."""
+    return {f[0][0]: len(simd_compute(f)) for f in funcs
+            if f and not any(ins[1].startswith("j") for ins in f)}
 
 
 def jump_target(mnem, ops):
@@ -202,22 +239,32 @@ def floats_per_pass(body):
 
 
 def per_float(paths):
-    """SIMD instructions per float of the loops in these objects, or None
-    when a loop calls out (its work is not all in the object)."""
+    """SIMD instructions per float of the loops in these objects, those of
+    the functions a loop calls in the same object included; None when a
+    loop calls anything else."""
     total, seen = 0.0, set()
-    for blocks in (loop for p in paths for f in disassemble(p) for loop in loops(f)):
-        # a kernel's last, partial vector goes through the loop's body once
-        # more, its lanes copied in by masked loads first (compiler/loop.c,
-        # cc_vector_loop_once): that copy is in the cycle, but runs once
-        body = [ins for b in blocks if not any(i[1].startswith("vmaskmov") for i in b) for ins in b]
-        simd = [ins for ins in body if ins[1].startswith("v") and not NOT_COMPUTE.match(ins[1])]
-        if any(ins[1].startswith("call") for ins in body):
-            return None
-        shape = tuple(sorted(ins[1] for ins in simd))
-        if not simd or shape in seen:  # a copy or a counter; a loop's twin (with
-            continue                   # non-temporal stores)
-        seen.add(shape)
-        total += len(simd) / floats_per_pass(body)
+    for p in paths:
+        funcs = disassemble(p)
+        costs = straight_line_costs(funcs)
+        for f in funcs:
+            targets = call_targets(f)
+            for blocks in loops(f):
+                # a kernel's last, partial vector goes through the loop's body
+                # once more, its lanes copied in by masked loads first
+                # (compiler/loop.c, cc_vector_loop_once): that copy is in the
+                # cycle, but runs once
+                body = [ins for b in blocks
+                        if not any(i[1].startswith("vmaskmov") for i in b) for ins in b]
+                calls = [costs.get(targets.get(ins[0])) for ins in body
+                         if ins[1].startswith("call")]
+                if None in calls:
+                    return None
+                simd = simd_compute(body)
+                shape = tuple(sorted(ins[1] for ins in simd))
+                if not simd or shape in seen:  # a copy or a counter; a loop's twin (with
+                    continue                   # non-temporal stores)
+                seen.add(shape)
+                total += (len(simd) + sum(calls)) / floats_per_pass(body)
     return total or None
 
 
@@ -313,8 +360,8 @@ def main():
            "rate of row 0 (peak / (2 x lanes x instructions per float)), the memory ceiling of the "
            "table, act's rate against the lower of the two, and the fastest peer, overall and "
            "within 2 ULP (max ULP measured in row 1), with the instructions a float the "
-           "fastest peer's rate leaves it at the same FMA rate. A case whose loop calls "
-           "functions outside it (a user formula's double lanes) is not counted.",
+           "fastest peer's rate leaves it at the same FMA rate. The vector math a loop "
+           "calls (a user formula's double lanes) counts in full at each call.",
            "",
            "| row | case | act | SIMD instructions / float | compute ceiling | memory ceiling "
            "| act / ceiling | fastest peer (max ULP) | its instructions / float, at most "

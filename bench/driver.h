@@ -84,6 +84,7 @@ int act_mlp_step(const bench_options *o, act_context *ctx, long batch, int threa
 typedef struct {
     double copy_gbs[4],
         stream_gbs[4]; /* read + written bytes per second at 4K, 256K, 16M, 64M floats */
+    double read_gbs[4]; /* bytes read per second (a sum), at the same sizes */
     double fma_gflops; /* one core, float */
 } bench_machine;
 void machine_measure(const bench_options *o, bench_machine *m);

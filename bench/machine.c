@@ -1,6 +1,7 @@
 /* machine.c -- row 0: the limits of this machine, measured rather than
-   quoted: copy bandwidth with normal and non-temporal stores at four working
-   sets, and the peak FMA rate of one core (and of two, row 8's ceiling).
+   quoted: copy bandwidth with normal and non-temporal stores and read
+   bandwidth at four working sets, and the peak FMA rate of one core (and
+   of two, row 8's ceiling).
    The rows' ceilings come from them. */
 #define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
 #include "driver.h"
@@ -52,6 +53,32 @@ static void copy_stream(void *state)
     _mm_sfence();
 #else
     memcpy(s->y, s->x, (size_t)s->n * sizeof *s->y);
+#endif
+}
+
+/* The sum of x: reads alone, as a matrix-vector product reads its
+   weights. Eight chains of adds, so that their latency does not bind in
+   L1. */
+static volatile float read_sink;
+
+static void read_sum(void *state)
+{
+    copy_state *s = state;
+#if BENCH_LANES
+    vf a[8];
+    for (int k = 0; k < 8; k++)
+        a[k] = V(set1)(0);
+    for (long i = 0; i < s->n; i += 8 * BENCH_LANES)
+        for (int k = 0; k < 8; k++)
+            a[k] = V(add)(a[k], V(load)(s->x + i + k * BENCH_LANES));
+    for (int k = 1; k < 8; k++)
+        a[0] = V(add)(a[0], a[k]);
+    read_sink = sum_lanes(a[0]);
+#else
+    float t = 0;
+    for (long i = 0; i < s->n; i++)
+        t += s->x[i];
+    read_sink = t;
 #endif
 }
 
@@ -140,9 +167,11 @@ void machine_measure(const bench_options *o, bench_machine *m)
         copy_state st = {x, y, n};
         bench_fill(x, (size_t)n, -1, 1, 1);
         bench_kernel normal = {copy_normal, NULL, &st}, stream = {copy_stream, NULL, &st};
+        bench_kernel read = {read_sum, NULL, &st};
         double bytes = 2.0 * (double)n * sizeof(float);
         m->copy_gbs[s] = bytes / bench_time(&normal, o->min_samples, o->min_seconds) * 1e-9;
         m->stream_gbs[s] = bytes / bench_time(&stream, o->min_samples, o->min_seconds) * 1e-9;
+        m->read_gbs[s] = bytes / 2 / bench_time(&read, o->min_samples, o->min_seconds) * 1e-9;
         bench_free(x);
         bench_free(y);
         bench_line l = line_new(0, "GB/s", "copy bandwidth, %ld floats, normal stores", n);
@@ -150,6 +179,9 @@ void machine_measure(const bench_options *o, bench_machine *m)
         table_add(&l);
         l = line_new(0, "GB/s", "copy bandwidth, %ld floats, non-temporal stores", n);
         l.ceiling = m->stream_gbs[s];
+        table_add(&l);
+        l = line_new(0, "GB/s", "read bandwidth, %ld floats", n);
+        l.ceiling = m->read_gbs[s];
         table_add(&l);
     }
     bench_kernel fma = {fma_loop, NULL, NULL};

@@ -290,30 +290,53 @@ def ulp(cell):
     return float(m.group(1)) if m else None
 
 
+def read_bandwidth(rows, floats):
+    """Row 0's read bandwidth (GB/s) at the smallest working set of at
+    least `floats` floats measured, else the largest."""
+    sizes = sorted(int(m.group(1)) for (row, label) in rows
+                   for m in [re.match(r"read bandwidth, (\d+) floats$", label)] if row == 0 and m)
+    if not sizes:
+        return None
+    size = next((s for s in sizes if s >= floats), sizes[-1])
+    return number(rows[(0, f"read bandwidth, {size} floats")]["ceiling / target"])
+
+
 def dense_ceilings(rows, peak, lanes, gelu):
-    """Row 4's gelu layers: the GEMM at the FMA peak and then gelu's
-    instructions on each output at the same rate bound the layer to
-    peak x 2K / (2K + 2 lanes gelu) GFLOP/s, whatever the GEMM does."""
+    """Row 4's layers: the FMA peak; the weights, input and output moved
+    at row 0's read bandwidth for the weights' size (what binds a
+    matrix-vector product); and for gelu, the GEMM at the FMA peak and then
+    gelu's instructions on each output at the same rate, which bound the
+    layer to peak x 2K / (2K + 2 lanes gelu) GFLOP/s, whatever the GEMM
+    does."""
     lines = []
     for (row, label), line in rows.items():
-        m = re.match(r"dense \+ bias \+ gelu_erf, (\d+) x (\d+) x (\d+)$", label)
-        if row != 4 or not m or not gelu:
+        m = re.match(r"dense \+ bias \+ (relu|gelu_erf), (\d+) x (\d+) x (\d+)$", label)
+        if row != 4 or not m:
             continue
-        k = int(m.group(2))
-        ceiling = peak * 2 * k / (2 * k + 2 * lanes * gelu)
+        mm, k, nn = (int(m.group(i)) for i in (2, 3, 4))
+        bw = read_bandwidth(rows, k * nn)
+        mem = 2 * mm * k * nn / (4 * (k * nn + mm * k + mm * nn) / bw) if bw else None
+        act_fn = peak * 2 * k / (2 * k + 2 * lanes * gelu) if m.group(1) == "gelu_erf" and gelu \
+            else None
+        lowest = min(c for c in (peak, mem, act_fn) if c)
         act, dnnl = number(line["act"]), number(line.get("oneDNN"))
-        lines.append("| %s | %.3g | %.3g | %.0f%% | %s | %s |" % (
-            label, act, ceiling, 100 * act / ceiling, f"{dnnl:.3g}" if dnnl else "—",
-            f"{ceiling / dnnl:.2f}" if dnnl else "—"))
+        fmt = lambda v: f"{v:.3g}" if v else "—"
+        lines.append("| %s | %s | %s | %s | %s | %.0f%% | %s | %s |" % (
+            label, fmt(act), fmt(peak), fmt(mem), fmt(act_fn), 100 * act / lowest, fmt(dnnl),
+            f"{lowest / dnnl:.2f}" if dnnl else "—"))
     if not lines:
         return []
-    return ["", "Row 4's layers with gelu: the product at row 0's FMA peak, then gelu's %.1f "
-            "instructions a float (above) on each output at the same rate, bound a layer to "
-            "peak x 2K / (2K + 2 x lanes x %.1f) GFLOP/s however fast its GEMM; where that "
-            "ceiling is below oneDNN's rate, 1.0x oneDNN cannot be reached with a gelu within "
-            "1 ULP." % (gelu, gelu), "",
-            "| case | act | ceiling | act / ceiling | oneDNN | ceiling / oneDNN |",
-            "|---|---|---|---|---|---|"] + lines
+    return ["", "Row 4's layers: the FMA peak of row 0; the memory ceiling, 2MKN flops over "
+            "the weights, input and output (4 (KN + MK + MN) bytes) at row 0's read bandwidth "
+            "for the weights' size, which binds the one-row product; and for gelu, the product "
+            "at the FMA peak, then gelu's %s instructions a float (above) on each output at the "
+            "same rate: peak x 2K / (2K + 2 x lanes x %s) GFLOP/s however fast the GEMM. Where "
+            "the lowest is near oneDNN's rate, 1.0x oneDNN is at the mercy of the noise; where "
+            "it is below, it cannot be reached with a gelu within 1 ULP."
+            % ((f"{gelu:.1f}",) * 2 if gelu else ("—", "—")), "",
+            "| case | act | FMA peak | memory ceiling | gelu ceiling | act / lowest | oneDNN "
+            "| lowest / oneDNN |",
+            "|---|---|---|---|---|---|---|---|"] + lines
 
 
 def main():
@@ -351,7 +374,7 @@ def main():
         ins = [("x", [4096])] + ([("b", [4096])] if name == "chain" else [])
         cases.append((7, f"{name} forward, {n} floats", src, ins, False))
 
-    out = ["", "## Ceilings of the elementwise rows",
+    out = ["", "## Ceilings (bench/roofline.py)",
            "",
            "For each case at 262144 floats (rows 1, 2, 7; softmax at 1000 and 32000 columns): "
            "the SIMD instructions per float in the loops act's JIT compiled for it "
@@ -399,8 +422,9 @@ def main():
             if comp and comp < mem:
                 bound.append(act / comp)
             counts[label] = count
-    if len(out) == header:  # none of the cases ran (--quick sizes)
-        return
+    dense = dense_ceilings(rows, peak, lanes, counts.get(f"gelu_erf forward, {n} floats"))
+    if len(out) == header:  # none of the cases ran (--quick sizes, or other rows)
+        out = out[:2] if dense else []
     if bound:
         out += ["", "Where the instructions bind (their ceiling below memory's), act runs at "
                 "%.0f-%.0f%% of their ceiling. It counts every instruction at the FMA rate, two "
@@ -412,7 +436,9 @@ def main():
                 "instructions a float than act (at most those of its column, if it issues no "
                 "faster than the FMAs); row 1's ULP shows what it gives up for them."
                 % (100 * min(bound), 100 * max(bound))]
-    out += dense_ceilings(rows, peak, lanes, counts.get(f"gelu_erf forward, {n} floats"))
+    out += dense
+    if not out:
+        return
     with open(results, "a") as f:
         f.write("\n".join(out) + "\n")
 

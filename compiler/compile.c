@@ -236,7 +236,7 @@ static int prepare(cc_cache *cache, act_error *err)
     int rc = cc_target_describe(&cache->target, NULL, NULL, err);
     if (!rc && !(cache->jit = cc_jit_new(err))) {
         cc_target_fini(&cache->target);
-        rc = ACT_ERR_UNSUPPORTED;
+        rc = ACT_ERR_NOMEM;
     }
     return rc;
 }

@@ -1,14 +1,16 @@
 /* objload.c -- object files that cc_codegen wrote for this x86-64 host,
    mapped and relocated by act itself: an on-disk cache hit then needs no
-   LLJIT (creating one and linking through it took ~1.1 ms of a 2 ms hit,
-   docs/performance.md). Only what the JIT's target machine emits is
-   handled: ELF64 relocatable objects, large code model (64-bit GOT,
-   GOT-relative and PC-relative relocations), code and read-only data, no
-   writable or thread-local data. Anything else is declined (NULL), and the
-   caller links the object with LLJIT instead. Unwind tables (.eh_frame)
-   are not loaded: act's code throws nothing and is never unwound. Every
-   offset and index read from the file is checked against its size, so a
-   damaged file is declined, never read out of bounds. */
+   LLJIT (creating LLVM's target machine and an LLJIT and linking through
+   it took 1.3 ms of a 2 ms hit, docs/performance.md). Only what the JIT's
+   target machine emits is handled: ELF64 relocatable objects, large code
+   model (the code's GOT64, GOTOFF64 and GOTPC64 relocations), code and
+   read-only data, no writable or thread-local data. Anything else is
+   declined (NULL), and the caller links the object with LLJIT instead.
+   Unwind tables (.eh_frame) are not loaded: act's code throws nothing, and
+   only a debugger's walk of the stack misses them. Every offset and index
+   read from the file is checked against its size, so damaged headers are
+   declined, never read out of bounds; damage they cannot show (a byte of
+   code) is the disk cache's check to catch (disk_cache.c). */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "cc.h"
 
@@ -136,6 +138,8 @@ static bool lay_out(reader *r, size_t page, size_t *code, size_t *data)
         r->at[i] = align_up(end[part], (size_t)align);
         end[part] = r->at[i] + (size_t)s->sh_size;
         r->load[i] = true;
+        if (end[0] + end[1] > r->size + (size_t)r->nsh * page) /* sections overlap */
+            return false;
     }
     *code = align_up(end[0], page);
     *data = align_up(end[1], 8);
@@ -143,6 +147,17 @@ static bool lay_out(reader *r, size_t page, size_t *code, size_t *data)
         if (r->load[i] && !(r->sh[i].sh_flags & SHF_EXECINSTR))
             r->at[i] += *code;
     return true;
+}
+
+/* Whether relocation section s patches a section that is not mapped and
+   may keep its relocations unapplied: the unwind tables, or data that is
+   not loaded (debug data). A relocation section for anything else (itself,
+   the symbols) marks a damaged file. */
+static bool left_out(const reader *r, const Elf64_Shdr *s)
+{
+    const Elf64_Shdr *t = &r->sh[s->sh_info];
+    return t->sh_type == SHT_X86_64_UNWIND ||
+           (t->sh_type == SHT_PROGBITS && !(t->sh_flags & SHF_ALLOC));
 }
 
 /* The relocation sections that apply to mapped sections, checked; each
@@ -154,8 +169,15 @@ static bool plan_relocations(reader *r, int *slots)
         const Elf64_Shdr *s = &r->sh[i];
         if (s->sh_type == SHT_REL)
             return false;
-        if (s->sh_type != SHT_RELA || s->sh_info >= (unsigned)r->nsh || !r->load[s->sh_info])
+        if (s->sh_type != SHT_RELA)
             continue;
+        if (s->sh_info >= (unsigned)r->nsh)
+            return false;
+        if (!r->load[s->sh_info]) {
+            if (left_out(r, s))
+                continue;
+            return false;
+        }
         if (s->sh_entsize != sizeof(Elf64_Rela) || s->sh_size % sizeof(Elf64_Rela) ||
             !in_file(r, s->sh_offset, s->sh_size) || s->sh_link >= (unsigned)r->nsh ||
             r->sh[s->sh_link].sh_type != SHT_SYMTAB)
@@ -170,8 +192,8 @@ static bool plan_relocations(reader *r, int *slots)
                 return false;
             if (type == R_X86_64_GOT64 && r->got_slot[sym] < 0)
                 r->got_slot[sym] = (*slots)++;
-            else if (type != R_X86_64_GOT64 && type != R_X86_64_64 && type != R_X86_64_PC64 &&
-                     type != R_X86_64_GOTOFF64 && type != R_X86_64_GOTPC64)
+            else if (type != R_X86_64_GOT64 && type != R_X86_64_GOTOFF64 &&
+                     type != R_X86_64_GOTPC64)
                 return false;
         }
     }
@@ -187,6 +209,9 @@ static uintptr_t symbol_address(reader *r, unsigned char *base, uint64_t k)
     const Elf64_Sym *s = &r->sym[k];
     const char *name = r->str + s->st_name;
     uintptr_t a = 0;
+    int type = ELF64_ST_TYPE(s->st_info);
+    if (type == STT_GNU_IFUNC || type == STT_TLS)
+        return r->addr[k] = 0;
     if (s->st_shndx == SHN_UNDEF)
         a = !strcmp(name, "_GLOBAL_OFFSET_TABLE_") ? (uintptr_t)r->got
                                                    : (uintptr_t)r->resolve(r->arg, name);
@@ -209,7 +234,7 @@ static bool relocate(reader *r, unsigned char *base)
         }
     for (int i = 0; i < r->nsh; i++) {
         const Elf64_Shdr *s = &r->sh[i];
-        if (s->sh_type != SHT_RELA || s->sh_info >= (unsigned)r->nsh || !r->load[s->sh_info])
+        if (s->sh_type != SHT_RELA || !r->load[s->sh_info]) /* sh_info checked in the plan */
             continue;
         for (uint64_t k = 0; k < s->sh_size / sizeof(Elf64_Rela); k++) {
             Elf64_Rela rel;
@@ -225,12 +250,11 @@ static bool relocate(reader *r, unsigned char *base)
             case R_X86_64_GOTPC64:
                 v = got + a - at;
                 break;
-            default: { /* 64, PC64, GOTOFF64 name a symbol */
+            default: { /* GOTOFF64, the plan's third */
                 uint64_t s_addr = symbol_address(r, base, sym);
                 if (!s_addr)
                     return false;
-                unsigned type = ELF64_R_TYPE(rel.r_info);
-                v = s_addr + a - (type == R_X86_64_PC64 ? at : type == R_X86_64_GOTOFF64 ? got : 0);
+                v = s_addr + a - got;
             }
             }
             memcpy(p, &v, 8);

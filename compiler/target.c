@@ -144,6 +144,10 @@ int cc_target_machine(cc_target *t, act_error *err)
     t->tm =
         LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
                                 LLVMRelocPIC, LLVMCodeModelJITDefault);
+    if (!t->tm)
+        return act_error_set(err, NULL, ACT_ERR_UNSUPPORTED,
+                             "expected LLVM to make a target machine for %s (%s), found none",
+                             t->triple, t->cpu);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* test_disk_cache.c -- the on-disk compile cache (ACT_CACHE_DIR): code
    compiled by one context is loaded, not compiled, by another and gives the
-   same bits; damaged or foreign files are misses that get rewritten; an
+   same bits; damaged (truncated, or a bit of the code changed) or foreign
+   files are misses that get rewritten; an
    unusable folder only costs the cache; without the variable nothing is
    written; code calling native plugin functions is never written. */
 #include "support.h"
@@ -85,6 +86,19 @@ static void change_key(const char *path)
     fclose(f);
 }
 
+/* One bit of the object code changed, near the end of the file (before
+   the check that follows the object). */
+static void change_code(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, -100, SEEK_END), 0);
+    int byte = fgetc(f);
+    assert_int_equal(fseek(f, -100, SEEK_END), 0);
+    fputc(byte ^ 1, f);
+    fclose(f);
+}
+
 static void test_second_context_loads_the_same_code(void **state)
 {
     (void)state;
@@ -110,6 +124,13 @@ static void test_second_context_loads_the_same_code(void **state)
     assert_true(disk);
 
     for_each_file(sub, change_key);
+    run(again, &disk);
+    assert_false(disk);
+    assert_memory_equal(first, again, sizeof first);
+    run(again, &disk);
+    assert_true(disk);
+
+    for_each_file(sub, change_code);
     run(again, &disk);
     assert_false(disk);
     assert_memory_equal(first, again, sizeof first);

@@ -845,7 +845,9 @@ static uint64_t read_u64(const char *p)
    of its bounds (the sanitizers' build checks that): truncated anywhere,
    or a byte changed in its ELF header, its section headers or the first
    bytes of each section that is not code or constants (symbols, their
-   names, relocations). */
+   names, relocations). The code's relocations said to be for another
+   section than the code are declined. (A damaged byte the headers cannot
+   tell, in code or addends, is the disk cache's check to catch.) */
 static void test_damaged_objects_are_declined(void **state)
 {
     (void)state;
@@ -883,6 +885,30 @@ static void test_damaged_objects_are_declined(void **state)
                 cc_image_free(cc_image_load(bad, fx.size, anywhere, &dummy));
                 tried++;
             }
+    }
+    /* the code's relocations said to be for themselves, or for the symbols:
+       mapping the code unrelocated would run it with null addresses */
+    for (int i = 0; i < (int)shnum; i++) {
+        const char *sh = fx.obj + shoff + 64 * (uint64_t)i;
+        uint32_t type, info, flags;
+        memcpy(&type, sh + 4, 4);
+        memcpy(&info, sh + 44, 4);
+        if (type != 4 || info >= shnum) /* SHT_RELA */
+            continue;
+        memcpy(&flags, fx.obj + shoff + 64 * (uint64_t)info + 8, 4);
+        if (!(flags & 4)) /* SHF_EXECINSTR: the code's */
+            continue;
+        for (int to = 0; to < (int)shnum; to++) {
+            uint32_t to_type;
+            memcpy(&to_type, fx.obj + shoff + 64 * (uint64_t)to + 4, 4);
+            if (to != i && to_type != 2) /* itself, or SHT_SYMTAB */
+                continue;
+            memcpy(bad, fx.obj, fx.size);
+            uint32_t v = (uint32_t)to;
+            memcpy(bad + shoff + 64 * (uint64_t)i + 44, &v, 4);
+            assert_null(cc_image_load(bad, fx.size, anywhere, &dummy));
+            tried++;
+        }
     }
     free(bad);
     assert_true(tried > 1000);

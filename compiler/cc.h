@@ -256,7 +256,12 @@ LLVMValueRef cc_vm_clamp(cc_ctx *c, LLVMValueRef x, double lo, double hi);
 LLVMValueRef cc_const(cc_ctx *c, LLVMTypeRef like, double v); /* splat when like is a vector */
 LLVMValueRef cc_fma(cc_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d); /* a*b + d */
 LLVMValueRef cc_select(cc_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b);
-/* Horner's rule, coef[0] + x*(coef[1] + x*(...)), with FMA where present. */
+/* coef[0] + x*(coef[1] + x*(...)), with FMA where present: by Horner's
+   rule in float lanes, whose kernels run two vectors side by side and are
+   bound by their instructions; by Estrin's scheme for 7 to CC_POLY_MAX
+   coefficients in double lanes, whose formulas wait on the latency of
+   their chains (softclip 1.08x in interleaved runs). */
+enum { CC_POLY_MAX = 16 };
 LLVMValueRef cc_poly(cc_ctx *c, LLVMValueRef x, const double *coef, int n);
 /* A call to an LLVM intrinsic overloaded on the type of args[0]. */
 LLVMValueRef cc_intrinsic(cc_ctx *c, const char *name, LLVMValueRef *args, int n);

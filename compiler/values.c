@@ -39,9 +39,33 @@ LLVMValueRef cc_select(cc_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRe
     return LLVMBuildSelect(c->b, cond, a, b, "");
 }
 
+/* Estrin's scheme: pairs c[i] + c[i+1] x, then pairs of those with x^2,
+   x^4, ...: ceil(log2 n) + 1 dependent steps instead of Horner's n - 1,
+   for a few more multiplications. */
+static LLVMValueRef estrin(cc_ctx *c, LLVMValueRef x, const double *coef, int n)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef term[CC_POLY_MAX];
+    int m = 0;
+    for (int i = 0; i < n; i += 2)
+        term[m++] = i + 1 < n ? cc_fma(c, cc_const(c, t, coef[i + 1]), x, cc_const(c, t, coef[i]))
+                              : cc_const(c, t, coef[i]);
+    for (LLVMValueRef p = LLVMBuildFMul(c->b, x, x, ""); m > 1;
+         p = m > 1 ? LLVMBuildFMul(c->b, p, p, "") : p) {
+        int k = 0;
+        for (int i = 0; i < m; i += 2)
+            term[k++] = i + 1 < m ? cc_fma(c, term[i + 1], p, term[i]) : term[i];
+        m = k;
+    }
+    return term[0];
+}
+
 LLVMValueRef cc_poly(cc_ctx *c, LLVMValueRef x, const double *coef, int n)
 {
     LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMTypeRef lane = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetElementType(t) : t;
+    if (n >= 7 && n <= CC_POLY_MAX && LLVMGetTypeKind(lane) == LLVMDoubleTypeKind)
+        return estrin(c, x, coef, n);
     LLVMValueRef acc = cc_const(c, t, coef[n - 1]);
     for (int i = n - 2; i >= 0; i--)
         acc = cc_fma(c, acc, x, cc_const(c, t, coef[i]));

@@ -8,8 +8,8 @@
    load, so a hash collision is a miss; a check of the object's bytes
    follows it, so a damaged object is a miss too, never run. Files are
    written whole (a temporary file renamed over), and every failure is a
-   miss: the cache can only make compiling faster, never fail it. The folder is trusted like a
-   library path: its files are executed. */
+   miss: the cache can only make compiling faster, never fail it. The
+   folder is trusted like a library path: its files are executed. */
 #define _GNU_SOURCE /* dladdr */
 #include "cc.h"
 

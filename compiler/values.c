@@ -50,12 +50,14 @@ static LLVMValueRef estrin(cc_ctx *c, LLVMValueRef x, const double *coef, int n)
     for (int i = 0; i < n; i += 2)
         term[m++] = i + 1 < n ? cc_fma(c, cc_const(c, t, coef[i + 1]), x, cc_const(c, t, coef[i]))
                               : cc_const(c, t, coef[i]);
-    for (LLVMValueRef p = LLVMBuildFMul(c->b, x, x, ""); m > 1;
-         p = m > 1 ? LLVMBuildFMul(c->b, p, p, "") : p) {
+    LLVMValueRef p = LLVMBuildFMul(c->b, x, x, ""); /* x^2, then x^4, ... */
+    while (m > 1) {
         int k = 0;
         for (int i = 0; i < m; i += 2)
             term[k++] = i + 1 < m ? cc_fma(c, term[i + 1], p, term[i]) : term[i];
         m = k;
+        if (m > 1)
+            p = LLVMBuildFMul(c->b, p, p, "");
     }
     return term[0];
 }

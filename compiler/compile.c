@@ -195,9 +195,9 @@ static int build(cc_cache *cache, const ir_graph *g, cc_mode mode, const char *f
     size_t size = 0;
     char *obj = portable ? cc_disk_load(full_key, name, &size) : NULL;
     e->from_disk = obj != NULL;
-    if (!obj && (rc = cc_target_machine(&cache->target, err)))
-        return rc;
     if (!obj) {
+        if ((rc = cc_target_machine(&cache->target, err)))
+            return rc;
         cc_ctx c;
         cc_ctx_init(&c, cc_jit_context(cache->jit), &cache->target, g->name);
         c.jit = true;

@@ -68,25 +68,23 @@ static uint64_t bits_of(double v)
     return u;
 }
 
-/* splitmix64's finaliser: cheap and mixes every input bit. */
-static uint64_t mix(uint64_t h, uint64_t v)
+/* One multiply a field, chained, and a finaliser that folds the high bits
+   into the low ones the table's mask reads: the hash is on every node made. */
+static uint64_t step(uint64_t h, uint64_t v)
 {
-    h ^= v + 0x9E3779B97F4A7C15u + (h << 6) + (h >> 2);
-    h ^= h >> 30;
-    h *= 0xBF58476D1CE4E5B9u;
-    h ^= h >> 27;
-    h *= 0x94D049BB133111EBu;
-    return h ^ (h >> 31);
+    return ((h << 23 | h >> 41) ^ v) * 0x9E3779B97F4A7C15u;
 }
 
 static uint64_t hash_of(const ir_expr *k)
 {
-    uint64_t h = mix((uint64_t)k->op, bits_of(k->value));
-    h = mix(h, (uint64_t)k->param);
-    h = mix(h, (uint64_t)(uintptr_t)k->fn);
+    uint64_t h = step((uint64_t)k->op, bits_of(k->value));
+    h = step(h, (uint64_t)(uint32_t)k->param);
+    h = step(h, (uint64_t)(uintptr_t)k->fn);
     for (int i = 0; i < k->nargs; i++)
-        h = mix(h, k->arg[i]->hash);
-    return h;
+        h = step(h, k->arg[i]->hash);
+    h ^= h >> 32;
+    h *= 0xBF58476D1CE4E5B9u;
+    return h ^ (h >> 29);
 }
 
 static bool same(const ir_expr *a, const ir_expr *b)

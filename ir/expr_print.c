@@ -19,7 +19,15 @@ void ir_format_number(char buf[32], double v)
         return;
     }
     if (v == floor(v) && fabs(v) < 1e15) { /* integers in full: 40, not 4e+01 */
-        snprintf(buf, 32, "%.0f", v);
+        char digits[20], *d = digits + sizeof digits;
+        uint64_t u = (uint64_t)fabs(v);
+        do
+            *--d = (char)('0' + u % 10);
+        while (u /= 10);
+        if (signbit(v)) /* -0 too, as "%.0f" writes it */
+            *--d = '-';
+        memcpy(buf, d, (size_t)(digits + sizeof digits - d));
+        buf[digits + sizeof digits - d] = 0;
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {

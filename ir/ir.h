@@ -89,6 +89,7 @@ typedef struct {
     const char *text; /* NUL-terminated copy of the token as written */
     double num;       /* TK_NUMBER */
     const char *str;  /* TK_STRING, unescaped */
+    const char *at;   /* where it starts in the text given to ir_tokenize */
     ir_pos pos;
 } ir_token;
 
@@ -587,7 +588,6 @@ const char *ir_shape_str(ir_arena *a, const ir_shape *s);
    initialisers). tok is the next token. */
 typedef struct {
     ir_module *m;
-    const char *src;
     ir_token *tok;
     ir_token *body; /* first token of the graph being parsed */
     act_error *err; /* never NULL inside the parser */

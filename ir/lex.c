@@ -15,14 +15,15 @@ static const char *const keywords[] = {"act",    "activation", "graph", "input",
 bool ir_is_keyword(const char *s)
 {
     for (size_t i = 0; i < sizeof keywords / sizeof *keywords; i++)
-        if (!strcmp(s, keywords[i]))
+        if (s[0] == keywords[i][0] && !strcmp(s, keywords[i]))
             return true;
     return false;
 }
 
 bool ir_tok_is(const ir_token *t, const char *text)
 {
-    return (t->kind == TK_PUNCT || t->kind == TK_IDENT) && !strcmp(t->text, text);
+    return (t->kind == TK_PUNCT || t->kind == TK_IDENT) && t->text[0] == text[0] &&
+           !strcmp(t->text, text);
 }
 
 const char *ir_tok_describe(ir_arena *a, const ir_token *t)
@@ -46,8 +47,9 @@ typedef struct {
     const char *file;
     const char *p;
     int line, col;
-    ir_vec toks;
-    ir_token *open[256]; /* unclosed ( [ { */
+    ir_token *toks; /* malloc'd, copied into the arena at the end */
+    int n, cap;
+    int open[256]; /* indices of the unclosed ( [ { */
     int depth;
     act_error *err;
 } lexer;
@@ -71,22 +73,56 @@ static void advance(lexer *l)
         l->p++;
 }
 
-static ir_token *push(lexer *l, ir_token_kind kind, const char *start, size_t len, ir_pos pos)
+/* Advances over n bytes of ASCII on one line. */
+static void advance_ascii(lexer *l, size_t n)
 {
-    ir_token *t = ir_alloc(l->arena, sizeof *t);
-    if (!t || !(t->text = ir_strndup(l->arena, start, len)) || ir_vec_push(l->arena, &l->toks, t)) {
+    l->p += n;
+    l->col += (int)n;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_ident_start(char c)
+{
+    return (unsigned)((c | 32) - 'a') < 26 || c == '_';
+}
+
+static bool is_ident_char(char c)
+{
+    return is_ident_start(c) || is_digit(c);
+}
+
+/* A token of the text from start, len bytes long; text, when not NULL, is a
+   static copy of it (punctuation, ends), else the arena gets one. */
+static ir_token *push(lexer *l, ir_token_kind kind, const char *start, size_t len, const char *text,
+                      ir_pos pos)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 256;
+        ir_token *bigger = realloc(l->toks, (size_t)cap * sizeof *bigger);
+        if (!bigger) {
+            act_error_at(l->err, pos, ACT_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        l->toks = bigger;
+        l->cap = cap;
+    }
+    if (!text && !(text = ir_strndup(l->arena, start, len))) {
         act_error_at(l->err, pos, ACT_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    t->kind = kind;
-    t->pos = pos;
+    ir_token *t = &l->toks[l->n++];
+    *t = (ir_token){.kind = kind, .text = text, .at = start, .pos = pos};
     return t;
 }
 
 static bool in_parens(const lexer *l)
 {
     for (int i = l->depth - 1; i >= 0; i--) {
-        char c = l->open[i]->text[0];
+        char c = l->toks[l->open[i]].text[0];
         if (c == '(' || c == '[')
             return true;
         if (c == '{')
@@ -97,41 +133,63 @@ static bool in_parens(const lexer *l)
 
 static int end_statement(lexer *l, const char *start, ir_pos pos)
 {
-    if (l->toks.n) {
-        ir_token *last = l->toks.items[l->toks.n - 1];
-        if (last->kind == TK_END)
-            return 0;
+    if (l->n && l->toks[l->n - 1].kind == TK_END)
+        return 0;
+    return push(l, TK_END, start, 1, *start == ';' ? ";" : "\n", pos) ? 0 : ACT_ERR_NOMEM;
+}
+
+/* Digits with at most one '.', 15 digits at most: their integer and the
+   power of ten it is divided by are exact doubles, so their quotient is the
+   correctly rounded value, as strtod's (most numbers of a file: 1, 0.5). */
+static bool exact_decimal(const char *s, double *v)
+{
+    static const double tens[] = {1,   1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    int64_t m = 0;
+    int digits = 0, scale = -1;
+    for (; *s; s++) {
+        if (*s == '.' && scale < 0)
+            scale = 0;
+        else if (is_digit(*s) && digits < 15) {
+            m = m * 10 + (*s - '0');
+            digits++;
+            scale += scale >= 0;
+        } else
+            return false;
     }
-    return push(l, TK_END, start, 1, pos) ? 0 : ACT_ERR_NOMEM;
+    if (!digits)
+        return false;
+    *v = (double)m / tens[scale < 0 ? 0 : scale];
+    return true;
 }
 
 static int lex_number(lexer *l)
 {
     ir_pos pos = here(l);
-    const char *start = l->p;
-    while (isdigit((unsigned char)*l->p) || *l->p == '.')
-        advance(l);
-    if ((*l->p == 'e' || *l->p == 'E')) {
-        advance(l);
-        if (*l->p == '+' || *l->p == '-')
-            advance(l);
-        while (isdigit((unsigned char)*l->p))
-            advance(l);
+    const char *start = l->p, *s = start;
+    while (is_digit(*s) || *s == '.')
+        s++;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        while (is_digit(*s))
+            s++;
     }
-    while (isalnum((unsigned char)*l->p) || *l->p == '_' || *l->p == '.')
-        advance(l);
-    size_t len = (size_t)(l->p - start);
-    char *text = ir_strndup(l->arena, start, len);
-    if (!text)
-        return act_error_at(l->err, pos, ACT_ERR_NOMEM, "out of memory");
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (*end || end == text || (errno == ERANGE && isinf(v)))
-        return act_error_at(l->err, pos, ACT_ERR_SYNTAX, "expected a number, found '%s'", text);
-    ir_token *t = push(l, TK_NUMBER, start, len, pos);
+    while (is_ident_char(*s) || *s == '.')
+        s++;
+    size_t len = (size_t)(s - start);
+    advance_ascii(l, len);
+    ir_token *t = push(l, TK_NUMBER, start, len, NULL, pos);
     if (!t)
         return ACT_ERR_NOMEM;
+    if (exact_decimal(t->text, &t->num))
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(t->text, &end);
+    if (*end || end == t->text || (errno == ERANGE && isinf(v)))
+        return act_error_at(l->err, pos, ACT_ERR_SYNTAX, "expected a number, found '%s'", t->text);
     t->num = v;
     return 0;
 }
@@ -174,7 +232,7 @@ static int lex_string(lexer *l)
         n += len;
     }
     advance(l);
-    ir_token *t = push(l, TK_STRING, start, (size_t)(l->p - start), pos);
+    ir_token *t = push(l, TK_STRING, start, (size_t)(l->p - start), NULL, pos);
     if (!t)
         return ACT_ERR_NOMEM;
     buf[n] = 0;
@@ -192,21 +250,22 @@ static const char *closer(char open)
 
 /* Keeps the stack of open brackets; a closer that does not match is an error
    at the bracket left open. */
-static int match_bracket(lexer *l, ir_token *t)
+static int match_bracket(lexer *l, int i)
 {
+    const ir_token *t = &l->toks[i];
     char c = t->text[0];
     if (c == '(' || c == '[' || c == '{') {
         if (l->depth == (int)(sizeof l->open / sizeof *l->open))
             return act_error_at(l->err, t->pos, ACT_ERR_SYNTAX,
                                 "expected at most 256 nested brackets, found more");
-        l->open[l->depth++] = t;
+        l->open[l->depth++] = i;
         return 0;
     }
     if (c != ')' && c != ']' && c != '}')
         return 0;
     if (!l->depth)
         return 0; /* the parser reports a stray closer with its context */
-    ir_token *o = l->open[l->depth - 1];
+    const ir_token *o = &l->toks[l->open[l->depth - 1]];
     if (strcmp(closer(o->text[0]), t->text)) /* reported where the bracket was left open */
         return act_error_at(l->err, o->pos, ACT_ERR_SYNTAX,
                             "expected '%s' to close this '%s', found '%s' at line %d, column %d",
@@ -218,17 +277,17 @@ static int match_bracket(lexer *l, ir_token *t)
 static int lex_punct(lexer *l)
 {
     ir_pos pos = here(l);
-    for (size_t i = 0; i < sizeof puncts / sizeof *puncts; i++) {
+    /* the two-character ones are the first four, and each ends in '=' */
+    for (size_t i = l->p[1] == '=' ? 0 : 4; i < sizeof puncts / sizeof *puncts; i++) {
         size_t len = puncts[i][1] ? 2 : 1;
-        if (l->p[0] != puncts[i][0] || (len == 2 && l->p[1] != puncts[i][1]))
+        if (l->p[0] != puncts[i][0])
             continue;
         const char *start = l->p;
-        for (size_t k = 0; k < len; k++)
-            advance(l);
+        advance_ascii(l, len);
         if (puncts[i][0] == ';' && !in_parens(l))
             return end_statement(l, start, pos);
-        ir_token *t = push(l, TK_PUNCT, start, len, pos);
-        return t ? match_bracket(l, t) : ACT_ERR_NOMEM;
+        return push(l, TK_PUNCT, start, len, puncts[i], pos) ? match_bracket(l, l->n - 1)
+                                                             : ACT_ERR_NOMEM;
     }
     unsigned char c = (unsigned char)*l->p;
     if (c >= 0x80 || !isprint(c))
@@ -240,8 +299,11 @@ static int lex_punct(lexer *l)
 static int lex_one(lexer *l)
 {
     char c = *l->p;
-    if (c == '#') {
-        while (*l->p && *l->p != '\n')
+    if (c == '#') { /* to the end of the line, which resets the column */
+        const char *eol = strchr(l->p, '\n');
+        if (eol)
+            l->p = eol;
+        while (*l->p && *l->p != '\n') /* the last line: its end's column counts */
             advance(l);
         return 0;
     }
@@ -252,44 +314,58 @@ static int lex_one(lexer *l)
         return in_parens(l) ? 0 : end_statement(l, start, pos);
     }
     if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
-        advance(l);
+        advance_ascii(l, 1);
         return 0;
     }
-    if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)l->p[1])))
+    if (is_digit(c) || (c == '.' && is_digit(l->p[1])))
         return lex_number(l);
-    if (isalpha((unsigned char)c) || c == '_') {
+    if (is_ident_start(c)) {
         ir_pos pos = here(l);
-        const char *start = l->p;
-        while (isalnum((unsigned char)*l->p) || *l->p == '_')
-            advance(l);
-        return push(l, TK_IDENT, start, (size_t)(l->p - start), pos) ? 0 : ACT_ERR_NOMEM;
+        const char *start = l->p, *s = start;
+        while (is_ident_char(*s))
+            s++;
+        advance_ascii(l, (size_t)(s - start));
+        return push(l, TK_IDENT, start, (size_t)(s - start), NULL, pos) ? 0 : ACT_ERR_NOMEM;
     }
     if (c == '"')
         return lex_string(l);
     return lex_punct(l);
 }
 
-ir_token *ir_tokenize(ir_arena *a, const char *file, const char *src, act_error *err)
+static ir_token *tokenize(lexer *l)
 {
-    lexer l = {.arena = a, .file = file, .p = src, .line = 1, .col = 1, .err = err};
-    if (!strncmp(l.p, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark is not text */
-        l.p += 3;
-    while (*l.p)
-        if (lex_one(&l))
+    if (!strncmp(l->p, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark is not text */
+        l->p += 3;
+    while (*l->p)
+        if (lex_one(l))
             return NULL;
-    if (l.depth) {
-        ir_token *o = l.open[l.depth - 1];
-        return act_error_at(err, o->pos, ACT_ERR_SYNTAX,
+    if (l->depth) {
+        const ir_token *o = &l->toks[l->open[l->depth - 1]];
+        return act_error_at(l->err, o->pos, ACT_ERR_SYNTAX,
                             "expected '%s' to close this '%s', found end of file",
                             closer(o->text[0]), o->text),
                NULL;
     }
-    if (end_statement(&l, "\n", here(&l)) || !push(&l, TK_EOF, "", 0, here(&l)))
+    if (end_statement(l, l->p, here(l)) || !push(l, TK_EOF, l->p, 0, "", here(l)))
         return NULL;
-    ir_token *out = ir_alloc(a, (size_t)l.toks.n * sizeof *out);
+    ir_token *out = ir_alloc(l->arena, (size_t)l->n * sizeof *out);
     if (!out)
-        return act_error_at(err, here(&l), ACT_ERR_NOMEM, "out of memory"), NULL;
-    for (int i = 0; i < l.toks.n; i++)
-        out[i] = *(ir_token *)l.toks.items[i];
+        return act_error_at(l->err, here(l), ACT_ERR_NOMEM, "out of memory"), NULL;
+    memcpy(out, l->toks, (size_t)l->n * sizeof *out);
+    return out;
+}
+
+ir_token *ir_tokenize(ir_arena *a, const char *file, const char *src, act_error *err)
+{
+    lexer l;
+    l.arena = a;
+    l.file = file;
+    l.p = src;
+    l.line = l.col = 1;
+    l.toks = NULL;
+    l.n = l.cap = l.depth = 0;
+    l.err = err;
+    ir_token *out = tokenize(&l);
+    free(l.toks);
     return out;
 }

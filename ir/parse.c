@@ -81,28 +81,11 @@ const char *ir_parse_name(ir_parser *p, const char *what)
     return (p->tok++)->text;
 }
 
-/* Byte offset of a position in the source; columns count UTF-8 characters
-   and a leading byte order mark is skipped, as in lex.c. */
-static const char *source_at(const char *src, ir_pos pos)
-{
-    const char *s = src;
-    if (!strncmp(s, "\xEF\xBB\xBF", 3))
-        s += 3;
-    for (int line = 1; line < pos.line && *s; s++)
-        if (*s == '\n')
-            line++;
-    for (int col = 1; col < pos.col && *s; col++)
-        for (s++; (*s & 0xC0) == 0x80; s++)
-            ;
-    return s;
-}
-
 /* The source text from token first to token last, both included. */
 static const char *source_span(ir_parser *p, const ir_token *first, const ir_token *last)
 {
-    const char *from = source_at(p->src, first->pos);
-    const char *to = source_at(p->src, last->pos) + strlen(last->text);
-    return ir_strndup(p->m->arena, from, (size_t)(to - from));
+    const char *to = last->at + strlen(last->text);
+    return ir_strndup(p->m->arena, first->at, (size_t)(to - first->at));
 }
 
 /* formula = expr, with its text as written */
@@ -210,7 +193,7 @@ ir_module *ir_parse(const char *file, const char *src, act_error *err)
         return NULL;
     }
     m->arena = a;
-    ir_parser p = {.m = m, .src = src, .err = err};
+    ir_parser p = {.m = m, .err = err};
     if (!(p.tok = ir_tokenize(a, m->file, src, err)) || parse_module(&p)) {
         ir_arena_free(a);
         return NULL;

@@ -233,6 +233,48 @@ static void test_parse_stops_at_a_token_that_cannot_continue(void **state)
     ir_arena_free(c.arena);
 }
 
+/* Every number token has strtod's value (the lexer reads short decimals
+   itself), and every token knows where it starts in the text. */
+static void test_tokens_have_strtods_values_and_their_place(void **state)
+{
+    (void)state;
+    ctx c = ctx_new();
+    act_error err = {0};
+    char text[64];
+    srand(11);
+    for (int i = 0; i < 20000; i++) {
+        int digits = 1 + rand() % 17, point = rand() % (digits + 2) - 1; /* -1: none */
+        int n = 0;
+        for (int d = 0; d < digits; d++) {
+            if (d == point)
+                text[n++] = '.';
+            text[n++] = (char)('0' + rand() % 10);
+        }
+        if (point == digits)
+            text[n++] = '.';
+        text[n] = 0;
+        ir_token *t = ir_tokenize(c.arena, "t.act", text, &err);
+        assert_non_null(t);
+        assert_int_equal(t->kind, TK_NUMBER);
+        double want = strtod(text, NULL);
+        assert_memory_equal(&t->num, &want, sizeof want);
+    }
+    const char *src = "# a comment\n  y = f(x1, 0.25) # more\n\"s\" <= 2e3";
+    ir_token *t = ir_tokenize(c.arena, "t.act", src, &err);
+    assert_non_null(t);
+    for (; t->kind != TK_EOF; t++)
+        if (t->kind != TK_END)
+            assert_memory_equal(t->at, t->text, strlen(t->text));
+    assert_ptr_equal(t->at, src + strlen(src));
+    assert_int_equal(t->pos.line, 3);
+    assert_int_equal(t->pos.col, 11);
+    t = ir_tokenize(c.arena, "t.act", "x # a comment to the end, é", &err);
+    assert_non_null(t);
+    assert_int_equal(t[1].kind, TK_END); /* the column after the last character */
+    assert_int_equal(t[1].pos.col, 28);
+    ir_arena_free(c.arena);
+}
+
 static void test_parse_keeps_positions_of_operators_functions_and_literals(void **state)
 {
     (void)state;
@@ -390,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_parse_reports_errors_at_their_position),
         cmocka_unit_test(test_parse_rejects_formulas_beyond_the_operand_limit),
         cmocka_unit_test(test_parse_stops_at_a_token_that_cannot_continue),
+        cmocka_unit_test(test_tokens_have_strtods_values_and_their_place),
         cmocka_unit_test(test_parse_keeps_positions_of_operators_functions_and_literals),
         cmocka_unit_test(test_params_parse_rejects_bad_lists),
         cmocka_unit_test(test_params_parse_reads_names_values_and_stops),

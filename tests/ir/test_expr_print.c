@@ -33,6 +33,10 @@ static const struct {
     {-INFINITY, "-inf"},
     {123456.5, "123456.5"},
     {1.7976931348623157e308, "1.7976931348623157e308"},
+    {0, "0"},
+    {-123, "-123"},
+    {999999999999999, "999999999999999"},
+    {1e15, "1e15"},
 };
 
 static void test_format_number_is_shortest_exact_text(void **state)
@@ -52,6 +56,14 @@ static void test_format_number_is_shortest_exact_text(void **state)
             continue;
         ir_format_number(buf, v);
         assert_true(strtod(buf, NULL) == v);
+    }
+    for (int i = 0; i < 20000; i++) { /* integers: as "%.0f" writes them */
+        double v = (double)(((int64_t)rand() << 18) ^ rand()) / (double)(1 << (rand() % 31));
+        v = floor(i & 1 ? -v : v);
+        char want[64];
+        snprintf(want, sizeof want, "%.0f", v);
+        ir_format_number(buf, v);
+        assert_string_equal(buf, want);
     }
 }
 

@@ -13,7 +13,8 @@
 act_context *act_context_new(void)
 {
     act_context *ctx = calloc(1, sizeof *ctx);
-    if (ctx && (!(ctx->reg = ir_registry_new(NULL)) || !(ctx->cache = cc_cache_new()))) {
+    if (ctx && (!(ctx->reg = ir_registry_new(NULL)) || !(ctx->cache = cc_cache_new()) ||
+                !(ctx->texts = rt_texts_new()))) {
         act_context_free(ctx);
         return NULL;
     }
@@ -26,6 +27,7 @@ void act_context_free(act_context *ctx)
         return;
     ir_registry_free(ctx->reg);
     cc_cache_free(ctx->cache);
+    rt_texts_free(ctx->texts);
     pl_unload(ctx->plugins); /* last: native activations will point into them */
     free(ctx);
 }

@@ -4,6 +4,70 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
+
+enum { TEXTS = 32, TEXT_SOURCE_MAX = 64 * 1024 };
+
+struct rt_texts {
+    mtx_t lock; /* a context is shared by threads */
+    struct {
+        char *source, *text;
+        size_t length; /* of source */
+    } kept[TEXTS];
+    int next; /* the slot to fill next, round robin */
+};
+
+rt_texts *rt_texts_new(void)
+{
+    rt_texts *m = calloc(1, sizeof *m);
+    if (m && mtx_init(&m->lock, mtx_plain) != thrd_success) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void rt_texts_free(rt_texts *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < TEXTS; i++) {
+        free(m->kept[i].source);
+        free(m->kept[i].text);
+    }
+    mtx_destroy(&m->lock);
+    free(m);
+}
+
+char *rt_texts_find(rt_texts *m, const char *source)
+{
+    size_t n = strlen(source);
+    char *copy = NULL;
+    mtx_lock(&m->lock);
+    for (int i = 0; i < TEXTS && !copy; i++)
+        if (m->kept[i].source && m->kept[i].length == n && !memcmp(m->kept[i].source, source, n))
+            copy = strdup(m->kept[i].text);
+    mtx_unlock(&m->lock);
+    return copy;
+}
+
+void rt_texts_keep(rt_texts *m, const char *source, const char *text)
+{
+    size_t n = strlen(source);
+    char *s = n <= TEXT_SOURCE_MAX ? strdup(source) : NULL, *t = s ? strdup(text) : NULL;
+    if (!t) {
+        free(s);
+        return;
+    }
+    mtx_lock(&m->lock);
+    free(m->kept[m->next].source);
+    free(m->kept[m->next].text);
+    m->kept[m->next].source = s;
+    m->kept[m->next].text = t;
+    m->kept[m->next].length = n;
+    m->next = (m->next + 1) % TEXTS;
+    mtx_unlock(&m->lock);
+}
 
 static char *dirname_of(ir_arena *a, const char *file)
 {
@@ -46,8 +110,15 @@ act_program *rt_program_compile(act_context *ctx, const char *source, const char
         act_error_set(err, file, ACT_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (rt_params_init(p, err) || (engine == ACT_ENGINE_JIT && rt_jit_prepare(p, CC_FORWARD, err)))
+    if (rt_params_init(p, err))
         goto fail;
+    if (engine == ACT_ENGINE_JIT) {
+        bool known = (p->mod_text = rt_texts_find(ctx->texts, source)) != NULL;
+        if (rt_jit_prepare(p, CC_FORWARD, err))
+            goto fail;
+        if (!known)
+            rt_texts_keep(ctx->texts, source, p->mod_text);
+    }
     return p;
 fail:
     act_program_free(p);

@@ -225,10 +225,23 @@ int rt_jit_split(act_program *p, cc_mode mode, const rt_call *c, int64_t rows, i
 
 /* ---- contexts and programs (runtime/context.c, program.c, run.c) -------- */
 
+/* The canonical text (ir_print) of the last sources compiled with the JIT,
+   by their source text: the text keys the compile cache, and printing it
+   again was a fifth of a compile-cache hit. ir_print reads nothing but what
+   ir_parse made of the source, so equal sources give equal texts. */
+typedef struct rt_texts rt_texts;
+rt_texts *rt_texts_new(void);
+void rt_texts_free(rt_texts *m);
+/* A malloc'ed copy of the text kept for source, else NULL. */
+char *rt_texts_find(rt_texts *m, const char *source);
+/* Keeps text for source (nothing when out of memory, or source is large). */
+void rt_texts_keep(rt_texts *m, const char *source, const char *text);
+
 struct act_context {
     ir_registry *reg;    /* built-ins, then plugins */
     cc_cache *cache;     /* compiled entry points of every program of the context */
     pl_library *plugins; /* opened plugin libraries, closed with the context */
+    rt_texts *texts;     /* canonical texts of recent sources */
 };
 
 /* Size names bound for one run: each from the first given input that uses

@@ -421,6 +421,42 @@ static void test_jit_compile_cache_hits(void **state)
     act_context_free(ctx);
 }
 
+/* A compile reuses the canonical text of a source it has seen (runtime/
+   program.c keeps the last 32 by their bytes): sources of one length that
+   differ in a byte, more of them than are kept, each get their own text and
+   code, whether first seen, seen again, or seen again after being dropped. */
+static void test_jit_cache_hits_follow_the_source(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    const int order[] = {0, 1, 2, 39, 38, 20, 10, 9, 0, 1, 2}; /* after all 40: hits, then misses */
+    for (int k = -40; k < (int)(sizeof order / sizeof *order); k++) {
+        int i = k < 0 ? k + 40 : order[k];
+        char src[160];
+        snprintf(src, sizeof src,
+                 "graph t {\n    input x : f32[4]\n    y = scale(x, s = 0.%02d)\n    output y\n}\n",
+                 i + 10);
+        act_error err = {0};
+        act_program *p = act_compile_string(ctx, src, "t.act", NULL, ACT_ENGINE_JIT, &err);
+        assert_non_null(p);
+        char *text = ir_print(p->mod);
+        assert_non_null(text);
+        assert_non_null(p->mod_text);
+        assert_string_equal(p->mod_text, text);
+        free(text);
+        const float x[4] = {1, -2, 0.5f, 8};
+        const int64_t shape[1] = {4};
+        assert_int_equal(act_set(p, "x", x, shape, 1, &err), 0);
+        assert_int_equal(act_forward(p, &err), 0);
+        const float *y = act_get(p, "y", NULL, NULL, &err);
+        assert_non_null(y);
+        for (int j = 0; j < 4; j++)
+            assert_float_equal(y[j], x[j] * (i + 10) / 100.0, 1e-6);
+        act_program_free(p);
+    }
+    act_context_free(ctx);
+}
+
 /* act_sgd_step needs a loss's gradient only along the side a param feeds:
    the logits (z = dense(x, W)) or the target (t = dense(x, W)). One kernel
    computes the loss and the gradients an entry needs (compiler/lower.c),
@@ -628,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_jit_matches_interp_on_ops_and_losses),
         cmocka_unit_test(test_jit_matches_interp_on_random_graphs),
         cmocka_unit_test(test_jit_compile_cache_hits),
+        cmocka_unit_test(test_jit_cache_hits_follow_the_source),
         cmocka_unit_test(test_jit_sgd_step_through_either_side_of_a_loss),
         cmocka_unit_test(test_jit_loss_gradients_past_the_caches),
         cmocka_unit_test(test_jit_runs_the_examples),

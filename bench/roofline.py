@@ -339,6 +339,35 @@ def dense_ceilings(rows, peak, lanes, gelu):
             "|---|---|---|---|---|---|---|---|"] + lines
 
 
+def mlp_ceilings(rows, peak):
+    """Row 5's step: its GEMMs' flops at the FMA peak. A step of batch B
+    multiplies by each weight forward (2 B K N flops), forms every weight's
+    gradient (as many) and the input gradients of layers 2 and 3 (not of x):
+    2 B (2 (784 256 + 256 256 + 256 10) + 256 256 + 256 10) flops; the
+    loss, the activations and the update are not counted."""
+    lines = []
+    steps = [(int(m.group(1)), label, line) for (row, label), line in rows.items()
+             for m in [re.match(r"MLP 784-256-256-10 training step, batch (\d+)$", label)]
+             if row == 5 and m]
+    for batch, label, line in sorted(steps):
+        flops = 2 * batch * (2 * (784 * 256 + 256 * 256 + 256 * 10) + 256 * 256
+                                       + 256 * 10)
+        ceiling = peak * 1e9 / flops
+        act, dnnl = number(line["act"]), number(line.get("oneDNN"))
+        lines.append("| %s | %.1f | %.0f | %.0f | %.0f%% | %s |" % (
+            label, flops / 1e6, act, ceiling, 100 * act / ceiling,
+            "%.0f (%.0f%%)" % (dnnl, 100 * dnnl / ceiling) if dnnl else "—"))
+    if not lines:
+        return []
+    return ["", "Row 5's step against its GEMMs' flops at the FMA peak of row 0 (the loss, "
+            "activations and update not counted): act and oneDNN spend most of a step in the "
+            "same products, both short of the peak by what blocking and packing cost at these "
+            "sizes, so their ratio stays near 1.0x and moves with the noise.", "",
+            "| case | MFLOP a step | act | FMA ceiling (steps/s) | act / ceiling "
+            "| oneDNN (of ceiling) |",
+            "|---|---|---|---|---|---|"] + lines
+
+
 def main():
     lib_path, results = sys.argv[1], sys.argv[2]
     head, rows = parse_table(results)
@@ -424,7 +453,7 @@ def main():
             counts[label] = count
     dense = dense_ceilings(rows, peak, lanes, counts.get(f"gelu_erf forward, {n} floats"))
     if len(out) == header:  # none of the cases ran (--quick sizes, or other rows)
-        out = out[:2] if dense else []
+        out = out[:2] if dense or mlp_ceilings(rows, peak) else []
     if bound:
         out += ["", "Where the instructions bind (their ceiling below memory's), act runs at "
                 "%.0f-%.0f%% of their ceiling. It counts every instruction at the FMA rate, two "
@@ -436,7 +465,7 @@ def main():
                 "instructions a float than act (at most those of its column, if it issues no "
                 "faster than the FMAs); row 1's ULP shows what it gives up for them."
                 % (100 * min(bound), 100 * max(bound))]
-    out += dense
+    out += dense + mlp_ceilings(rows, peak)
     if not out:
         return
     with open(results, "a") as f:

@@ -153,6 +153,9 @@ void ir_text_printf(ir_text *t, const char *fmt, ...)
     if (t->oom)
         return;
     if (only_strings(fmt)) { /* most pieces: text and %s, appended here */
+        if (!room_for(t, 0)) /* a buffer and its NUL even for "", as put() made */
+            return;
+        t->buf[t->n] = 0;
         va_list ap;
         va_start(ap, fmt);
         for (const char *f = fmt; *f && !t->oom;) {

@@ -299,12 +299,9 @@ static int lex_punct(lexer *l)
 static int lex_one(lexer *l)
 {
     char c = *l->p;
-    if (c == '#') { /* to the end of the line, which resets the column */
-        const char *eol = strchr(l->p, '\n');
-        if (eol)
-            l->p = eol;
-        while (*l->p && *l->p != '\n') /* the last line: its end's column counts */
-            advance(l);
+    if (c == '#') { /* to the end of the line: a character a column, as advance() counts */
+        for (; *l->p && *l->p != '\n'; l->p++)
+            l->col += (*l->p & 0xC0) != 0x80;
         return 0;
     }
     if (c == '\n') {

@@ -272,6 +272,19 @@ static void test_tokens_have_strtods_values_and_their_place(void **state)
     assert_non_null(t);
     assert_int_equal(t[1].kind, TK_END); /* the column after the last character */
     assert_int_equal(t[1].pos.col, 28);
+    t = ir_tokenize(c.arena, "t.act", "x = 1 # cé\ny", &err); /* and before a newline */
+    assert_non_null(t);
+    assert_int_equal(t[3].kind, TK_END);
+    assert_int_equal(t[3].pos.line, 1);
+    assert_int_equal(t[3].pos.col, 11);
+    /* a byte that continues no UTF-8 character is not part of a name (it was,
+       after an ASCII character, before 2026-11-27) */
+    assert_null(ir_tokenize(c.arena, "t.act", "a\x80 = 1", &err));
+    assert_int_equal(err.code, ACT_ERR_SYNTAX);
+    assert_int_equal(err.line, 1);
+    assert_int_equal(err.col, 2);
+    assert_string_equal(err.message,
+                        "expected a token, found a character that is not allowed here");
     ir_arena_free(c.arena);
 }
 

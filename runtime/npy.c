@@ -90,7 +90,7 @@ static int read_data(FILE *f, const char *path, int64_t count, float **out, act_
         if ((uint64_t)have != want)
             return size_error(path, want, (uint64_t)have, err);
     }
-    float *buf = rt_floats(count);
+    float *buf = rt_floats(count, true);
     if (!buf)
         return act_error_set(err, path, ACT_ERR_NOMEM, "out of memory for %zu bytes of data", want);
     size_t got = fread(buf, 1, want, f);

@@ -43,7 +43,7 @@ int rt_param_load(const act_program *p, const ir_value *v, rt_tensor *t, act_err
         rc = act_error_at(err, v->init.pos, ACT_ERR_SHAPE,
                           "expected %lld values in the list for param '%s', found %lld",
                           (long long)t->n, v->name, (long long)v->init.nlist);
-    } else if (!(data = rt_floats(t->n))) {
+    } else if (!(data = rt_floats(t->n, true))) {
         rc = act_error_at(err, v->init.pos, ACT_ERR_NOMEM, "out of memory");
     } else {
         rt_init_fill(&v->init, t->shape, t->rank, data);

@@ -227,7 +227,7 @@ static int store(rt_tensor *t, act_engine engine, const float *data, const int64
     bool interp = engine == ACT_ENGINE_INTERP;
     bool same = t->n == n && (interp ? t->data != NULL : t->f32 != NULL);
     double *d = !interp ? NULL : same ? t->data : malloc(count * sizeof *d);
-    float *f = interp ? NULL : same ? t->f32 : rt_floats((int64_t)count);
+    float *f = interp ? NULL : same ? t->f32 : rt_floats((int64_t)count, true);
     if (!d && !f)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; d && i < n; i++)

@@ -209,8 +209,9 @@ typedef struct {
 float *rt_jit_buffer(float **slot, int64_t n, int64_t *have);
 /* n floats (at least one), uninitialised, 64-byte aligned so that a vector
    never straddles cache lines; free() releases them. NULL when out of
-   memory. */
-float *rt_floats(int64_t n);
+   memory. written: the caller writes them all now, so a large buffer gets
+   its pages at once (jit_run.c). */
+float *rt_floats(int64_t n, bool written);
 /* Calls the entry on ptrs and sizes (one per arg of c->e; values has room
    for as many). The entry writes every element of its gradients. */
 void rt_jit_invoke(const rt_call *c, void **values, void **ptrs, int64_t *sizes);

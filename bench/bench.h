@@ -42,10 +42,12 @@ extern const char *const bench_func_name[BF_COUNT]; /* "sigmoid", "tanh", "gelu_
 /* Median seconds of one run: 3 warm-up runs, then samples until at least
    min_samples and min_seconds of samples. */
 double bench_time(const bench_kernel *k, int min_samples, double min_seconds);
-/* The same for two kernels run in turn, sample by sample, so that a noisy
-   host's slow spells fall on both: their medians in *ta and *tb. */
-void bench_time_pair(const bench_kernel *a, const bench_kernel *b, int min_samples,
-                     double min_seconds, double *ta, double *tb);
+/* The same for nk kernels (at most BENCH_IN_TURN_MAX) run in turn, sample
+   by sample, so that a noisy host's slow spells fall on all of them: their
+   medians in med[]. */
+enum { BENCH_IN_TURN_MAX = 3 };
+void bench_time_in_turn(const bench_kernel *const *k, int nk, int min_samples, double min_seconds,
+                        double *med);
 /* Seconds of CLOCK_MONOTONIC. */
 double bench_now(void);
 void bench_kernel_free(bench_kernel *k);

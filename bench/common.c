@@ -25,11 +25,10 @@ static int cmp_double(const void *a, const void *b)
 
 enum { MAX_SAMPLES = 4096 };
 
-/* Medians of nk kernels k[] run in turn (nk <= 2) into med[]. */
-static void time_in_turn(const bench_kernel *const *k, int nk, int min_samples, double min_seconds,
-                         double *med)
+void bench_time_in_turn(const bench_kernel *const *k, int nk, int min_samples, double min_seconds,
+                        double *med)
 {
-    static double t[2][MAX_SAMPLES];
+    static double t[BENCH_IN_TURN_MAX][MAX_SAMPLES];
     for (int w = 0; w < 3; w++)
         for (int j = 0; j < nk; j++)
             k[j]->run(k[j]->state);
@@ -50,18 +49,8 @@ static void time_in_turn(const bench_kernel *const *k, int nk, int min_samples, 
 double bench_time(const bench_kernel *k, int min_samples, double min_seconds)
 {
     double med;
-    time_in_turn(&k, 1, min_samples, min_seconds, &med);
+    bench_time_in_turn(&k, 1, min_samples, min_seconds, &med);
     return med;
-}
-
-void bench_time_pair(const bench_kernel *a, const bench_kernel *b, int min_samples,
-                     double min_seconds, double *ta, double *tb)
-{
-    const bench_kernel *k[2] = {a, b};
-    double med[2];
-    time_in_turn(k, 2, min_samples, min_seconds, med);
-    *ta = med[0];
-    *tb = med[1];
 }
 
 void bench_kernel_free(bench_kernel *k)

@@ -154,9 +154,10 @@ static void fma_two_threads(void *state)
 double machine_fma_threads(const bench_options *o)
 {
     bench_kernel two = {fma_two_threads, NULL, NULL}, one = {fma_one_thread, NULL, NULL};
-    double t2, t1;
-    bench_time_pair(&two, &one, o->min_samples, o->min_seconds, &t2, &t1);
-    return 2 * t1 / t2;
+    const bench_kernel *both[2] = {&two, &one};
+    double t[2];
+    bench_time_in_turn(both, 2, o->min_samples, o->min_seconds, t);
+    return 2 * t[1] / t[0];
 }
 
 void machine_measure(const bench_options *o, bench_machine *m)

@@ -4,10 +4,10 @@
    in another process: disk_cache.c). */
 #include "cc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
 #include <time.h>
 
 typedef struct {
@@ -16,8 +16,9 @@ typedef struct {
 } cached;
 
 struct cc_cache {
-    mtx_t lock;  /* compiling and the table, from any thread */
-    cc_jit *jit; /* made at the first compilation */
+    pthread_mutex_t lock; /* compiling and the table, from any thread (POSIX, which
+                             ThreadSanitizer sees: compiler/pool.c) */
+    cc_jit *jit;          /* made at the first compilation */
     cc_target target;
     cached **items; /* each allocated once: programs keep pointers to entries */
     int n, cap;
@@ -35,7 +36,7 @@ static void free_entry(cc_entry *e)
 cc_cache *cc_cache_new(void)
 {
     cc_cache *c = calloc(1, sizeof *c);
-    if (c && mtx_init(&c->lock, mtx_plain) != thrd_success) {
+    if (c && pthread_mutex_init(&c->lock, NULL)) {
         free(c);
         return NULL;
     }
@@ -55,7 +56,7 @@ void cc_cache_free(cc_cache *c)
     cc_jit_free(c->jit);
     if (c->target.triple)
         cc_target_fini(&c->target);
-    mtx_destroy(&c->lock);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
@@ -247,7 +248,7 @@ const cc_entry *cc_compile(cc_cache *cache, const char *module_text, const ir_gr
     char *key = cache_key(module_text, g, mode);
     if (!key)
         return act_error_set(err, NULL, ACT_ERR_NOMEM, "out of memory"), NULL;
-    mtx_lock(&cache->lock);
+    pthread_mutex_lock(&cache->lock);
     const cc_entry *found = NULL;
     for (int i = 0; i < cache->n && !found; i++)
         if (!strcmp(cache->items[i]->key, key))
@@ -277,7 +278,7 @@ const cc_entry *cc_compile(cc_cache *cache, const char *module_text, const ir_gr
         free_entry(&slot->entry);
         free(slot);
     }
-    mtx_unlock(&cache->lock);
+    pthread_mutex_unlock(&cache->lock);
     free(full_key);
     free(key);
     return found;

@@ -2,14 +2,15 @@
    graph, and the public act_set / act_get / act_set_output_grad. */
 #include "rt.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
 
 enum { TEXTS = 32, TEXT_SOURCE_MAX = 64 * 1024 };
 
 struct rt_texts {
-    mtx_t lock; /* a context is shared by threads */
+    pthread_mutex_t lock; /* a context is shared by threads (a POSIX mutex, as
+                             compiler/pool.c says, for ThreadSanitizer) */
     struct {
         char *source, *text;
         size_t length; /* of source */
@@ -20,7 +21,7 @@ struct rt_texts {
 rt_texts *rt_texts_new(void)
 {
     rt_texts *m = calloc(1, sizeof *m);
-    if (m && mtx_init(&m->lock, mtx_plain) != thrd_success) {
+    if (m && pthread_mutex_init(&m->lock, NULL)) {
         free(m);
         return NULL;
     }
@@ -35,7 +36,7 @@ void rt_texts_free(rt_texts *m)
         free(m->kept[i].source);
         free(m->kept[i].text);
     }
-    mtx_destroy(&m->lock);
+    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -43,11 +44,11 @@ char *rt_texts_find(rt_texts *m, const char *source)
 {
     size_t n = strlen(source);
     char *copy = NULL;
-    mtx_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     for (int i = 0; i < TEXTS && !copy; i++)
         if (m->kept[i].source && m->kept[i].length == n && !memcmp(m->kept[i].source, source, n))
             copy = strdup(m->kept[i].text);
-    mtx_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     return copy;
 }
 
@@ -59,14 +60,14 @@ void rt_texts_keep(rt_texts *m, const char *source, const char *text)
         free(s);
         return;
     }
-    mtx_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     free(m->kept[m->next].source);
     free(m->kept[m->next].text);
     m->kept[m->next].source = s;
     m->kept[m->next].text = t;
     m->kept[m->next].length = n;
     m->next = (m->next + 1) % TEXTS;
-    mtx_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
 }
 
 static char *dirname_of(ir_arena *a, const char *file)

@@ -6,6 +6,7 @@
 #include "support.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,52 @@ static void test_jit_cache_hits_follow_the_source(void **state)
     act_context_free(ctx);
 }
 
+/* C-API.md: a context may be shared by threads. Two threads compile four
+   sources in one context, each many times (new to the compile cache and
+   the kept texts, then found in them, by one thread or the other) and check
+   each program's output; run it under ThreadSanitizer too. */
+typedef struct {
+    act_context *ctx;
+    int first, failures;
+} compiler_thread;
+
+static void *compile_in_turn(void *arg)
+{
+    compiler_thread *t = arg;
+    for (int i = 0; i < 24; i++) {
+        int k = (t->first + i) % 4;
+        char src[160];
+        snprintf(src, sizeof src,
+                 "graph t {\n    input x : f32[4]\n    y = scale(x, s = 0.%02d)\n    output y\n}\n",
+                 k + 20);
+        act_error err = {0};
+        act_program *p = act_compile_string(t->ctx, src, "t.act", NULL, ACT_ENGINE_JIT, &err);
+        const float x[4] = {1, -2, 0.5f, 8};
+        const int64_t shape[1] = {4};
+        const float *y = NULL;
+        if (p && !act_set(p, "x", x, shape, 1, &err) && !act_forward(p, &err))
+            y = act_get(p, "y", NULL, NULL, &err);
+        for (int j = 0; j < 4; j++)
+            t->failures += !y || fabs(y[j] - x[j] * (k + 20) / 100.0) > 1e-6;
+        act_program_free(p);
+    }
+    return NULL;
+}
+
+static void test_jit_compiles_from_two_threads_in_one_context(void **state)
+{
+    (void)state;
+    act_context *ctx = act_context_new();
+    compiler_thread t[2] = {{ctx, 0, 0}, {ctx, 2, 0}};
+    pthread_t other;
+    assert_int_equal(pthread_create(&other, NULL, compile_in_turn, &t[1]), 0);
+    compile_in_turn(&t[0]);
+    assert_int_equal(pthread_join(other, NULL), 0);
+    assert_int_equal(t[0].failures, 0);
+    assert_int_equal(t[1].failures, 0);
+    act_context_free(ctx);
+}
+
 /* act_sgd_step needs a loss's gradient only along the side a param feeds:
    the logits (z = dense(x, W)) or the target (t = dense(x, W)). One kernel
    computes the loss and the gradients an entry needs (compiler/lower.c),
@@ -665,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_jit_matches_interp_on_random_graphs),
         cmocka_unit_test(test_jit_compile_cache_hits),
         cmocka_unit_test(test_jit_cache_hits_follow_the_source),
+        cmocka_unit_test(test_jit_compiles_from_two_threads_in_one_context),
         cmocka_unit_test(test_jit_sgd_step_through_either_side_of_a_loss),
         cmocka_unit_test(test_jit_loss_gradients_past_the_caches),
         cmocka_unit_test(test_jit_runs_the_examples),

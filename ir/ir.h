@@ -99,6 +99,9 @@ typedef struct {
 ir_token *ir_tokenize(ir_arena *a, const char *file, const char *src, act_error *err);
 bool ir_tok_is(const ir_token *t, const char *text); /* TK_PUNCT or TK_IDENT equal to text */
 bool ir_is_keyword(const char *s);
+/* Whether s (may be NULL: false) is a name as the lexer reads one:
+   [A-Za-z_][A-Za-z0-9_]*. */
+bool ir_is_identifier(const char *s);
 /* A short description of a token for "found ..." in messages: 'foo', '(',
    end of line, end of file, number 1.5, string "x". Arena-allocated. */
 const char *ir_tok_describe(ir_arena *a, const ir_token *t);

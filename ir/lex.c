@@ -95,6 +95,15 @@ static bool is_ident_char(char c)
     return is_ident_start(c) || is_digit(c);
 }
 
+bool ir_is_identifier(const char *s)
+{
+    if (!s || !is_ident_start(*s))
+        return false;
+    while (is_ident_char(*++s))
+        ;
+    return !*s;
+}
+
 /* A token of the text from start, len bytes long; text, when not NULL, is a
    static copy of it (punctuation, ends), else the arena gets one. */
 static ir_token *push(lexer *l, ir_token_kind kind, const char *start, size_t len, const char *text,

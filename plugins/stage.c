@@ -27,14 +27,6 @@ static int fail_text(pl_stage *s, int code, const char *name, const char *text)
     return fail(s, &why);
 }
 
-/* Names are used in graphs as calls, so they must be identifiers. */
-static bool is_identifier(const char *s)
-{
-    if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-        return false;
-    return s[strspn(s, "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")] == 0;
-}
-
 static int push(pl_stage *s, ir_activation *act)
 {
     if (s->n == s->cap) {
@@ -82,7 +74,7 @@ static int register_formula(act_registry *reg, const char *name, const char *par
                             const char *formula, const char *derivative)
 {
     pl_stage *s = stage_of(reg);
-    if (!is_identifier(name))
+    if (!ir_is_identifier(name)) /* names are called in graphs */
         return bad_name(s, name);
     if (!formula)
         return fail_text(s, ACT_ERR_PLUGIN, name, "expected a formula, found NULL");
@@ -105,7 +97,7 @@ static int register_scalar(act_registry *reg, const char *name, const char *para
                            act_fn f, act_fn df)
 {
     pl_stage *s = stage_of(reg);
-    if (!is_identifier(name))
+    if (!ir_is_identifier(name))
         return bad_name(s, name);
     if (type != ACT_F32 && type != ACT_F64)
         return fail_text(s, ACT_ERR_PLUGIN, name,
@@ -122,7 +114,7 @@ static int register_array(act_registry *reg, const char *name, const char *param
                           act_array_fwd fwd, act_array_bwd bwd)
 {
     pl_stage *s = stage_of(reg);
-    if (!is_identifier(name))
+    if (!ir_is_identifier(name))
         return bad_name(s, name);
     if (!fwd)
         return fail_text(s, ACT_ERR_PLUGIN, name, "expected a function, found NULL");

@@ -288,6 +288,22 @@ static void test_tokens_have_strtods_values_and_their_place(void **state)
     ir_arena_free(c.arena);
 }
 
+/* ACT-LANGUAGE.md's names, [A-Za-z_][A-Za-z0-9_]* (plugins' activations
+   are checked with the same function). */
+static void test_identifiers_are_the_languages_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        bool ok;
+    } rows[] = {{"x", true},         {"_", true},      {"A_9z", true}, {"softclip2", true},
+                {"", false},         {"1a", false},    {"a-b", false}, {"a b", false},
+                {"\xc3\xa9", false}, {"a\x80", false}, {"a.b", false}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        assert_int_equal(ir_is_identifier(rows[i].s), rows[i].ok);
+    assert_false(ir_is_identifier(NULL));
+}
+
 static void test_parse_keeps_positions_of_operators_functions_and_literals(void **state)
 {
     (void)state;
@@ -446,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_formulas_beyond_the_operand_limit),
         cmocka_unit_test(test_parse_stops_at_a_token_that_cannot_continue),
         cmocka_unit_test(test_tokens_have_strtods_values_and_their_place),
+        cmocka_unit_test(test_identifiers_are_the_languages_names),
         cmocka_unit_test(test_parse_keeps_positions_of_operators_functions_and_literals),
         cmocka_unit_test(test_params_parse_rejects_bad_lists),
         cmocka_unit_test(test_params_parse_reads_names_values_and_stops),

@@ -210,8 +210,20 @@ static LLVMValueRef call_native(lowerer *w, const ir_expr *e)
     return out;
 }
 
+/* Whether e's value changes from one element to the next, or may (a
+   native function is called at each). */
+static bool varies(const ir_expr *e)
+{
+    return e->op == EX_X || e->op == EX_Y || e->op == EX_CALL;
+}
+
 static LLVMValueRef emit(lowerer *w, const ir_expr *e)
 {
+    /* a term of the params alone, when they are known: its value, as the
+       interpreter computes it (expm1(a) in softclip's rewrite was a call
+       of the vector expm1 at every element) */
+    if (!w->at && e->nargs && !ir_expr_any(e, varies))
+        return num(w, ir_expr_eval(e, 0, 0, w->params));
     switch (e->op) {
     case EX_CONST:
         return num(w, e->value);

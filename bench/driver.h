@@ -28,7 +28,7 @@ extern const char *const peer_name[P_COUNT];
 /* One line of the table. Figures are NAN where there is none. */
 typedef struct {
     int row;
-    char name[96];
+    char name[160];
     const char *unit;  /* "Gelem/s", "GFLOP/s", "steps/s", "ms", "GB/s", "GFLOP/s peak" */
     bool lower_better; /* latencies */
     double act, act_ulp;
@@ -83,9 +83,10 @@ int act_mlp_step(const bench_options *o, act_context *ctx, long batch, int threa
 /* Machine limits (row 0), measured once. */
 typedef struct {
     double copy_gbs[4],
-        stream_gbs[4]; /* read + written bytes per second at 4K, 256K, 16M, 64M floats */
+        stream_gbs[4];  /* read + written bytes per second at 4K, 256K, 16M, 64M floats */
     double read_gbs[4]; /* bytes read per second (a sum), at the same sizes */
-    double fma_gflops; /* one core, float */
+    double fma_gflops;  /* one core, float */
+    double page_us;     /* a 4 KB page of new memory, made ready and written */
 } bench_machine;
 void machine_measure(const bench_options *o, bench_machine *m);
 /* How many times one core's FMA rate two threads reach, timed in turn

@@ -1,7 +1,8 @@
 /* machine.c -- row 0: the limits of this machine, measured rather than
    quoted: copy bandwidth with normal and non-temporal stores and read
-   bandwidth at four working sets, and the peak FMA rate of one core (and
-   of two, row 8's ceiling).
+   bandwidth at four working sets, the peak FMA rate of one core (and of
+   two, row 8's ceiling), and what a page of new memory costs (row 6's
+   floor: a program's params and gradients are new memory).
    The rows' ceilings come from them. */
 #define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
 #include "driver.h"
@@ -10,6 +11,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 static const long copy_sizes[4] = {4096, 262144, 16777216, 67108864};
 
@@ -151,6 +157,24 @@ static void fma_two_threads(void *state)
         fma_repeated(state); /* no second thread: the same work, on one */
 }
 
+/* New memory as act makes its buffers of 256 KB and more ready
+   (runtime/jit_run.c, rt_floats): 4 MB mapped, populated with
+   MADV_POPULATE_WRITE (faulted in page by page where the kernel refuses
+   it), a float written in each page, unmapped. */
+enum { NEW_BYTES = 4 << 20, PAGE_BYTES = 4096 };
+
+static void new_memory(void *state)
+{
+    (void)state;
+    char *p = mmap(NULL, NEW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    madvise(p, NEW_BYTES, MADV_POPULATE_WRITE);
+    for (size_t i = 0; i < NEW_BYTES; i += PAGE_BYTES)
+        *(volatile float *)(p + i) = 1.0f;
+    munmap(p, NEW_BYTES);
+}
+
 double machine_fma_threads(const bench_options *o)
 {
     bench_kernel two = {fma_two_threads, NULL, NULL}, one = {fma_one_thread, NULL, NULL};
@@ -190,6 +214,13 @@ void machine_measure(const bench_options *o, bench_machine *m)
                     bench_time(&fma, o->min_samples, o->min_seconds) * 1e-9;
     bench_line l = line_new(0, "GFLOP/s", "peak float FMA rate, one core");
     l.ceiling = m->fma_gflops;
+    table_add(&l);
+    bench_kernel fresh = {new_memory, NULL, NULL};
+    m->page_us =
+        bench_time(&fresh, o->min_samples, o->min_seconds) * 1e6 / (NEW_BYTES / PAGE_BYTES);
+    l = line_new(0, "us", "new memory made ready and written, one 4 KB page");
+    l.lower_better = true;
+    l.ceiling = m->page_us;
     table_add(&l);
 }
 

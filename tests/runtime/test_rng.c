@@ -97,6 +97,59 @@ static void test_fills_match_golden_values(void **state)
     assert_floats_equal(out, glorot_1d, 4);
 }
 
+/* A large fill, at elements either side of the eight-float passes of the
+   AVX2 path (runtime/rng.c) and its last */
+static void test_a_large_fill_matches_golden_values(void **state)
+{
+    (void)state;
+    static const int64_t at[] = {0, 3, 4, 7, 8, 9, 15, 16, 12345, 200703};
+    static const double w1[] = {-0x1.a00efa0000000p-7, -0x1.ec662a0000000p-5, -0x1.8af4800000000p-6,
+                                -0x1.89bd2a0000000p-6, 0x1.0328580000000p-4,  0x1.f54b540000000p-17,
+                                -0x1.19fbdc0000000p-4, 0x1.2aa56a0000000p-5,  -0x1.9ed9520000000p-5,
+                                -0x1.18faee0000000p-4};
+    int64_t shape[2] = {784, 256};
+    float *out = malloc(784 * 256 * sizeof *out);
+    assert_non_null(out);
+    rt_init_fill(&(ir_init){.kind = IR_INIT_GLOROT, .seed = 1}, shape, 2, out);
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++)
+        if (out[at[i]] != (float)w1[i])
+            fail_msg("element %lld: %a, expected %a", (long long)at[i], (double)out[at[i]], w1[i]);
+    free(out);
+}
+
+/* Every element of a fill of any length is the golden rt_rand_uniform's,
+   scaled and rounded once: the vector passes, the elements after them, and
+   fills shorter than a pass. */
+static void test_fills_of_every_length_match_the_generator(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t seed;
+        double lo, hi;
+    } cases[] = {{0, 0, 1}, {42, -1, 2}, {UINT64_MAX, -0.0625, 0.0625}, {7, 1e-30, 3e38}};
+    float out[1003];
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int64_t n = 0; n <= 1003; n += n < 40 ? 1 : 321) {
+            int64_t shape[1] = {n};
+            memset(out, 0xff, sizeof out);
+            rt_init_fill(&(ir_init){.kind = IR_INIT_UNIFORM,
+                                    .a = cases[c].lo,
+                                    .b = cases[c].hi,
+                                    .seed = cases[c].seed},
+                         shape, 1, out);
+            for (int64_t i = 0; i < n; i++) {
+                double u = rt_rand_uniform(cases[c].seed, (uint64_t)i);
+                float want = (float)(cases[c].lo + (cases[c].hi - cases[c].lo) * u);
+                if (memcmp(&out[i], &want, sizeof want))
+                    fail_msg("seed %llu, n %lld, element %lld: %a, expected %a",
+                             (unsigned long long)cases[c].seed, (long long)n, (long long)i,
+                             (double)out[i], (double)want);
+            }
+            for (int64_t i = n; i < 1003; i++) /* nothing past the end */
+                assert_true(isnan(out[i]));
+        }
+}
+
 /* ---- the generator ------------------------------------------------------ */
 
 static int compare_u64(const void *a, const void *b)
@@ -265,6 +318,8 @@ int main(void)
         cmocka_unit_test(test_u64_matches_golden_values),
         cmocka_unit_test(test_uniform_and_normal_match_golden_values),
         cmocka_unit_test(test_fills_match_golden_values),
+        cmocka_unit_test(test_a_large_fill_matches_golden_values),
+        cmocka_unit_test(test_fills_of_every_length_match_the_generator),
         cmocka_unit_test(test_generator_is_deterministic_and_seeds_differ),
         cmocka_unit_test(test_uniform_is_in_unit_interval_and_flat),
         cmocka_unit_test(test_normal_has_unit_moments),

@@ -297,8 +297,9 @@ static bool affine(rewriter *w, ir_expr *e, ir_expr **k, ir_expr **m, const ir_e
    the argument of log1p is >= 0. One exp and one log1p instead of two of
    each (softclip's log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a: forward
    1.4-1.7x, forward and backward 1.5-1.8x), and no cancellation where both
-   terms are large. For |c| > 700, where expm1(c) overflows, the difference
-   as it was. Else NULL. */
+   terms are large. For |c| > 30 the difference as it was: sigmoid(q)
+   underflows below q = -745, where expm1(c) sigmoid(q) would lose a
+   value e^(q + c) that a float holds for c > 640 (a helper's review). Else NULL. */
 static ir_expr *softplus_difference(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op,
                                     const ir_expr *at)
 {
@@ -320,7 +321,7 @@ static ir_expr *softplus_difference(rewriter *w, ir_expr *a, ir_expr *b, ir_expr
                                 at),
                           at);
     ir_expr *r = node(w, EX_WHERE, node(w, EX_GE, c, num(w, 0), NULL, at), up, down, at);
-    ir_expr *fits = node(w, EX_LE, unary(w, EX_ABS, c, at), num(w, 700), NULL, at);
+    ir_expr *fits = node(w, EX_LE, unary(w, EX_ABS, c, at), num(w, 30), NULL, at);
     return node(w, EX_WHERE, fits, r, node(w, op, a, b, NULL, at), at);
 }
 

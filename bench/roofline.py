@@ -395,20 +395,22 @@ def latency_floors(rows):
                          "params (nothing drawn)"))
     disk = rows.get((6, f"on-disk cache hit, forward + backward, {mlp}, new process"))
     xor_disk = rows.get((6, "on-disk cache hit, forward + backward, examples/xor.act, new process"))
-    if not all((page, hit, zeros, disk, xor_disk)):
+    figures = [number(line[key]) if line else None for line, key in (
+        (page, "ceiling / target"), (hit, "act"), (zeros, "act"), (disk, "act"), (xor_disk, "act"))]
+    if None in figures:  # a row not run, or a figure missing
         return []
-    page_ms = number(page["ceiling / target"]) / 1e3
+    page_us, hit_ms, zeros_ms, act, rest = figures
+    page_ms = page_us / 1e3
     floats = param_floats(os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlp784.act"))
     pages = 2 * sum(-(-4 * n // 4096) for n in floats)  # params and gradients
-    act, draw = number(disk["act"]), number(hit["act"]) - number(zeros["act"])
-    memory, rest = pages * page_ms, number(xor_disk["act"])
+    draw, memory = hit_ms - zeros_ms, pages * page_ms
     return ["", "Row 6's mlp784 (ms). Drawing its %d params from their seeds takes %.2f ms of "
             "its in-process hit (the hit, %.2f, less the same file's with zeros for its params, "
             "%.2f). A new process (the on-disk hit) also cannot skip new memory for its params "
             "and for its first backward pass's gradients, %d pages at row 0's cost, nor what "
             "examples/xor.act's on-disk hit takes (the code, the parse and the runs of a small "
             "graph). Their sum is the floor below; the target is 2 ms."
-            % (sum(floats), draw, number(hit["act"]), number(zeros["act"]), pages), "",
+            % (sum(floats), draw, hit_ms, zeros_ms, pages), "",
             "| case | act | new memory | drawing the params | xor.act's on-disk hit | floor "
             "without the draw | with it | act / floor with it |",
             "|---|---|---|---|---|---|---|---|",

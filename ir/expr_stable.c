@@ -298,8 +298,8 @@ static bool affine(rewriter *w, ir_expr *e, ir_expr **k, ir_expr **m, const ir_e
    each (softclip's log((1 + exp(a*x)) / (1 + exp(a*(x - 1)))) / a: forward
    1.4-1.7x, forward and backward 1.5-1.8x), and no cancellation where both
    terms are large. For |c| > 30 the difference as it was: sigmoid(q)
-   underflows below q = -745, where expm1(c) sigmoid(q) would lose a
-   value e^(q + c) that a float holds for c > 640 (a helper's review). Else NULL. */
+   underflows below q = -745, where expm1(c) sigmoid(q) would lose a value
+   e^(q + c) that a float holds for c > 640. Else NULL. */
 static ir_expr *softplus_difference(rewriter *w, ir_expr *a, ir_expr *b, ir_expr_op op,
                                     const ir_expr *at)
 {

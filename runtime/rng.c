@@ -21,10 +21,13 @@
 
 /* SplitMix64's output function (Stafford's Mix13 variant of MurmurHash3's
    finalizer): a bijection of 64-bit words with full avalanche. */
+#define MIX1 UINT64_C(0xbf58476d1ce4e5b9)
+#define MIX2 UINT64_C(0x94d049bb133111eb)
+
 static uint64_t mix64(uint64_t z)
 {
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z = (z ^ (z >> 30)) * MIX1;
+    z = (z ^ (z >> 27)) * MIX2;
     return z ^ (z >> 31);
 }
 
@@ -76,11 +79,12 @@ VECTOR_CLONES static void fill_uniform_from(float *out, int64_t from, int64_t n,
 
 #define AVX2 __attribute__((target("avx2")))
 
-/* z * c mod 2^64 in each lane, c = ch 2^32 + cl: AVX2 multiplies 32-bit
-   halves only (GCC's clone of the loop above stayed scalar, 24 instructions
-   a float). */
-AVX2 static inline __m256i mul64(__m256i z, __m256i cl, __m256i ch)
+/* z * c mod 2^64 in each lane: AVX2 multiplies 32-bit halves only (GCC's
+   clone of the loop above stayed scalar, 24 instructions a float). */
+AVX2 static inline __m256i mul64(__m256i z, uint64_t c)
 {
+    __m256i cl = _mm256_set1_epi64x((long long)(uint32_t)c),
+            ch = _mm256_set1_epi64x((long long)(c >> 32));
     __m256i cross =
         _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(z, 32), cl), _mm256_mul_epu32(z, ch));
     return _mm256_add_epi64(_mm256_mul_epu32(z, cl), _mm256_slli_epi64(cross, 32));
@@ -92,10 +96,8 @@ AVX2 static inline __m256i mul64(__m256i z, __m256i cl, __m256i ch)
    off), the same products and sums, one rounding to float. */
 AVX2 static inline __m128 uniform4(__m256i x, __m256d lo, __m256d span)
 {
-    const __m256i c1l = _mm256_set1_epi64x(0x1ce4e5b9), c1h = _mm256_set1_epi64x(0xbf58476d);
-    const __m256i c2l = _mm256_set1_epi64x(0x133111eb), c2h = _mm256_set1_epi64x(0x94d049bb);
-    __m256i z = mul64(_mm256_xor_si256(x, _mm256_srli_epi64(x, 30)), c1l, c1h);
-    z = mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), c2l, c2h);
+    __m256i z = mul64(_mm256_xor_si256(x, _mm256_srli_epi64(x, 30)), MIX1);
+    z = mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), MIX2);
     z = _mm256_srli_epi64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 31)), 11);
     __m256i low = _mm256_blend_epi32(_mm256_set1_epi64x(0x4330000000000000), z, 0x55);
     __m256i high =
